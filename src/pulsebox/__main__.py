@@ -1,0 +1,3 @@
+from pulsebox.cli import main
+
+main()

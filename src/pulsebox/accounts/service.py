@@ -1,0 +1,152 @@
+"""Account rules: creation with a fresh client_id/secret (secret stored as an scrypt hash), secret
+rotation, the effective per-account limits (override or environment default), and the plan."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import Connection
+
+from pulsebox import ratelimit
+from pulsebox.accounts import repository
+from pulsebox.config import Settings
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+class AccountError(ValueError):
+    """An operator mistake on the command line (bad name, unknown account, bad limit)."""
+
+
+def hash_secret(secret: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_secret(secret: str, stored: str) -> bool:
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+@dataclass(frozen=True)
+class Limits:
+    rate_rules: tuple[ratelimit.Rule, ...]
+    email_quota: int
+    max_subscribers: int
+    campaigns_per_hour: int
+    same_list_interval: int
+
+
+def limits(account: dict, settings: Settings) -> Limits:
+    def pick(name: str) -> int:
+        value = account[name]
+        return getattr(settings, name) if value is None else value
+
+    return Limits(
+        rate_rules=ratelimit.parse(account["rate_limits"] or settings.api_rate_limits),
+        email_quota=pick("email_quota"),
+        max_subscribers=pick("max_subscribers"),
+        campaigns_per_hour=pick("campaigns_per_hour"),
+        same_list_interval=pick("same_list_interval"),
+    )
+
+
+def _check_overrides(overrides: dict) -> dict:
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    if "rate_limits" in clean:
+        try:
+            ratelimit.parse(clean["rate_limits"])
+        except ValueError as exc:
+            raise AccountError(str(exc)) from None
+    for key, value in clean.items():
+        if key != "rate_limits" and key not in ("tariff_name", "currency", "price_per_email") and value < 0:
+            raise AccountError(f"{key} must not be negative")
+    if "price_per_email" in clean:
+        try:
+            clean["price_per_email"] = Decimal(str(clean["price_per_email"]))
+        except InvalidOperation:
+            raise AccountError("price per email must be a decimal number") from None
+    if "currency" in clean:
+        clean["currency"] = str(clean["currency"]).upper()
+    return clean
+
+
+def create(conn: Connection, name: str, *, client_id: str | None = None, client_secret: str | None = None,
+           **overrides: object) -> dict:
+    name = name.strip()
+    if not name:
+        raise AccountError("an account needs a name")
+    if repository.by_name(conn, name):
+        raise AccountError(f"an account named {name!r} exists already")
+    client_id = client_id or secrets.token_hex(16)
+    client_secret = client_secret or secrets.token_hex(16)
+    if repository.by_client_id(conn, client_id):
+        raise AccountError("that client_id is taken")
+    account_id = repository.insert_account(conn, name=name, client_id=client_id,
+                                           secret_hash=hash_secret(client_secret),
+                                           **_check_overrides(overrides))
+    return {"id": account_id, "client_id": client_id, "client_secret": client_secret}
+
+
+def configure(conn: Connection, account_ref: str, **overrides: object) -> dict:
+    account = find(conn, account_ref)
+    repository.update_account(conn, account["id"], **_check_overrides(overrides))
+    return describe(repository.get(conn, account["id"]))
+
+
+def rotate_secret(conn: Connection, account_ref: str) -> dict:
+    account = find(conn, account_ref)
+    secret = secrets.token_hex(16)
+    repository.update_account(conn, account["id"], secret_hash=hash_secret(secret))
+    return {"id": account["id"], "client_id": account["client_id"], "client_secret": secret}
+
+
+def credit(conn: Connection, account_ref: str, amount: str, *, bonus: bool = False, note: str = "") -> dict:
+    account = find(conn, account_ref)
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise AccountError("the amount must be a decimal number") from None
+    from pulsebox.balance import service as balance  # the ledger's owner
+
+    balance.credit(conn, account["id"], value, bonus=bonus, note=note)
+    return {"id": account["id"], "credited": str(value), "bonus": bonus}
+
+
+def find(conn: Connection, account_ref: str) -> dict:
+    account = None
+    if str(account_ref).isdigit():
+        account = repository.get(conn, int(account_ref))
+    account = account or repository.by_name(conn, str(account_ref)) or repository.by_client_id(conn, str(account_ref))
+    if account is None:
+        raise AccountError(f"no account {account_ref!r}")
+    return dict(account)
+
+
+def get(conn: Connection, account_id: int) -> dict | None:
+    row = repository.get(conn, account_id)
+    return dict(row) if row else None
+
+
+def list_accounts(conn: Connection) -> list[dict]:
+    return [describe(row) for row in repository.all_accounts(conn)]
+
+
+def describe(row: dict) -> dict:
+    keys = ("id", "name", "client_id", "rate_limits", "email_quota", "max_subscribers",
+            "campaigns_per_hour", "same_list_interval", "tariff_name", "currency")
+    out = {k: row[k] for k in keys}
+    out["price_per_email"] = str(row["price_per_email"])
+    out["created_at"] = row["created_at"].strftime("%Y-%m-%d %H:%M:%S")
+    return out

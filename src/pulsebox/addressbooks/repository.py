@@ -1,0 +1,195 @@
+"""Every query on books, their variables and their contacts. Bulk paths use Core executemany."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+
+from pulsebox.models import Book, Contact, Variable
+
+B = Book.__table__
+V = Variable.__table__
+C = Contact.__table__
+_IN_CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
+
+CONTACT_COLUMNS = (C.c.id, C.c.book_id, C.c.email, C.c.status, C.c.phone, C.c.variables, C.c.added_at, C.c.source)
+COUNTERS = ("all_email_qty", "active_email_qty", "new_phones_qty", "active_phones_qty", "exc_phones_qty")
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i:i + _IN_CHUNK]
+
+
+# ---- books ----
+
+def insert_book(conn: Connection, account_id: int, name: str) -> int:
+    return conn.execute(insert(B).values(account_id=account_id, name=name).returning(B.c.id)).scalar_one()
+
+
+def get_book(conn: Connection, account_id: int, book_id: int) -> RowMapping | None:
+    return conn.execute(select(B).where(B.c.id == book_id, B.c.account_id == account_id)).mappings().first()
+
+
+def lock_book(conn: Connection, account_id: int, book_id: int) -> RowMapping | None:
+    """The book row, locked on PostgreSQL until commit (SQLite's write lock covers it already)."""
+    return conn.execute(select(B).where(B.c.id == book_id, B.c.account_id == account_id)
+                        .with_for_update()).mappings().first()
+
+
+def list_books(conn: Connection, account_id: int, limit: int, offset: int) -> list[RowMapping]:
+    return list(conn.execute(select(B).where(B.c.account_id == account_id).order_by(B.c.id)
+                             .limit(limit).offset(offset)).mappings())
+
+
+def books_by_ids(conn: Connection, account_id: int, ids: Iterable[int]) -> dict[int, RowMapping]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(B).where(B.c.account_id == account_id, B.c.id.in_(ids))).mappings()
+    return {row["id"]: row for row in rows}
+
+
+def name_taken(conn: Connection, account_id: int, name: str, *, except_id: int | None = None) -> bool:
+    query = select(B.c.id).where(B.c.account_id == account_id, B.c.name == name)
+    if except_id is not None:
+        query = query.where(B.c.id != except_id)
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def rename_book(conn: Connection, book_id: int, name: str) -> None:
+    conn.execute(update(B).where(B.c.id == book_id).values(name=name))
+
+
+def delete_book(conn: Connection, book_id: int) -> None:
+    # Children first: SQLite only cascades when foreign keys are on, and this way both agree.
+    conn.execute(delete(C).where(C.c.book_id == book_id))
+    conn.execute(delete(V).where(V.c.book_id == book_id))
+    conn.execute(delete(B).where(B.c.id == book_id))
+
+
+def add_to_counters(conn: Connection, book_id: int, delta: dict[str, int]) -> None:
+    changes = {name: getattr(B.c, name) + amount for name, amount in delta.items() if amount}
+    if changes:
+        conn.execute(update(B).where(B.c.id == book_id).values(**changes))
+
+
+# ---- variables ----
+
+def variable_types(conn: Connection, book_id: int) -> dict[str, str]:
+    rows = conn.execute(select(V.c.name, V.c.type).where(V.c.book_id == book_id).order_by(V.c.position, V.c.name))
+    return dict(rows.all())
+
+
+def variable_types_for_books(conn: Connection, book_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = {}
+    ids = list(set(book_ids))
+    if ids:
+        for book_id, name, var_type in conn.execute(select(V.c.book_id, V.c.name, V.c.type)
+                                                    .where(V.c.book_id.in_(ids))):
+            out.setdefault(book_id, {})[name] = var_type
+    return out
+
+
+def insert_variables(conn: Connection, book_id: int, types: dict[str, str], first_position: int) -> None:
+    if types:
+        conn.execute(insert(V), [{"book_id": book_id, "name": n, "type": t, "position": first_position + i}
+                                 for i, (n, t) in enumerate(types.items())])
+
+
+# ---- contacts ----
+
+def contacts_by_email(conn: Connection, book_id: int, emails: Sequence[str]) -> dict[str, RowMapping]:
+    found: dict[str, RowMapping] = {}
+    for chunk in _chunks(emails):
+        for row in conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, C.c.email.in_(chunk))).mappings():
+            found[row["email"]] = row
+    return found
+
+
+def insert_contacts(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(insert(C), rows)
+
+
+def update_contacts(conn: Connection, rows: list[dict]) -> None:
+    """rows: {"cid": id, "variables": ..., "phone": ...}"""
+    if rows:
+        conn.execute(update(C).where(C.c.id == bindparam("cid"))
+                     .values(variables=bindparam("variables"), phone=bindparam("phone")), rows)
+
+
+def contact(conn: Connection, book_id: int, email: str) -> RowMapping | None:
+    return conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, C.c.email == email)).mappings().first()
+
+
+def contacts_page(conn: Connection, book_id: int, limit: int, offset: int,
+                  statuses: tuple[int, ...] | None) -> list[RowMapping]:
+    query = select(*CONTACT_COLUMNS).where(C.c.book_id == book_id)
+    if statuses is not None:
+        query = query.where(C.c.status.in_(statuses))
+    return list(conn.execute(query.order_by(C.c.id).limit(limit).offset(offset)).mappings())
+
+
+def contacts_with_variable(conn: Connection, book_id: int, name: str, value: str, limit: int,
+                           offset: int) -> list[RowMapping]:
+    # A variable value is stored as JSON; compare its text form so "30" finds 30 too.
+    stored = C.c.variables[name].as_string()
+    numeric = C.c.variables[name].as_float()
+    condition = stored == value
+    try:
+        condition = condition | (numeric == float(value))
+    except ValueError:
+        pass
+    return list(conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, condition)
+                             .order_by(C.c.id).limit(limit).offset(offset)).mappings())
+
+
+def delete_contacts(conn: Connection, book_id: int, emails: Sequence[str]) -> list[RowMapping]:
+    removed: list[RowMapping] = []
+    for chunk in _chunks(emails):
+        removed += conn.execute(delete(C).where(C.c.book_id == book_id, C.c.email.in_(chunk))
+                                .returning(C.c.status, C.c.phone)).mappings().all()
+    return removed
+
+
+def set_status(conn: Connection, contact_ids: Sequence[int], status: int) -> None:
+    for chunk in _chunks(contact_ids):
+        conn.execute(update(C).where(C.c.id.in_(chunk)).values(status=status))
+
+
+def set_phone(conn: Connection, contact_id: int, phone: str) -> None:
+    conn.execute(update(C).where(C.c.id == contact_id).values(phone=phone))
+
+
+def set_variables(conn: Connection, contact_id: int, variables: dict) -> None:
+    conn.execute(update(C).where(C.c.id == contact_id).values(variables=variables))
+
+
+# ---- one address across an account's books ----
+
+def memberships(conn: Connection, account_id: int, emails: Sequence[str]) -> list[RowMapping]:
+    """Every contact of these addresses in the account, with its book's name."""
+    rows: list[RowMapping] = []
+    for chunk in _chunks(emails):
+        rows += conn.execute(
+            select(*CONTACT_COLUMNS, B.c.name.label("book_name"))
+            .join(B, and_(B.c.id == C.c.book_id))
+            .where(C.c.account_id == account_id, C.c.email.in_(chunk))
+            .order_by(C.c.email, C.c.book_id)).mappings().all()
+    return rows
+
+
+def delete_memberships(conn: Connection, account_id: int, email: str) -> list[RowMapping]:
+    return conn.execute(delete(C).where(C.c.account_id == account_id, C.c.email == email)
+                        .returning(C.c.book_id, C.c.status, C.c.phone)).mappings().all()
+
+
+def count_active_contacts(conn: Connection, account_id: int, book_id: int | None = None) -> int:
+    query = select(func.count(func.distinct(C.c.email))).where(C.c.account_id == account_id,
+                                                               C.c.status.in_((0, 1)))
+    if book_id is not None:
+        query = query.where(C.c.book_id == book_id)
+    return conn.execute(query).scalar_one()

@@ -1,0 +1,210 @@
+"""Mailing-list rules: names unique per account, contacts unique per book, variables typed per
+book, and the book's counters kept in step with its contacts in the same transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from sqlalchemy import Connection
+
+from pulsebox.addressbooks import repository
+from pulsebox.addressbooks.schemas import ACTIVE, ACTIVE_STATUSES, CONFIRMATION_REQUESTED, UNSUBSCRIBED, \
+    coerce_to_type, infer_type
+from pulsebox.addressbooks.schemas import phone as clean_phone
+from pulsebox.balance import service as balance
+from pulsebox.errors import ApiError
+from pulsebox.senders import service as senders
+
+
+def tally(rows: Iterable[tuple[int, str | None]], sign: int = 1) -> Counter:
+    """Counter deltas for contacts given as (status, phone)."""
+    delta: Counter = Counter()
+    for status, phone in rows:
+        delta["all_email_qty"] += sign
+        if status in ACTIVE_STATUSES:
+            delta["active_email_qty"] += sign
+        if phone:
+            key = "new_phones_qty" if status == 0 else "active_phones_qty" if status == 1 else "exc_phones_qty"
+            delta[key] += sign
+    return delta
+
+
+def book(conn: Connection, account_id: int, book_id: int, *, lock: bool = False) -> dict:
+    """The account's book, or error 213: another account's id answers exactly like a missing one."""
+    row = (repository.lock_book if lock else repository.get_book)(conn, account_id, book_id)
+    if row is None:
+        raise ApiError(213)
+    return dict(row)
+
+
+def create_book(conn: Connection, account_id: int, name: str) -> int:
+    if repository.name_taken(conn, account_id, name):
+        raise ApiError(203)
+    return repository.insert_book(conn, account_id, name)
+
+
+def rename_book(conn: Connection, account_id: int, book_id: int, name: str) -> None:
+    book(conn, account_id, book_id)
+    if repository.name_taken(conn, account_id, name, except_id=book_id):
+        raise ApiError(203)
+    repository.rename_book(conn, book_id, name)
+
+
+def delete_book(conn: Connection, account_id: int, book_id: int) -> None:
+    book(conn, account_id, book_id, lock=True)
+    repository.delete_book(conn, book_id)
+
+
+def list_books(conn: Connection, account_id: int, limit: int, offset: int) -> list[dict]:
+    return [dict(r) for r in repository.list_books(conn, account_id, limit, offset)]
+
+
+def variables(conn: Connection, account_id: int, book_id: int) -> dict[str, str]:
+    book(conn, account_id, book_id)
+    return repository.variable_types(conn, book_id)
+
+
+def _declare_variables(conn: Connection, book_id: int, values: Iterable[dict]) -> dict[str, str]:
+    """The book's variable types, declaring new names with the type of their first value."""
+    types = repository.variable_types(conn, book_id)
+    new: dict[str, str] = {}
+    for variables in values:
+        for name, value in variables.items():
+            if name not in types and name not in new:
+                new[name] = infer_type(value)
+    repository.insert_variables(conn, book_id, new, len(types))
+    return {**types, **new}
+
+
+def _typed(variables: dict, types: dict[str, str]) -> dict:
+    return {name: coerce_to_type(name, types[name], value) for name, value in variables.items()}
+
+
+def add_contacts(conn: Connection, account_id: int, book_id: int,
+                 contacts: list[tuple[str, dict, str | None]], *, double_opt_in: dict | None = None) -> int:
+    """Add or update contacts. New ones start Active (single opt-in) or "confirmation requested"
+    (double opt-in, from an active sender); an address already in the book keeps its status and
+    gets its variables merged. Returns the number of new contacts."""
+    book(conn, account_id, book_id, lock=True)
+    if double_opt_in is not None:
+        senders.require_active(conn, account_id, double_opt_in["sender_email"])
+    types = _declare_variables(conn, book_id, (variables for _, variables, _ in contacts))
+    existing = repository.contacts_by_email(conn, book_id, [email for email, _, _ in contacts])
+    status = CONFIRMATION_REQUESTED if double_opt_in else ACTIVE
+    inserts, updates = [], []
+    delta: Counter = Counter()
+    for email, variables, phone in contacts:
+        typed = _typed(variables, types)
+        old = existing.get(email)
+        if old is None:
+            inserts.append({"account_id": account_id, "book_id": book_id, "email": email, "status": status,
+                            "phone": phone or "", "variables": typed, "source": "api"})
+            delta += tally([(status, phone)])
+        elif typed or (phone and phone != old["phone"]):
+            new_phone = phone or old["phone"]
+            updates.append({"cid": old["id"], "variables": {**(old["variables"] or {}), **typed}, "phone": new_phone})
+            delta.update(tally([(old["status"], new_phone)]))
+            delta.subtract(tally([(old["status"], old["phone"])]))
+    repository.insert_contacts(conn, inserts)
+    repository.update_contacts(conn, updates)
+    repository.add_to_counters(conn, book_id, delta)
+    return len(inserts)
+
+
+def delete_contacts(conn: Connection, account_id: int, book_id: int, emails: list[str]) -> None:
+    book(conn, account_id, book_id, lock=True)
+    removed = repository.delete_contacts(conn, book_id, emails)
+    repository.add_to_counters(conn, book_id, tally(((r["status"], r["phone"]) for r in removed), -1))
+
+
+def _contact(conn: Connection, book_id: int, email: str) -> dict:
+    row = repository.contact(conn, book_id, email)
+    if row is None:
+        raise ApiError(17)
+    return dict(row)
+
+
+def contact(conn: Connection, account_id: int, book_id: int, email: str) -> tuple[dict, dict[str, str]]:
+    book(conn, account_id, book_id)
+    return _contact(conn, book_id, email), repository.variable_types(conn, book_id)
+
+
+def contacts_page(conn: Connection, account_id: int, book_id: int, limit: int, offset: int,
+                  statuses: tuple[int, ...] | None) -> list[dict]:
+    book(conn, account_id, book_id)
+    return [dict(r) for r in repository.contacts_page(conn, book_id, limit, offset, statuses)]
+
+
+def total(conn: Connection, account_id: int, book_id: int) -> int:
+    return book(conn, account_id, book_id)["all_email_qty"]
+
+
+def find_by_variable(conn: Connection, account_id: int, book_id: int, name: str, value: str,
+                     limit: int, offset: int) -> list[dict]:
+    book(conn, account_id, book_id)
+    return [dict(r) for r in repository.contacts_with_variable(conn, book_id, name, value, limit, offset)]
+
+
+def change_variables(conn: Connection, account_id: int, book_id: int, email: str, variables: dict) -> None:
+    book(conn, account_id, book_id, lock=True)
+    row = _contact(conn, book_id, email)
+    phone = next((variables.pop(k) for k in list(variables) if k.lower() == "phone"), None)
+    types = _declare_variables(conn, book_id, [variables])
+    repository.set_variables(conn, row["id"], {**(row["variables"] or {}), **_typed(variables, types)})
+    if phone not in (None, ""):
+        change_phone(conn, account_id, book_id, email, clean_phone(phone))
+
+
+def change_phone(conn: Connection, account_id: int, book_id: int, email: str, phone: str) -> None:
+    book(conn, account_id, book_id, lock=True)
+    row = _contact(conn, book_id, email)
+    repository.set_phone(conn, row["id"], phone)
+    delta = tally([(row["status"], phone)])
+    delta.subtract(tally([(row["status"], row["phone"])]))
+    repository.add_to_counters(conn, book_id, delta)
+
+
+def set_status(conn: Connection, account_id: int, book_id: int, emails: list[str], status: int) -> int:
+    """Move contacts of a book to ``status``; addresses not in the book are ignored."""
+    book(conn, account_id, book_id, lock=True)
+    rows = [r for r in repository.contacts_by_email(conn, book_id, emails).values() if r["status"] != status]
+    repository.set_status(conn, [r["id"] for r in rows], status)
+    delta = tally((status, r["phone"]) for r in rows)
+    delta.subtract(tally((r["status"], r["phone"]) for r in rows))
+    repository.add_to_counters(conn, book_id, delta)
+    return len(rows)
+
+
+def unsubscribe(conn: Connection, account_id: int, book_id: int, emails: list[str]) -> int:
+    return set_status(conn, account_id, book_id, emails, UNSUBSCRIBED)
+
+
+# ---- one address across every book of the account (used by the emails area) ----
+
+def memberships(conn: Connection, account_id: int, emails: list[str]) -> list[dict]:
+    return [dict(r) for r in repository.memberships(conn, account_id, emails)]
+
+
+def variable_types_for_books(conn: Connection, book_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    return repository.variable_types_for_books(conn, book_ids)
+
+
+def remove_everywhere(conn: Connection, account_id: int, email: str) -> int:
+    removed = repository.delete_memberships(conn, account_id, email)
+    by_book: dict[int, list] = {}
+    for row in removed:
+        by_book.setdefault(row["book_id"], []).append((row["status"], row["phone"]))
+    for book_id, rows in sorted(by_book.items()):
+        repository.add_to_counters(conn, book_id, tally(rows, -1))
+    return len(removed)
+
+
+def cost(conn: Connection, account: dict, limits, book_id: int) -> dict:  # noqa: ANN001
+    book(conn, account["id"], book_id)
+    return balance.campaign_cost(conn, account, limits, deliverable_count(conn, account["id"], book_id))
+
+
+def deliverable_count(conn: Connection, account_id: int, book_id: int | None = None) -> int:
+    """Distinct New/Active addresses, in one book or across the account."""
+    return repository.count_active_contacts(conn, account_id, book_id)

@@ -1,0 +1,34 @@
+"""Email address checks shared by every area: one syntax rule, one normal form (lower case)."""
+
+from __future__ import annotations
+
+import re
+
+from pulsebox.errors import ApiError
+
+# RFC 5321 section 4.5.3.1: 64 octets local part, 255 domain, 254 for a usable path.
+_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]{1,64}@(?:[^\s@<>()\[\],;:\"\\.]{1,63}\.)+[^\s@<>()\[\],;:\"\\.\d]{2,63}")
+
+
+def normalize(value: object) -> str | None:
+    """The address in normal form, or None when it is not a plausible address."""
+    if not isinstance(value, str):
+        return None
+    address = value.strip().lower()
+    if len(address) > 254 or not _ADDRESS.fullmatch(address) or ".." in address or address.startswith("."):
+        return None
+    return address
+
+
+def require(value: object, *, missing: int = 1101, invalid: int = 906) -> str:
+    """A single address from a request, or the documented error (missing: 1101, bad: 906)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ApiError(missing)
+    address = normalize(value)
+    if address is None:
+        raise ApiError(invalid, f"Email address syntax error: {str(value)[:100]!r}")
+    return address
+
+
+def domain(address: str) -> str:
+    return address.rpartition("@")[2]

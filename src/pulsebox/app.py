@@ -1,0 +1,151 @@
+"""Builds the ASGI app. ONE route table below: every SendPulse method Pulsebox answers, by area."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pulsebox.addressbooks import endpoints as books
+from pulsebox.api import Call, endpoint, error_response, json_response
+from pulsebox.balance import endpoints as balance
+from pulsebox.blacklist import endpoints as blacklist_api
+from pulsebox.context import Context
+from pulsebox.emails import endpoints as emails_api
+from pulsebox.errors import METHOD_NOT_ALLOWED, NOT_FOUND, ApiError
+from pulsebox.oauth import schemas as oauth_schemas
+from pulsebox.oauth import service as oauth
+from pulsebox.senders import endpoints as senders_api
+from pulsebox.templates import endpoints as templates_api
+
+log = logging.getLogger("pulsebox")
+
+
+def access_token(call: Call) -> dict:
+    client_id, client_secret = oauth_schemas.token_request(call.params)
+    ttl = call.ctx.settings.token_ttl
+    return oauth_schemas.token_answer(oauth.issue_token(call.conn, client_id, client_secret, ttl), ttl)
+
+
+async def healthz(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+
+    def ping() -> None:
+        with ctx.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        await run_in_threadpool(ping)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+        return json_response({"status": "error", "database": str(exc)[:200]}, 503)
+    return json_response({"status": "ok"})
+
+
+def route(path: str, handler, methods: str, **options) -> Route:  # noqa: ANN001
+    return Route(path, endpoint(handler, **options), methods=methods.split())
+
+
+ROUTES = [
+    Route("/healthz", healthz, methods=["GET"]),
+    route("/oauth/access_token", access_token, "POST", public=True),
+    # mailing lists and contacts
+    route("/addressbooks", books.create_book, "POST"),
+    route("/addressbooks", books.list_books, "GET"),
+    route("/addressbooks", books.delete_legacy, "DELETE"),
+    route("/addressbooks/{id}", books.get_book, "GET"),
+    route("/addressbooks/{id}", books.edit_book, "PUT"),
+    route("/addressbooks/{id}", books.delete_book, "DELETE"),
+    route("/addressbooks/{id}/variables", books.variables, "GET"),
+    route("/addressbooks/{id}/variables/{name}/{value:path}", books.find_by_variable, "GET"),
+    route("/addressbooks/{id}/emails", books.list_contacts, "GET"),
+    route("/addressbooks/{id}/emails", books.add_contacts, "POST"),
+    route("/addressbooks/{id}/emails", books.delete_contacts, "DELETE"),
+    route("/addressbooks/{id}/emails/total", books.total, "GET"),
+    route("/addressbooks/{id}/emails/variable", books.change_variable, "POST PUT"),
+    route("/addressbooks/{id}/emails/unsubscribe", books.unsubscribe, "POST"),
+    route("/addressbooks/{id}/emails/{email}", books.contact_info, "GET"),
+    route("/addressbooks/{id}/phone", books.change_phone, "PUT POST"),
+    route("/addressbooks/{id}/campaigns", books.campaigns, "GET"),
+    route("/addressbooks/{id}/cost", books.cost, "GET"),
+    # one address across every list
+    route("/emails", emails_api.bulk_info, "POST"),
+    route("/emails/campaigns", emails_api.bulk_campaigns, "POST"),
+    route("/emails/{email}", emails_api.info, "GET"),
+    route("/emails/{email}", emails_api.delete, "DELETE"),
+    route("/emails/{email}/details", emails_api.details, "GET"),
+    route("/emails/{email}/campaigns", emails_api.campaigns, "GET"),
+    # blacklist
+    route("/blacklist", blacklist_api.list_, "GET"),
+    route("/blacklist", blacklist_api.add, "POST"),
+    route("/blacklist", blacklist_api.remove, "DELETE"),
+    # senders
+    route("/senders", senders_api.list_, "GET"),
+    route("/senders", senders_api.add, "POST"),
+    route("/senders", senders_api.delete, "DELETE"),
+    route("/senders/{email}/code", senders_api.request_code, "GET", write=True),
+    route("/senders/{email}/code", senders_api.activate, "POST"),
+    # templates
+    route("/template", templates_api.create, "POST"),
+    route("/template/edit/{id}", templates_api.edit, "POST PUT"),
+    route("/template/slug/{slug}", templates_api.by_slug, "GET"),
+    route("/template/{id}", templates_api.info, "GET"),
+    route("/templates", templates_api.listing, "GET"),
+    route("/templates/{lang}", templates_api.listing, "GET"),
+    # balance
+    route("/balance", balance.balance, "GET"),
+    route("/balance/{currency}", balance.balance, "GET"),
+    route("/user/balance/detail", balance.detail, "GET"),
+]
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+class NormalisePath:
+    """``//push/tasks`` and ``/balance/`` route like ``/push/tasks`` and ``/balance`` (wire README 8)."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] == "http":
+            path = _SLASHES.sub("/", scope["path"])
+            if len(path) > 1:
+                path = path.rstrip("/") or "/"
+            if path != scope["path"]:
+                scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    code = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}.get(exc.status_code, exc.status_code)
+    return error_response(ApiError(code, status=exc.status_code if exc.status_code < 500 else 400))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return json_response({"is_error": True, "message": "Internal error", "error_code": 500}, 500)
+
+
+def build(ctx: Context, *, on_startup=None, on_shutdown=None) -> NormalisePath:  # noqa: ANN001
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # noqa: ANN202
+        if on_startup:
+            on_startup()
+        try:
+            yield
+        finally:
+            if on_shutdown:
+                on_shutdown()
+
+    app = Starlette(routes=ROUTES, lifespan=lifespan,
+                    exception_handlers={HTTPException: _http_error, Exception: _unexpected})
+    app.state.ctx = ctx
+    return NormalisePath(app)

@@ -1,0 +1,14 @@
+"""HTTP for the balance methods."""
+
+from __future__ import annotations
+
+from pulsebox.api import Call
+from pulsebox.balance import service
+
+
+def balance(call: Call) -> dict:
+    return service.balance(call.conn, call.account, call.limits, call.path.get("currency"))
+
+
+def detail(call: Call) -> dict:
+    return service.detail(call.conn, call.account, call.limits)

@@ -1,0 +1,1 @@
+"""The account's blacklist: addresses no send path may mail (document 004, Blacklist)."""

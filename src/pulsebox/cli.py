@@ -1,0 +1,210 @@
+"""``pulsebox serve | worker | migrate | accounts ...``: the operator's interface.
+
+Keep these names and flags stable: scripts and other tools call them (issue #3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from pulsebox.config import Settings
+
+log = logging.getLogger("pulsebox")
+
+
+def _context(settings: Settings):  # noqa: ANN202
+    from pulsebox.context import Context
+
+    return Context.create(settings)
+
+
+def _prepare_database(ctx, *, allow_create: bool) -> None:  # noqa: ANN001
+    """Migrate a brand-new database; refuse an out-of-date one (``pulsebox migrate`` first)."""
+    from pulsebox.db import migrate
+
+    state = migrate.state(ctx.db)
+    if state == "outdated":
+        raise SystemExit(
+            f"The database schema is at revision {migrate.current(ctx.db)}, this Pulsebox needs {migrate.head()}.\n"
+            "Back it up, then run `pulsebox migrate`, and start again.")
+    if state == "empty":
+        if not allow_create:
+            raise SystemExit("The database has no schema yet: run `pulsebox migrate` first.")
+        _migrate(ctx)
+
+
+def _migrate(ctx) -> None:  # noqa: ANN001
+    from pulsebox.db import migrate
+    from pulsebox.templates.service import sync_system_templates
+
+    migrate.upgrade(ctx.db)
+    with ctx.db.transaction() as conn:
+        sync_system_templates(conn)
+
+
+def _first_account(ctx) -> dict | None:  # noqa: ANN001
+    """On the very first start, make the default account so the service is usable at once."""
+    from pulsebox.accounts import service as accounts
+
+    with ctx.db.transaction() as conn:
+        if accounts.list_accounts(conn):
+            return None
+        return accounts.create(conn, "default")
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from pulsebox.db import migrate
+
+    ctx = _context(Settings.from_env())
+    before = migrate.current(ctx.db)
+    _migrate(ctx)
+    print(json.dumps({"from": before, "to": migrate.head()}))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    os.environ.setdefault("PULSEBOX_PUBLIC_URL", f"http://{args.host}:{args.port}")
+    settings = Settings.from_env(host=args.host, port=args.port)
+    ctx = _context(settings)
+    _prepare_database(ctx, allow_create=True)
+    created = _first_account(ctx)
+    ctx.db.dispose()
+    if created:
+        print("Pulsebox created the default account. Keep these credentials:", flush=True)
+        print(json.dumps(created), flush=True)
+    print(f"Pulsebox {settings.public_url} (database {ctx.db.url.split('@')[-1]}, mail {settings.mail_url})",
+          flush=True)
+    os.environ["PULSEBOX_ROLE"] = args.role
+
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian("pulsebox.cli:asgi_app", factory=True, interface=Interfaces.ASGI, address=args.host,
+            port=args.port, workers=args.workers, log_access=False, backlog=2048).serve()
+
+
+def asgi_app():  # noqa: ANN201
+    """The factory each server process calls: one Context, and the worker loop for role ``all``."""
+    from pulsebox.app import build
+
+    settings = Settings.from_env()
+    ctx = _context(settings)
+    worker = None
+    if os.environ.get("PULSEBOX_ROLE", "all") == "all":
+        from pulsebox.delivery.transports import from_url
+        from pulsebox.worker.runner import Worker
+
+        worker = Worker(ctx, from_url(settings.mail_url, settings.data_dir))
+    return build(ctx, on_startup=worker.start if worker else None, on_shutdown=worker.stop if worker else None)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from pulsebox.delivery.transports import from_url
+    from pulsebox.worker.runner import Worker
+
+    settings = Settings.from_env()
+    ctx = _context(settings)
+    _prepare_database(ctx, allow_create=False)
+    worker = Worker(ctx, from_url(settings.mail_url, settings.data_dir))
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    worker.start()
+    print("Pulsebox worker running", flush=True)
+    done.wait()
+    worker.stop()
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    keys = ("rate_limits", "email_quota", "max_subscribers", "campaigns_per_hour", "same_list_interval",
+            "tariff_name", "currency", "price_per_email")
+    return {k: getattr(args, k, None) for k in keys}
+
+
+def cmd_accounts(args: argparse.Namespace) -> None:
+    from pulsebox.accounts import service as accounts
+
+    ctx = _context(Settings.from_env())
+    _prepare_database(ctx, allow_create=True)
+    try:
+        with ctx.db.transaction() as conn:
+            if args.action == "create":
+                out = accounts.create(conn, args.name, client_id=args.client_id, client_secret=args.client_secret,
+                                      **_overrides(args))
+            elif args.action == "list":
+                for row in accounts.list_accounts(conn):
+                    print(json.dumps(row))
+                return
+            elif args.action == "rotate-secret":
+                out = accounts.rotate_secret(conn, args.account)
+            elif args.action == "set":
+                out = accounts.configure(conn, args.account, **_overrides(args))
+            elif args.action == "credit":
+                out = accounts.credit(conn, args.account, args.amount, bonus=args.bonus, note=args.note)
+    except accounts.AccountError as exc:
+        raise SystemExit(f"pulsebox accounts {args.action}: {exc}") from None
+    print(json.dumps(out))
+
+
+def _limit_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rate-limits", help="API limits, e.g. '10/second;1000/minute;500000/day'")
+    p.add_argument("--email-quota", type=int, help="emails per 30-day plan period")
+    p.add_argument("--max-subscribers", type=int, help="subscriber cap of the plan")
+    p.add_argument("--campaigns-per-hour", type=int, help="campaigns the API may create per hour (error 791)")
+    p.add_argument("--same-list-interval", type=int, help="seconds between campaigns to one list (error 711)")
+    p.add_argument("--tariff-name", help="plan name shown by /user/balance/detail")
+    p.add_argument("--currency", help="ISO currency of the balance, e.g. USD")
+    p.add_argument("--price-per-email", help="price of one email beyond the plan, e.g. 0.001")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="pulsebox", description="Self-hosted email service speaking SendPulse's API")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="HTTP API plus the background worker, in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="HTTP server processes")
+    serve.add_argument("--role", choices=("all", "api"), default="all",
+                       help="'api' serves HTTP only; run `pulsebox worker` separately")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run background jobs only")
+    worker.set_defaults(func=cmd_worker)
+
+    mig = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
+    mig.set_defaults(func=cmd_migrate)
+
+    acc = sub.add_parser("accounts", help="manage accounts (tenants)")
+    acc_sub = acc.add_subparsers(dest="action", required=True)
+    create = acc_sub.add_parser("create", help="create an account; prints its client_id and client_secret")
+    create.add_argument("name")
+    create.add_argument("--client-id", help=argparse.SUPPRESS)  # fixed credentials, for contract tests
+    create.add_argument("--client-secret", help=argparse.SUPPRESS)
+    _limit_flags(create)
+    acc_sub.add_parser("list", help="list accounts, one JSON line each")
+    rotate = acc_sub.add_parser("rotate-secret", help="issue a new client_secret (the old one stops working)")
+    rotate.add_argument("account", help="id, name or client_id")
+    update = acc_sub.add_parser("set", help="change an account's limits and plan")
+    update.add_argument("account", help="id, name or client_id")
+    _limit_flags(update)
+    credit = acc_sub.add_parser("credit", help="add money to an account's balance")
+    credit.add_argument("account", help="id, name or client_id")
+    credit.add_argument("amount", help="decimal amount in the account's currency")
+    credit.add_argument("--bonus", action="store_true", help="book it as bonus money")
+    credit.add_argument("--note", default="")
+    acc.set_defaults(func=cmd_accounts)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=os.environ.get("PULSEBOX_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    args.func(args)

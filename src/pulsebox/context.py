@@ -1,0 +1,46 @@
+"""What one Pulsebox process shares between requests and jobs: settings, database, limiter,
+token cache, the mail transport and a way to wake the worker. Built once by ``app.build``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from pulsebox.accounts import service as accounts
+from pulsebox.config import Settings
+from pulsebox.db import Database
+from pulsebox.oauth.service import TokenCache
+from pulsebox.ratelimit import MemoryLimiter, RedisLimiter, make_limiter
+
+_ACCOUNT_TTL = 10.0  # seconds an account's limits are cached; operator changes apply after that
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    limiter: MemoryLimiter | RedisLimiter
+    tokens: TokenCache = field(default_factory=TokenCache)
+    jobs_waiting: threading.Event = field(default_factory=threading.Event)
+    _accounts: dict[int, tuple[float, dict, accounts.Limits]] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Context:
+        return cls(settings=settings, db=Database(settings.database_url), limiter=make_limiter(settings.redis_url))
+
+    def account(self, account_id: int) -> tuple[dict, accounts.Limits] | None:
+        now = time.monotonic()
+        cached = self._accounts.get(account_id)
+        if cached and cached[0] > now:
+            return cached[1], cached[2]
+        with self.db.transaction(write=False) as conn:
+            row = accounts.get(conn, account_id)
+        if row is None:
+            return None
+        limits = accounts.limits(row, self.settings)
+        self._accounts[account_id] = (now + _ACCOUNT_TTL, row, limits)
+        return row, limits
+
+    def wake_worker(self) -> None:
+        self.jobs_waiting.set()

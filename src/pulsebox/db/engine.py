@@ -1,0 +1,94 @@
+"""Engine set-up for SQLite (embedded default) and PostgreSQL, and the transaction wrapper.
+
+The wrapper owns the transaction: it commits when the work returns, rolls back when it raises,
+and only after a commit runs the hooks the work registered (e.g. waking the worker for jobs it
+enqueued), so no job is seen before its data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+
+AFTER_COMMIT = "pulsebox_after_commit"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here; SQLite paths get their directory created."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = self._sqlite_engine()
+        else:
+            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size * 2,
+                                        pool_pre_ping=True)
+
+    def _sqlite_engine(self) -> Engine:
+        in_memory = ":memory:" in self.url or self.url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
+        engine = create_engine(
+            self.url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=NullPool if in_memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+            # Let us issue BEGIN ourselves (below) instead of pysqlite's implicit, late BEGIN.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # noqa: ANN001
+            # A write transaction takes the write lock up front: a deferred transaction that
+            # upgrades from read to write can fail with SQLITE_BUSY without waiting at all.
+            immediate = conn.get_execution_options().get("pulsebox_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(pulsebox_write=True)
+            hooks: list[Callable[[], None]] = []
+            conn.info[AFTER_COMMIT] = hooks
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info.pop(AFTER_COMMIT, None)
+            for hook in hooks:
+                hook()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def after_commit(conn: Connection, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the surrounding transaction has committed (never if it rolls back)."""
+    hooks = conn.info.get(AFTER_COMMIT)
+    if hooks is None:
+        hook()
+    else:
+        hooks.append(hook)

@@ -1,0 +1,39 @@
+"""The Transport interface and the choice of transport from ``PULSEBOX_MAIL_URL``.
+
+``capture://`` (default): messages are kept in a local Maildir under the data directory.
+``memory://``: an in-memory fake for unit tests. Relay and direct-MX transports come next.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+
+class DeliveryError(Exception):
+    """Raised by a transport. ``permanent`` (5xx) is a bounce; otherwise retry later."""
+
+    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+
+
+class Transport(Protocol):
+    def send(self, mail_from: str, recipients: list[str], message: bytes) -> None:
+        """Deliver ``message`` (RFC 5322 bytes) or raise DeliveryError."""
+
+
+def from_url(url: str, data_dir: Path) -> Transport:
+    parts = urlsplit(url)
+    if parts.scheme == "capture":
+        from pulsebox.delivery.transports.capture import CaptureTransport
+
+        location = (parts.netloc + parts.path) or str(data_dir / "mail")
+        return CaptureTransport(Path(location))
+    if parts.scheme == "memory":
+        from pulsebox.delivery.transports.memory import MemoryTransport
+
+        return MemoryTransport()
+    raise SystemExit(f"PULSEBOX_MAIL_URL: unsupported transport {parts.scheme!r} (capture:// or memory://)")

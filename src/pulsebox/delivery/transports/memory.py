@@ -1,0 +1,11 @@
+"""An in-memory fake transport for unit tests: it keeps what it was given."""
+
+from __future__ import annotations
+
+
+class MemoryTransport:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str], bytes]] = []
+
+    def send(self, mail_from: str, recipients: list[str], message: bytes) -> None:
+        self.sent.append((mail_from, list(recipients), message))

@@ -1,0 +1,14 @@
+"""Every table, one module per aggregate; importing this package registers them all."""
+
+from pulsebox.models.accounts import AccessToken, Account, LedgerEntry
+from pulsebox.models.base import Base, utcnow
+from pulsebox.models.blacklist import BlacklistEntry
+from pulsebox.models.books import Book, Contact, Variable
+from pulsebox.models.jobs import Job
+from pulsebox.models.senders import Sender
+from pulsebox.models.templates import Template
+
+metadata = Base.metadata
+
+__all__ = ["AccessToken", "Account", "BlacklistEntry", "Book", "Contact", "Job", "LedgerEntry",
+           "Sender", "Template", "Variable", "metadata", "utcnow"]

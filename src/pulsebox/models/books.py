@@ -1,0 +1,55 @@
+"""Books (mailing lists), their variables and their contacts (an email in a book)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pulsebox.models.base import Base, utcnow
+
+
+class Book(Base):
+    __tablename__ = "books"
+    __table_args__ = (Index("ix_books_account_name", "account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # Counters kept in step with contacts in the same transaction (a COUNT over a million-contact
+    # book on every read would cost tens of milliseconds).
+    all_email_qty: Mapped[int] = mapped_column(Integer, default=0)
+    active_email_qty: Mapped[int] = mapped_column(Integer, default=0)
+    new_phones_qty: Mapped[int] = mapped_column(Integer, default=0)
+    active_phones_qty: Mapped[int] = mapped_column(Integer, default=0)
+    exc_phones_qty: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Variable(Base):
+    __tablename__ = "variables"
+
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(10), default="string")  # string | number | date
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("book_id", "email", name="uq_contacts_book_email"),
+        Index("ix_contacts_account_email", "account_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[int] = mapped_column(SmallInteger, default=1)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    variables: Mapped[dict] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(20), default="api")
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

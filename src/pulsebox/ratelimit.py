@@ -1,0 +1,89 @@
+"""Per-account API rate limits: a per-second burst limit and per-minute/per-day quotas (doc 003).
+
+Fixed windows counted in process memory by default, or in Redis (``PULSEBOX_REDIS_URL``) so that
+several server processes enforce one limit. Over the burst limit: 429 with error_code 2020202020;
+over a quota: 429 with error_code 429.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from pulsebox.errors import RATE_LIMIT_BURST, TOO_MANY_REQUESTS, ApiError
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RULE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)s?\s*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    count: int
+    seconds: int
+    unit: str
+
+
+def parse(spec: str) -> tuple[Rule, ...]:
+    """``10/second;1000/minute;500000/day`` -> rules; raises ValueError on a malformed spec."""
+    rules = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        match = _RULE.match(part)
+        if not match:
+            raise ValueError(f"bad rate limit {part!r}: expected N/second, N/minute, N/hour or N/day")
+        rules.append(Rule(int(match[1]), _UNITS[match[2]], match[2]))
+    return tuple(rules)
+
+
+def _exceeded(rule: Rule) -> ApiError:
+    if rule.seconds == 1:
+        return ApiError(RATE_LIMIT_BURST, f"Too many requests: more than {rule.count} requests per second")
+    return ApiError(TOO_MANY_REQUESTS, f"Too many requests: quota of {rule.count} requests per {rule.unit} exceeded",
+                    extra={"retry_after": rule.seconds - int(time.time()) % rule.seconds})
+
+
+class MemoryLimiter:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, int, int], int] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+
+    def hit(self, account_id: int, rules: tuple[Rule, ...]) -> None:
+        now = time.time()
+        with self._lock:
+            if now > self._next_sweep:
+                self._sweep(now)
+            keys = [(account_id, r.seconds, int(now // r.seconds)) for r in rules]
+            for rule, key in zip(rules, keys):
+                if self._counts.get(key, 0) >= rule.count:
+                    raise _exceeded(rule)
+            for key in keys:
+                self._counts[key] = self._counts.get(key, 0) + 1
+
+    def _sweep(self, now: float) -> None:
+        self._counts = {k: v for k, v in self._counts.items() if (k[2] + 1) * k[1] > now}
+        self._next_sweep = now + 1
+
+
+class RedisLimiter:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+
+    def hit(self, account_id: int, rules: tuple[Rule, ...]) -> None:
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        for rule in rules:
+            key = f"pulsebox:rl:{account_id}:{rule.seconds}:{int(now // rule.seconds)}"
+            pipe.incr(key)
+            pipe.expire(key, rule.seconds + 1)
+        counts = pipe.execute()[::2]
+        for rule, count in zip(rules, counts):
+            if count > rule.count:
+                raise _exceeded(rule)
+
+
+def make_limiter(redis_url: str | None) -> MemoryLimiter | RedisLimiter:
+    return RedisLimiter(redis_url) if redis_url else MemoryLimiter()

@@ -1,0 +1,1 @@
+"""Sender addresses and their activation by a mailed code (document 004, Senders)."""

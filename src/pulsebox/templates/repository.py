@@ -1,0 +1,58 @@
+"""Every query on templates. System templates have no account (account_id IS NULL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from pulsebox.models import Template
+
+T = Template.__table__
+
+
+def _visible(account_id: int):  # noqa: ANN202
+    return or_(T.c.account_id == account_id, T.c.account_id.is_(None))
+
+
+def insert_template(conn: Connection, **values: object) -> int:
+    return conn.execute(insert(T).values(**values).returning(T.c.id)).scalar_one()
+
+
+def by_real_id(conn: Connection, account_id: int, real_id: int) -> RowMapping | None:
+    return conn.execute(select(T).where(T.c.id == real_id, _visible(account_id))).mappings().first()
+
+
+def by_uid(conn: Connection, account_id: int, uid: str) -> RowMapping | None:
+    return conn.execute(select(T).where(T.c.uid == uid, _visible(account_id))).mappings().first()
+
+
+def by_slug(conn: Connection, account_id: int, slug: str) -> RowMapping | None:
+    return conn.execute(select(T).where(T.c.name_slug == slug, _visible(account_id))
+                        .order_by(T.c.account_id.is_(None))).mappings().first()
+
+
+def slug_taken(conn: Connection, account_id: int | None, slug: str) -> bool:
+    owner = T.c.account_id.is_(None) if account_id is None else T.c.account_id == account_id
+    return conn.execute(select(T.c.id).where(owner, T.c.name_slug == slug).limit(1)).first() is not None
+
+
+def listing(conn: Connection, account_id: int, owner: str | None, lang: str | None, limit: int,
+            offset: int) -> list[RowMapping]:
+    query = select(T)
+    if owner == "me":
+        query = query.where(T.c.account_id == account_id)
+    elif owner == "sendpulse":
+        query = query.where(T.c.account_id.is_(None))
+    else:
+        query = query.where(_visible(account_id))
+    if lang:
+        query = query.where(T.c.lang == lang)
+    return list(conn.execute(query.order_by(T.c.id).limit(limit).offset(offset)).mappings())
+
+
+def update_template(conn: Connection, real_id: int, **values: object) -> None:
+    conn.execute(update(T).where(T.c.id == real_id).values(**values))
+
+
+def system_slugs(conn: Connection) -> set[str]:
+    return set(conn.execute(select(T.c.name_slug).where(T.c.account_id.is_(None))).scalars())

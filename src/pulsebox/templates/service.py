@@ -1,0 +1,78 @@
+"""Template rules: the ``id`` (uid) changes on every edit while ``real_id`` stays; an edit keeps
+the language; system templates are shared by every account and read-only."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from sqlalchemy import Connection
+
+from pulsebox.errors import NOT_FOUND, ApiError
+from pulsebox.models import utcnow
+from pulsebox.templates import builtin, repository
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^\w]+", "-", name.lower()).strip("-_")[:200] or "template"
+
+
+def _unique_slug(conn: Connection, account_id: int | None, name: str) -> str:
+    base = slugify(name)
+    slug, n = base, 1
+    while repository.slug_taken(conn, account_id, slug):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create(conn: Connection, account_id: int, name: str | None, body: str, lang: str) -> int:
+    now = utcnow()
+    name = name or now.strftime("Template %Y.%m.%d %H:%M:%S")
+    return repository.insert_template(conn, account_id=account_id, uid=secrets.token_hex(16), name=name,
+                                      name_slug=_unique_slug(conn, account_id, name), lang=lang, body=body,
+                                      created_at=now)
+
+
+def get(conn: Connection, account_id: int, ref: str) -> dict:
+    """By ``real_id`` (digits) or ``id`` (the 32-hex uid); another account's answers as missing."""
+    ref = ref.strip()
+    row = (repository.by_real_id(conn, account_id, int(ref)) if ref.isdigit() and len(ref) < 12
+           else repository.by_uid(conn, account_id, ref))
+    if row is None:
+        raise ApiError(NOT_FOUND, "Template not found")
+    return dict(row)
+
+
+def by_slug(conn: Connection, account_id: int, slug: str) -> dict:
+    row = repository.by_slug(conn, account_id, slug)
+    if row is None:
+        raise ApiError(NOT_FOUND, "Template not found")
+    return dict(row)
+
+
+def edit(conn: Connection, account_id: int, ref: str, body: str, lang: str | None) -> None:
+    template = get(conn, account_id, ref)
+    if template["account_id"] is None:
+        raise ApiError(800, "System templates cannot be edited; create your own copy")
+    if lang and lang != template["lang"]:
+        raise ApiError(800, f"The template language is {template['lang']!r} and cannot be changed")
+    repository.update_template(conn, template["id"], body=body, uid=secrets.token_hex(16))
+
+
+def listing(conn: Connection, account_id: int, owner: str | None, lang: str | None, limit: int,
+            offset: int) -> list[dict]:
+    return [dict(r) for r in repository.listing(conn, account_id, owner, lang, limit, offset)]
+
+
+def sync_system_templates(conn: Connection) -> int:
+    """Insert the built-in templates that are missing (idempotent); returns how many were added."""
+    present = repository.system_slugs(conn)
+    added = 0
+    for slug, name, lang, category, description in builtin.SYSTEM_TEMPLATES:
+        if slug not in present:
+            repository.insert_template(conn, account_id=None, uid=builtin.uid(slug), name=name, name_slug=slug,
+                                       lang=lang, body=builtin.body(slug), category=category,
+                                       full_description=description)
+            added += 1
+    return added

@@ -1,0 +1,79 @@
+"""The worker loop: claim due jobs, run each in its own transaction, retry failures with backoff.
+
+Runs as a thread inside ``pulsebox serve`` (the embedded default) or alone as ``pulsebox worker``.
+A job's side effect (a message handed to the transport) happens before its row is deleted, so a
+crash in between repeats the job: delivery is at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from datetime import timedelta
+
+from pulsebox.context import Context
+from pulsebox.delivery.transports import Transport
+from pulsebox.models import utcnow
+from pulsebox.worker import queue
+from pulsebox.worker.registry import TASKS, JobContext
+
+log = logging.getLogger("pulsebox.worker")
+
+BACKOFF = (30, 120, 600, 1800, 3600, 7200, 14400)  # seconds before attempt 2, 3, ...
+LEASE = timedelta(minutes=5)
+POLL_SECONDS = 1.0
+
+
+class Worker:
+    def __init__(self, ctx: Context, transport: Transport, *, batch: int = 20) -> None:
+        self.ctx = ctx
+        self.transport = transport
+        self.batch = batch
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="pulsebox-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        queue.WAITING.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def run_forever(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("worker loop failed; retrying")
+                worked = 0
+            if not worked:
+                queue.WAITING.wait(POLL_SECONDS)
+                queue.WAITING.clear()
+
+    def run_once(self) -> int:
+        with self.ctx.db.transaction() as conn:
+            jobs = queue.claim(conn, self.batch, LEASE)
+        for job in jobs:
+            self._run(job)
+        return len(jobs)
+
+    def _run(self, job: dict) -> None:
+        task = TASKS.get(job["kind"])
+        try:
+            if task is None:
+                raise LookupError(f"no task for job kind {job['kind']!r}")
+            with self.ctx.db.transaction() as conn:
+                task(JobContext(conn=conn, ctx=self.ctx, transport=self.transport), job["payload"])
+                queue.finish(conn, job["id"])
+        except Exception as exc:
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            log.warning("job %s (%s) attempt %s failed: %s", job["id"], job["kind"], job["attempts"], error)
+            with self.ctx.db.transaction() as conn:
+                if job["attempts"] > len(BACKOFF):
+                    queue.fail(conn, job["id"], error)
+                else:
+                    queue.retry(conn, job["id"], error, utcnow() + timedelta(seconds=BACKOFF[job["attempts"] - 1]))

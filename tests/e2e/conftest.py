@@ -1,0 +1,166 @@
+"""Live end-to-end fixtures: a real ``pulsebox serve`` subprocess driven by the real SendPulse clients.
+
+The server runs as ``sys.executable -m pulsebox`` (so it is the package installed in the venv that runs
+pytest) on a free port, with a fresh temporary data directory: SQLite by default, or the database in
+``PULSEBOX_TEST_DATABASE_URL`` when that is set. Mail goes to the default capture transport, a Maildir
+under ``$PULSEBOX_DATA_DIR/mail/``; :meth:`LiveServer.wait_for_message` polls it.
+
+Every test here is marked ``e2e`` (registered below, not in pyproject): ``pytest -m "not e2e"`` skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+E2E_DIR = Path(__file__).resolve().parent
+if str(E2E_DIR) not in sys.path:  # the helpers module sits beside this file; works in any import mode
+    sys.path.insert(0, str(E2E_DIR))
+
+from e2e_helpers import Account, Api, LiveServer, free_port, unique  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_TIMEOUT = 30.0  # seconds for /healthz to answer 200
+TEST_TIMEOUT = int(os.environ.get("PULSEBOX_E2E_TEST_TIMEOUT", "180"))  # hard cap per test
+RATE_LIMITS = "1000/second;100000/minute;1000000/day"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "e2e: live end-to-end tests that start a Pulsebox server and drive the real SendPulse clients",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Belt and braces: everything under tests/e2e carries the marker even if a module forgets it.
+    for item in items:
+        if E2E_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+# --------------------------------------------------------------------------------------------- #
+#                                          fixtures                                             #
+# --------------------------------------------------------------------------------------------- #
+
+
+def _server_env(data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for key in ("PULSEBOX_DATABASE_URL", "PULSEBOX_MAIL_URL", "PULSEBOX_DATA_DIR", "PULSEBOX_API_RATE_LIMITS"):
+        env.pop(key, None)
+    env["PULSEBOX_DATA_DIR"] = str(data_dir)
+    env["PULSEBOX_API_RATE_LIMITS"] = RATE_LIMITS
+    if os.environ.get("PULSEBOX_TEST_DATABASE_URL"):
+        env["PULSEBOX_DATABASE_URL"] = os.environ["PULSEBOX_TEST_DATABASE_URL"]
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    root = Path(tempfile.mkdtemp(prefix="pulsebox-e2e-"))
+    data_dir = root / "data"
+    data_dir.mkdir()
+    log_dir = root / "logs"
+    log_dir.mkdir()
+    port = free_port()
+    env = _server_env(data_dir)
+    stdout = open(log_dir / "server.stdout", "wb")
+    stderr = open(log_dir / "server.stderr", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pulsebox", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: teardown can stop any workers it forks
+    )
+    server = LiveServer(
+        base_url=f"http://127.0.0.1:{port}", port=port, data_dir=data_dir, env=env, process=proc, log_dir=log_dir
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        last_error = "no attempt"
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"pulsebox serve exited with {proc.returncode} before /healthz\n{server.server_output()}")
+            try:
+                r = httpx.get(f"{server.base_url}/healthz", timeout=2.0)
+                if r.status_code == 200:
+                    break
+                last_error = f"HTTP {r.status_code}: {r.text[:200]}"
+            except httpx.HTTPError as exc:
+                last_error = repr(exc)
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"pulsebox serve did not answer /healthz within {STARTUP_TIMEOUT}s "
+                    f"(last: {last_error})\n{server.server_output()}"
+                )
+            time.sleep(0.2)
+        server.account = server.create_account(unique("default"))
+        yield server
+    finally:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=10)
+        stdout.close()
+        stderr.close()
+        if os.environ.get("PULSEBOX_E2E_KEEP"):
+            print(f"\n[e2e] kept server data and logs in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def account(live_server: LiveServer) -> Account:
+    """A fresh account per test module, so modules never see each other's lists, senders or blacklist."""
+    return live_server.create_account(unique("mod"))
+
+
+@pytest.fixture(scope="module")
+def api(live_server: LiveServer, account: Account) -> Iterator[Api]:
+    client = live_server.api(account)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _bounded_test_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Hard per-test time cap: the SendPulse clients retry forever on some 401s and ``requests``
+    has no default timeout, so a misbehaving server must fail the test, not hang the run."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"e2e test exceeded {TEST_TIMEOUT}s: {request.node.nodeid}")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIMEOUT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
