@@ -86,7 +86,7 @@ def campaign_cost(conn: Connection, account: dict, limits: Limits, recipients: i
     return {
         "cur": now.currency,
         "sent_emails_qty": recipients,
-        "overdraftAllEmailsPrice": float(price),
+        "overdraftAllEmailsPrice": int(price) if price == price.to_integral_value() else float(price),
         "addressesDeltaFromBalance": from_balance,
         "addressesDeltaFromTariff": from_plan,
         "max_emails_per_task": limits.email_quota,

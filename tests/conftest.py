@@ -1,0 +1,152 @@
+"""Shared fixtures: every database-backed test runs on SQLite and on PostgreSQL.
+
+Backends come from PULSEBOX_TEST_BACKENDS (default "sqlite,postgresql"). The PostgreSQL run creates
+its own database on PULSEBOX_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and
+drops it afterwards. Tests isolate themselves by tenancy: each test gets fresh accounts, so one
+migrated database per backend serves the whole session.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from starlette.testclient import TestClient
+
+from pulsebox.accounts import service as accounts
+from pulsebox.app import build
+from pulsebox.config import Settings
+from pulsebox.context import Context
+from pulsebox.db import migrate
+from pulsebox.templates.service import sync_system_templates
+
+PG_ADMIN_URL = os.environ.get("PULSEBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = [b.strip() for b in os.environ.get("PULSEBOX_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+NO_LIMITS = "100000/second;1000000/minute;100000000/day"
+
+
+def _pg_admin():  # noqa: ANN202
+    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:  # noqa: ANN001
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'pulsebox.db'}"
+        return
+    name = f"pulsebox_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_settings(database_url, tmp_path_factory) -> Settings:  # noqa: ANN001
+    data_dir = tmp_path_factory.mktemp("data")
+    return replace(Settings.from_env(), data_dir=Path(data_dir), database_url=database_url,
+                   mail_url="memory://", api_rate_limits=NO_LIMITS, redis_url=None)
+
+
+@pytest.fixture(scope="session")
+def ctx(base_settings) -> Context:  # noqa: ANN001
+    context = Context.create(base_settings)
+    migrate.upgrade(context.db)
+    with context.db.transaction() as conn:
+        sync_system_templates(conn)
+    yield context
+    context.db.dispose()
+
+
+@dataclass
+class Answer:
+    status: int
+    json: object
+
+    @property
+    def error_code(self) -> int | None:
+        return self.json.get("error_code") if isinstance(self.json, dict) else None
+
+
+class Api:
+    """A logged-in SendPulse client of one account, over the real ASGI app."""
+
+    def __init__(self, client: TestClient, account: dict) -> None:
+        self.client = client
+        self.account = account
+        self.id = account["id"]
+        answer = client.post("/oauth/access_token", json={"grant_type": "client_credentials",
+                                                          "client_id": account["client_id"],
+                                                          "client_secret": account["client_secret"]})
+        assert answer.status_code == 200, answer.text
+        self.token = answer.json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    def call(self, method: str, path: str, **kwargs) -> Answer:  # noqa: ANN003
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        assert response.headers["content-type"].startswith("application/json"), response.text
+        return Answer(response.status_code, response.json())
+
+    def get(self, path: str, **kw) -> Answer:  # noqa: ANN003
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, **kw) -> Answer:  # noqa: ANN003
+        return self.call("POST", path, **kw)
+
+    def put(self, path: str, **kw) -> Answer:  # noqa: ANN003
+        return self.call("PUT", path, **kw)
+
+    def delete(self, path: str, **kw) -> Answer:  # noqa: ANN003
+        return self.call("DELETE", path, **kw)
+
+    # small conveniences used across areas
+    def new_book(self, name: str | None = None) -> int:
+        answer = self.post("/addressbooks", json={"bookName": name or f"book-{secrets.token_hex(4)}"})
+        assert answer.status == 200, answer.json
+        return answer.json["id"]
+
+    def add_contacts(self, book_id: int, emails: list) -> Answer:
+        return self.post(f"/addressbooks/{book_id}/emails", json={"emails": emails})
+
+
+def b64(text_value: str) -> str:
+    return base64.b64encode(text_value.encode()).decode()
+
+
+@pytest.fixture
+def client(ctx) -> TestClient:  # noqa: ANN001
+    with TestClient(build(ctx), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def make_account(ctx: Context, **overrides) -> dict:  # noqa: ANN003
+    with ctx.db.transaction() as conn:
+        return accounts.create(conn, f"acct-{secrets.token_hex(6)}", **{"rate_limits": NO_LIMITS, **overrides})
+
+
+@pytest.fixture
+def api(ctx, client) -> Api:  # noqa: ANN001
+    return Api(client, make_account(ctx))
+
+
+@pytest.fixture
+def other(ctx, client) -> Api:  # noqa: ANN001
+    """A second, unrelated account: its ids must look missing to ``api`` and vice versa."""
+    return Api(client, make_account(ctx))
+
+
+@pytest.fixture
+def tmp_dir() -> Path:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield Path(tmp)
