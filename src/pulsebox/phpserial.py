@@ -52,6 +52,8 @@ def _read(raw: bytes, pos: int, depth: int) -> tuple[object, int]:
     try:
         if kind == b"b":
             text, pos = _read_until(raw, pos, b";")
+            if text not in (b"0", b"1"):  # serialize() writes only b:0; and b:1;
+                raise PhpSerialError(f"bad boolean {text!r}")
             return text == b"1", pos
         if kind == b"i":
             text, pos = _read_until(raw, pos, b";")

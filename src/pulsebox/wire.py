@@ -86,7 +86,10 @@ def decode_body(content_type: str, body: bytes) -> dict:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(8, "The request body is not valid UTF-8") from None
-    top = _unflatten(parse_qsl(text, keep_blank_values=True))
+    try:
+        top = _unflatten(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict"))
+    except UnicodeDecodeError:
+        raise ApiError(8, "A form field is not valid UTF-8 after percent-decoding") from None
     if isinstance(top, list):  # ``0=a@x&1=b@x``: the legacy PHP client's getEmailsInfo
         return {"emails": _structure(top)}
     return _structure(top)

@@ -1,0 +1,71 @@
+"""Senders and their activation by a mailed code, through the worker and a transport."""
+
+import re
+from email import message_from_bytes
+from email.policy import default
+
+from pulsebox.delivery.transports.memory import MemoryTransport
+from pulsebox.worker.runner import Worker
+
+
+def run_jobs(ctx) -> MemoryTransport:
+    transport = MemoryTransport()
+    worker = Worker(ctx, transport)
+    while worker.run_once():
+        pass
+    return transport
+
+
+def activate_sender(api, ctx, email: str) -> None:
+    assert api.get(f"/senders/{email}/code").json == {"result": True, "email": email}
+    sent = [m for m in run_jobs(ctx).sent if m[1] == [email]]
+    code = re.search(r"Activation code: (\w+)", message_from_bytes(sent[-1][2], policy=default).get_content())[1]
+    assert api.post(f"/senders/{email}/code", json={"code": code}).json == {"result": True, "email": email}
+
+
+def test_add_list_delete(api):
+    assert api.post("/senders", json={"email": "Me@Example.com", "name": "Me"}).json == {"result": True}
+    assert api.get("/senders").json == [{"email": "me@example.com", "name": "Me", "status": "Inactive",
+                                         "is_allowed_for_smtp": True}]
+    assert api.post("/senders", json={"email": "me@example.com", "name": "Me"}).error_code == 902
+    assert api.post("/senders", json={"email": "x@example.com"}).error_code == 901
+    assert api.post("/senders", json={"name": "X"}).error_code == 903
+    assert api.delete("/senders", json={"email": "me@example.com"}).json == {"result": True}
+    assert api.delete("/senders", json={"email": "me@example.com"}).error_code == 704
+    assert api.get("/senders").json == []
+
+
+def test_activation_code_is_mailed_and_activates(api, ctx):
+    api.post("/senders", json={"email": "me@example.com", "name": "Me"})
+    assert api.get("/senders/me@example.com/code").json == {"result": True, "email": "me@example.com"}
+    assert api.get("/senders/me@example.com/code").error_code == 1004  # within 15 minutes
+    sent = run_jobs(ctx).sent
+    assert len([m for m in sent if m[1] == ["me@example.com"]]) == 1
+    message = message_from_bytes(sent[-1][2], policy=default)
+    assert message["To"] == "me@example.com" and message["Message-ID"]
+    code = re.search(r"Activation code: (\w+)", message.get_content())[1]
+    assert api.post("/senders/me@example.com/code", json={"code": "wrong"}).status == 400
+    assert api.post("/senders/me@example.com/code", json={}).error_code == 1104
+    assert api.get("/senders").json[0]["status"] == "Inactive"
+    assert api.post("/senders/me@example.com/code", json={"code": code}).json == {"result": True, "email": "me@example.com"}
+    assert api.get("/senders").json[0]["status"] == "Active"
+
+
+def test_code_for_unknown_sender(api):
+    assert api.get("/senders/ghost@example.com/code").error_code == 1003
+    assert api.post("/senders/ghost@example.com/code", json={"code": "x"}).error_code == 1003
+
+
+def test_code_is_stored_hashed(api, ctx):
+    from sqlalchemy import select
+
+    from pulsebox.models import Sender
+
+    api.post("/senders", json={"email": "h@example.com", "name": "H"})
+    api.get("/senders/h@example.com/code")
+    sent = run_jobs(ctx).sent
+    code = re.search(rb"Activation code: (\w+)", sent[-1][2])[1].decode()
+    with ctx.db.transaction(write=False) as conn:
+        stored = conn.execute(select(Sender.__table__.c.code_hash).where(Sender.__table__.c.email == "h@example.com",
+                                                                         Sender.__table__.c.account_id == api.id)).scalar_one()
+    assert code not in stored and len(stored) == 64
