@@ -24,11 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-E2E_DIR = Path(__file__).resolve().parent
-if str(E2E_DIR) not in sys.path:  # the helpers module sits beside this file; works in any import mode
-    sys.path.insert(0, str(E2E_DIR))
+from .e2e_helpers import Account, Api, LiveServer, free_port, unique
 
-from e2e_helpers import Account, Api, LiveServer, free_port, unique  # noqa: E402
+E2E_DIR = Path(__file__).resolve().parent
 
 pytestmark = pytest.mark.e2e
 

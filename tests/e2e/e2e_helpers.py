@@ -211,6 +211,5 @@ class LiveServer:
             time.sleep(0.1)
 
 
-
 def b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")

@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_helpers import Account, Api, LiveServer, unique
+
+from .e2e_helpers import Account, Api, LiveServer, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -103,6 +104,7 @@ def test_address_books(run: dict, api: Api):
     book_id = run["create_book"].get("id")
     assert isinstance(book_id, int), run["create_book"]
     assert book_id in {b["id"] for b in run["list_books"]}, run["list_books"]
+    assert isinstance(run["list_books_page"], list) and len(run["list_books_page"]) == 1, run["list_books_page"]
     assert ok(run["edit_book"]), run["edit_book"]
     assert isinstance(run["book_info"], list) and len(run["book_info"]) == 1, run["book_info"]
     info = run["book_info"][0]
@@ -137,6 +139,10 @@ def test_contacts(run: dict, api: Api):
     assert book_id in {row["book_id"] for row in run["global_info"]}, run["global_info"]
     assert book_id in {ab["id"] for ab in run["email_campaign_stats"]["addressbooks"]}, run["email_campaign_stats"]
     assert isinstance(run["cost"].get("sent_emails_qty"), int), run["cost"]
+
+    assert run["total_before"] == {"total": 2}, run["total_before"]
+    assert ok(run["unsubscribe"]), run["unsubscribe"]
+    assert run["email_info_unsubscribed"].get("status") == 4, run["email_info_unsubscribed"]  # 004: Unsubscribed
 
     assert ok(run["remove_emails"]), run["remove_emails"]
     assert [row["email"] for row in run["emails_after_remove"]] == [a], run["emails_after_remove"]
@@ -184,6 +190,20 @@ def test_blacklist(run: dict, api: Api):
     assert y in run["blacklist_after"] and x not in run["blacklist_after"], run["blacklist_after"]
     server_side = api.ok("GET", "/blacklist")
     assert y in server_side and x not in server_side, server_side
+
+
+def test_templates(run: dict, api: Api):
+    created = run["template_create"]
+    assert created.get("result") is True and isinstance(created.get("real_id"), int), created
+    real_id = created["real_id"]
+    mine = [t for t in run["templates"] if t.get("real_id") == real_id]
+    assert len(mine) == 1, run["templates"]
+    assert mine[0]["name"] == f"node-tpl-{run['tag']}" and mine[0]["lang"] == "en", mine[0]
+    template = run.get("template")
+    assert isinstance(template, dict) and template.get("real_id") == real_id, template
+    assert template["name"] == f"node-tpl-{run['tag']}"
+    # cross-check over plain HTTP by the same id
+    assert api.ok("GET", f"/template/{real_id}")["name"] == f"node-tpl-{run['tag']}"
 
 
 def test_balance(run: dict):

@@ -39,6 +39,11 @@ function call(name, ...args) {
     return new Promise((resolve) => sendpulse[name](resolve, ...args));
 }
 
+function raw(path, method, data) {
+    results.steps.push(`sendRequest ${method} ${path}`);
+    return new Promise((resolve) => sendpulse.sendRequest(path, method, data, resolve));
+}
+
 function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -141,6 +146,7 @@ async function full() {
     r.create_book = await call('createAddressBook', `node-book-${TAG}`);
     const bookId = r.create_book.id;
     r.list_books = await call('listAddressBooks', 100, 0); // limit/offset only in the GET's JSON body
+    r.list_books_page = await call('listAddressBooks', 1, 0);
     r.edit_book = await call('editAddressBook', bookId, `node-book-${TAG} ✓`);
     r.book_info = await call('getBookInfo', bookId);
 
@@ -156,6 +162,10 @@ async function full() {
     r.global_info = await call('getEmailGlobalInfo', a);
     r.email_campaign_stats = await call('emailStatByCampaigns', a);
     r.cost = await call('campaignCost', bookId);
+    // no wrapper method for these two: the client's generic sendRequest(path, method, data, cb)
+    r.total_before = await raw(`addressbooks/${bookId}/emails/total`, 'GET', {});
+    r.unsubscribe = await raw(`addressbooks/${bookId}/emails/unsubscribe`, 'POST', {emails: [b]});
+    r.email_info_unsubscribed = await call('getEmailInfo', bookId, b);
     r.remove_emails = await call('removeEmails', bookId, [b]);
     r.emails_after_remove = await call('getEmailsFromBook', bookId);
     r.book_info_after = await call('getBookInfo', bookId);
@@ -188,6 +198,16 @@ async function full() {
     r.blacklist = await call('getBlackList');
     r.blacklist_remove = await call('removeFromBlackList', x);
     r.blacklist_after = await call('getBlackList');
+
+    // templates: created through the generic sendRequest (no wrapper method), then read back
+    const html = `<h1>Hello {{name}}</h1><p>${nameValue} — ${TAG}</p>`;
+    r.template_html = html;
+    r.template_create = await raw('template', 'POST', {
+        name: `node-tpl-${TAG}`, body: Buffer.from(html, 'utf8').toString('base64'), lang: 'en'});
+    r.templates = await call('listEmailTemplates');
+    if (r.template_create && r.template_create.real_id !== undefined) {
+        r.template = await call('getEmailTemplate', r.template_create.real_id);
+    }
 
     // balance
     r.balance = await call('getBalance');
