@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,11 @@ from pulsebox.accounts import service as accounts
 from pulsebox.models import BlacklistEntry, Book, Contact, Variable
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
-WIRE_DIR = TESTS_DIR.parents[1] / "shared" / "wire"
-if not WIRE_DIR.is_dir():
-    WIRE_DIR = Path("/work/shared/wire")
+# ../shared/wire beside the checkout (CI clones main next to shared/), or PULSEBOX_WIRE_DIR
+WIRE_DIR = Path(os.environ.get("PULSEBOX_WIRE_DIR", TESTS_DIR.parents[1] / "shared" / "wire"))
 CAPTURE_FILES = sorted(p.name for p in WIRE_DIR.glob("*.jsonl"))
+if not CAPTURE_FILES:  # a contract suite that finds nothing to replay must not pass quietly
+    raise RuntimeError(f"no wire captures in {WIRE_DIR}: set PULSEBOX_WIRE_DIR")
 
 CLIENT_ID = "my-client-id"
 CLIENT_SECRET = "my-client-secret"
