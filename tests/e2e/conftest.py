@@ -35,13 +35,6 @@ TEST_TIMEOUT = int(os.environ.get("PULSEBOX_E2E_TEST_TIMEOUT", "180"))  # hard c
 RATE_LIMITS = "1000/second;100000/minute;1000000/day"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "e2e: live end-to-end tests that start a Pulsebox server and drive the real SendPulse clients",
-    )
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Belt and braces: everything under tests/e2e carries the marker even if a module forgets it.
     for item in items:
