@@ -15,7 +15,8 @@ def normalize(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     address = value.strip().lower()
-    if len(address) > 254 or not _ADDRESS.fullmatch(address) or ".." in address or address.startswith("."):
+    if (len(address) > 254 or not _ADDRESS.fullmatch(address) or ".." in address or address.startswith(".")
+            or any(ord(c) < 32 or ord(c) == 127 for c in address)):
         return None
     return address
 

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from pulsebox import wire
 from pulsebox.accounts.service import Limits
 from pulsebox.context import Context
-from pulsebox.errors import PAYLOAD_TOO_LARGE, UNAUTHORIZED, ApiError
+from pulsebox.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED, ApiError
 
 log = logging.getLogger("pulsebox.api")
 
@@ -106,6 +106,8 @@ def _run(ctx: Context, handler: Handler, public: bool, is_write: bool, token: st
             raise ApiError(UNAUTHORIZED, extra={"error": "invalid_token"})
         account, limits = found
         ctx.limiter.hit(account["id"], limits.rate_rules)
+    if any("\x00" in str(v) for v in path.values()):
+        raise ApiError(NOT_FOUND, "Not found")  # a path with a NUL names nothing that can exist
     params = wire.decode(content_type, body, query)
     with ctx.db.transaction(write=is_write) as conn:
         return handler(Call(params=params, path=path, conn=conn, ctx=ctx, account=account, limits=limits))

@@ -159,13 +159,20 @@ def _parse_string(value: str) -> object:
 
 
 def _structure(node: object, depth: int = 0) -> object:
-    """Decode structured fields given as strings, at every level."""
+    """Decode structured fields given as strings, at every level; refuse NUL characters, which no
+    field of this API can hold (and PostgreSQL cannot store in text)."""
     if depth > 32:
         raise ApiError(8, "The request is nested too deeply")
+    if isinstance(node, str):
+        if "\x00" in node:
+            raise ApiError(8, "Text must not contain NUL characters")
+        return node
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
             key = str(key)
+            if "\x00" in key:
+                raise ApiError(8, "Text must not contain NUL characters")
             if key in STRUCTURED_FIELDS and isinstance(value, str):
                 value = _parse_string(value)
             out[key] = _structure(value, depth + 1)
@@ -187,6 +194,20 @@ def as_int(value: object, *, code: int = 8, field: str = "value") -> int:
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
         return int(value)
     raise ApiError(code, f"{field} must be an integer")
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
+
+
+def as_id(value: object, *, code: int, field: str = "id") -> int:
+    """A record id: a positive 32-bit integer; anything else names no record (error ``code``)."""
+    try:
+        number = as_int(value, code=code, field=field)
+    except ApiError:
+        raise ApiError(code) from None
+    if not 0 < number <= MAX_ID:
+        raise ApiError(code)
+    return number
 
 
 def as_bool(value: object) -> bool:
@@ -220,6 +241,10 @@ def b64_text(value: str, *, strict: bool = False) -> str:
     compact = "".join(value.split())
     try:
         text = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True).decode("utf-8")
+        if "\x00" in text:
+            if strict:
+                raise ApiError(8, "Text must not contain NUL characters")
+            return value
         if strict or text.replace("\n", "").replace("\r", "").replace("\t", "").isprintable():
             return text
     except (binascii.Error, ValueError, UnicodeDecodeError):

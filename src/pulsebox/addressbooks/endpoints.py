@@ -6,7 +6,7 @@ from pulsebox import addresses
 from pulsebox.addressbooks import schemas, service
 from pulsebox.api import Call
 from pulsebox.errors import ApiError
-from pulsebox.wire import as_int, paging
+from pulsebox.wire import as_id, paging
 
 OK = {"result": True}
 
@@ -41,7 +41,7 @@ def delete_legacy(call: Call) -> dict:
     ``id``; with no ``emails`` it deletes book ``id``."""
     if call.params.get("id") in (None, ""):
         raise ApiError(722)
-    book_id = as_int(call.params["id"], code=213, field="id")
+    book_id = as_id(call.params["id"], code=213)
     if call.params.get("emails"):
         emails = schemas.email_list(call.params)
         service.delete_contacts(call.conn, call.account_id, book_id, emails)

@@ -8,7 +8,7 @@ from datetime import date
 
 from pulsebox import addresses
 from pulsebox.errors import ApiError
-from pulsebox.wire import as_bool, as_int, as_list, as_text
+from pulsebox.wire import as_bool, as_id, as_list, as_text
 
 MAX_NAME = 255
 MAX_VALUE = 10_000
@@ -38,7 +38,7 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # ---- requests ----
 
 def book_id(call_path: dict) -> int:
-    return as_int(call_path.get("id"), code=213, field="mailing list id")
+    return as_id(call_path.get("id"), code=213, field="mailing list id")
 
 
 def book_name(params: dict, *keys: str) -> str:

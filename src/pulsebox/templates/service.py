@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.models import utcnow
 from pulsebox.templates import builtin, repository
+from pulsebox.wire import MAX_ID
 
 
 def slugify(name: str) -> str:
@@ -37,8 +38,10 @@ def create(conn: Connection, account_id: int, name: str | None, body: str, lang:
 def get(conn: Connection, account_id: int, ref: str) -> dict:
     """By ``real_id`` (digits) or ``id`` (the 32-hex uid); another account's answers as missing."""
     ref = ref.strip()
-    row = (repository.by_real_id(conn, account_id, int(ref)) if ref.isdigit() and len(ref) < 12
-           else repository.by_uid(conn, account_id, ref))
+    if ref.isascii() and ref.isdigit():
+        row = repository.by_real_id(conn, account_id, int(ref)) if int(ref) <= MAX_ID else None
+    else:
+        row = repository.by_uid(conn, account_id, ref)
     if row is None:
         raise ApiError(NOT_FOUND, "Template not found")
     return dict(row)
