@@ -3,21 +3,24 @@
 read the body (bounded) -> bearer token -> rate limit -> decode (``wire``) -> open the
 transaction -> call the endpoint -> commit -> JSON answer. Any ``ApiError`` becomes SendPulse's
 error object with its 4xx status and rolls the transaction back; nothing is half-written.
-The synchronous part runs in one worker thread, so a slow query never blocks the event loop.
+Reads (GET) run on the event loop: they are short, and a thread hop per request costs more than
+the query (bench/README.md). Writes run in a small thread pool sized to the database pool, so a
+long import never stalls the loop and never queues more threads than there are connections.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from collections.abc import Callable
+
 import orjson
+from anyio import CapacityLimiter, to_thread
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from pulsebox import wire
 from pulsebox.accounts.service import Limits
@@ -25,6 +28,7 @@ from pulsebox.context import Context
 from pulsebox.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED, ApiError
 
 log = logging.getLogger("pulsebox.api")
+_WRITERS = CapacityLimiter(4)  # threads for write requests; below the database pool size
 
 
 @dataclass
@@ -55,45 +59,63 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), error.status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(PAYLOAD_TOO_LARGE, f"Request body larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise ApiError(PAYLOAD_TOO_LARGE, f"Request body larger than {limit} bytes")
         chunks.append(chunk)
+        more = message.get("more_body", False)
     return b"".join(chunks)
 
 
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def bearer(header: str) -> str | None:
     scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
-def endpoint(handler: Handler, *, public: bool = False, write: bool | None = None) -> Callable:
-    """Wrap ``handler(call)`` into a Starlette endpoint. ``public`` skips the bearer check;
-    ``write`` defaults to True for every verb but GET (it picks SQLite's write lock up front)."""
+class endpoint:  # noqa: N801 - used like a decorator in the route table
+    """Wrap ``handler(call)`` into a plain ASGI endpoint (no per-request Request object: this is
+    the hot path of every call). ``public`` skips the bearer check; ``write`` defaults to True for
+    every verb but GET (it picks SQLite's write lock up front and a pool thread)."""
 
-    async def asgi_endpoint(request: Request) -> Response:
-        ctx: Context = request.app.state.ctx
+    def __init__(self, handler: Handler, *, public: bool = False, write: bool | None = None) -> None:
+        self.handler = handler
+        self.public = public
+        self.write = write
+        self.__name__ = getattr(handler, "__name__", "endpoint")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ctx: Context = scope["app"].state.ctx
+        headers = {}
+        for key, value in scope["headers"]:
+            if key in _WANTED:
+                headers[key] = value.decode("latin-1")
         try:
-            body = await read_body(request, ctx.settings.max_body_bytes)
-            is_write = write if write is not None else request.method != "GET"
-            result = await run_in_threadpool(
-                _run, ctx, handler, public, is_write, bearer(request),
-                request.headers.get("content-type", ""), body, request.scope.get("query_string", b""),
-                dict(request.path_params),
-            )
-            return json_response(result)
+            body = await read_body(receive, headers.get(b"content-length"), ctx.settings.max_body_bytes)
+            is_write = self.write if self.write is not None else scope["method"] != "GET"
+            args = (ctx, self.handler, self.public, is_write, bearer(headers.get(b"authorization", "")),
+                    headers.get(b"content-type", ""), body, scope.get("query_string", b""),
+                    scope.get("path_params", {}))
+            if is_write:
+                result = await to_thread.run_sync(_run, *args, limiter=_WRITERS)
+            else:
+                result = _run(*args)
+            response = json_response(result)
         except ApiError as error:
-            return error_response(error)
+            response = error_response(error)
+        await response(scope, receive, send)
 
-    asgi_endpoint.__name__ = getattr(handler, "__name__", "endpoint")
-    return asgi_endpoint
+
+_WANTED = frozenset({b"authorization", b"content-type", b"content-length"})
 
 
 def _run(ctx: Context, handler: Handler, public: bool, is_write: bool, token: str | None,

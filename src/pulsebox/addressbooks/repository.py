@@ -29,8 +29,12 @@ def insert_book(conn: Connection, account_id: int, name: str) -> int:
     return conn.execute(insert(B).values(account_id=account_id, name=name).returning(B.c.id)).scalar_one()
 
 
+# Built once: every book method starts with this lookup (building a select costs ~100 us).
+_GET_BOOK = select(B).where(B.c.id == bindparam("book_id"), B.c.account_id == bindparam("account_id"))
+
+
 def get_book(conn: Connection, account_id: int, book_id: int) -> RowMapping | None:
-    return conn.execute(select(B).where(B.c.id == book_id, B.c.account_id == account_id)).mappings().first()
+    return conn.execute(_GET_BOOK, {"book_id": book_id, "account_id": account_id}).mappings().first()
 
 
 def lock_book(conn: Connection, account_id: int, book_id: int) -> RowMapping | None:

@@ -7,6 +7,7 @@ enqueued), so no job is seen before its data.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self._readers = threading.local()
         if self.is_sqlite:
             self.engine = self._sqlite_engine()
         else:
@@ -43,7 +45,7 @@ class Database:
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=NullPool if in_memory else None,
+            **({"poolclass": NullPool} if in_memory else {"pool_size": 12, "max_overflow": 4}),
         )
 
         @event.listens_for(engine, "connect")
@@ -61,27 +63,43 @@ class Database:
         def _on_begin(conn):  # noqa: ANN001
             # A write transaction takes the write lock up front: a deferred transaction that
             # upgrades from read to write can fail with SQLITE_BUSY without waiting at all.
+            # Straight to the driver: a full SQLAlchemy execution would double a read's cost.
             immediate = conn.get_execution_options().get("pulsebox_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        conn = self._reader() if not write else self.engine.connect().execution_options(pulsebox_write=True)
+        hooks: list[Callable[[], None]] = []
+        conn.info[AFTER_COMMIT] = hooks
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop(AFTER_COMMIT, None)
             if write:
-                conn = conn.execution_options(pulsebox_write=True)
-            hooks: list[Callable[[], None]] = []
-            conn.info[AFTER_COMMIT] = hooks
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.info.pop(AFTER_COMMIT, None)
-            for hook in hooks:
-                hook()
+                conn.close()
+            elif conn.invalidated:
+                self._readers.conn = None
+                conn.close()
+        for hook in hooks:
+            hook()
+
+    def _reader(self) -> Connection:
+        """Each thread keeps one connection for its read transactions: API reads run on the
+        event loop one after another, and a pool checkout/return would cost as much as the query."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._readers.conn = self.engine.connect()
+        return conn
 
     def dispose(self) -> None:
+        conn = getattr(self._readers, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._readers.conn = None
         self.engine.dispose()
 
 
