@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.models import Book, Contact, Variable
@@ -113,9 +115,15 @@ def contacts_by_email(conn: Connection, book_id: int, emails: Sequence[str]) -> 
     return found
 
 
-def insert_contacts(conn: Connection, rows: list[dict]) -> None:
-    if rows:
-        conn.execute(insert(C), rows)
+def insert_new_contacts(conn: Connection, rows: list[dict]) -> set[str]:
+    """Insert the rows whose address is not in the book yet; returns the addresses inserted.
+    One statement, no lookup first: a lookup by ``email IN (...)`` degrades badly on PostgreSQL
+    while a fast-growing table has no statistics yet (bench/README.md)."""
+    if not rows:
+        return set()
+    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert_(C).on_conflict_do_nothing(index_elements=["book_id", "email"]).returning(C.c.email)
+    return set(conn.execute(statement, rows).scalars())
 
 
 def update_contacts(conn: Connection, rows: list[dict]) -> None:

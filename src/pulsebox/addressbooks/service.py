@@ -14,6 +14,7 @@ from pulsebox.addressbooks.schemas import ACTIVE, ACTIVE_STATUSES, CONFIRMATION_
 from pulsebox.addressbooks.schemas import phone as clean_phone
 from pulsebox.balance import service as balance
 from pulsebox.errors import ApiError
+from pulsebox.models import utcnow
 from pulsebox.senders import service as senders
 
 
@@ -90,26 +91,25 @@ def add_contacts(conn: Connection, account_id: int, book_id: int,
     if double_opt_in is not None:
         senders.require_active(conn, account_id, double_opt_in["sender_email"])
     types = _declare_variables(conn, book_id, (variables for _, variables, _ in contacts))
-    existing = repository.contacts_by_email(conn, book_id, [email for email, _, _ in contacts])
     status = CONFIRMATION_REQUESTED if double_opt_in else ACTIVE
-    inserts, updates = [], []
-    delta: Counter = Counter()
-    for email, variables, phone in contacts:
-        typed = _typed(variables, types)
-        old = existing.get(email)
-        if old is None:
-            inserts.append({"account_id": account_id, "book_id": book_id, "email": email, "status": status,
-                            "phone": phone or "", "variables": typed, "source": "api"})
-            delta += tally([(status, phone)])
-        elif typed or (phone and phone != old["phone"]):
+    typed = {email: (_typed(variables, types), phone) for email, variables, phone in contacts}
+    now = utcnow()
+    inserted = repository.insert_new_contacts(conn, [
+        {"account_id": account_id, "book_id": book_id, "email": email, "status": status, "phone": phone or "",
+         "variables": variables, "source": "api", "added_at": now} for email, (variables, phone) in typed.items()])
+    delta = tally((status, typed[email][1]) for email in inserted)
+    existing = repository.contacts_by_email(conn, book_id, [e for e in typed if e not in inserted])
+    updates = []
+    for email, old in existing.items():
+        variables, phone = typed[email]
+        if variables or (phone and phone != old["phone"]):
             new_phone = phone or old["phone"]
-            updates.append({"cid": old["id"], "variables": {**(old["variables"] or {}), **typed}, "phone": new_phone})
+            updates.append({"cid": old["id"], "variables": {**(old["variables"] or {}), **variables}, "phone": new_phone})
             delta.update(tally([(old["status"], new_phone)]))
             delta.subtract(tally([(old["status"], old["phone"])]))
-    repository.insert_contacts(conn, inserts)
     repository.update_contacts(conn, updates)
     repository.add_to_counters(conn, book_id, delta)
-    return len(inserts)
+    return len(inserted)
 
 
 def delete_contacts(conn: Connection, account_id: int, book_id: int, emails: list[str]) -> None:
