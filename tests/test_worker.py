@@ -55,3 +55,21 @@ def test_an_expired_lease_is_claimed_again(ctx):
         again = queue.claim(conn, 100, timedelta(minutes=5))
         assert [j["attempts"] for j in again if j["id"] == job_id] == [2]
         queue.finish(conn, job_id)
+
+
+def test_a_permanent_delivery_failure_is_not_retried(ctx):
+    from pulsebox.delivery.transports import DeliveryError
+    from pulsebox.worker import registry
+
+    def bounce(job, payload):
+        raise DeliveryError("550 5.1.1 No such user", permanent=True, code=550)
+
+    registry.TASKS["test.bounce"] = bounce
+    try:
+        with ctx.db.transaction() as conn:
+            job_id = queue.enqueue(conn, "test.bounce", {})
+        Worker(ctx, MemoryTransport()).run_once()
+        job = _job(ctx, job_id)
+        assert job["state"] == "failed" and job["attempts"] == 1 and "550" in job["last_error"]
+    finally:
+        del registry.TASKS["test.bounce"]

@@ -2,7 +2,8 @@
 
 Runs as a thread inside ``pulsebox serve`` (the embedded default) or alone as ``pulsebox worker``.
 A job's side effect (a message handed to the transport) happens before its row is deleted, so a
-crash in between repeats the job: delivery is at least once, never lost.
+crash in between repeats the job: delivery is at least once, never lost. A permanent delivery
+failure (5xx) is not retried.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import traceback
 from datetime import timedelta
 
 from pulsebox.context import Context
-from pulsebox.delivery.transports import Transport
+from pulsebox.delivery.transports import DeliveryError, Transport
 from pulsebox.models import utcnow
 from pulsebox.worker import queue
 from pulsebox.worker.registry import TASKS, JobContext
@@ -73,7 +74,7 @@ class Worker:
             error = "".join(traceback.format_exception_only(exc)).strip()
             log.warning("job %s (%s) attempt %s failed: %s", job["id"], job["kind"], job["attempts"], error)
             with self.ctx.db.transaction() as conn:
-                if job["attempts"] > len(BACKOFF):
+                if job["attempts"] > len(BACKOFF) or (isinstance(exc, DeliveryError) and exc.permanent):
                     queue.fail(conn, job["id"], error)
                 else:
                     queue.retry(conn, job["id"], error, utcnow() + timedelta(seconds=BACKOFF[job["attempts"] - 1]))

@@ -1,7 +1,8 @@
 """The Transport interface and the choice of transport from ``PULSEBOX_MAIL_URL``.
 
 ``capture://`` (default): messages are kept in a local Maildir under the data directory.
-``memory://``: an in-memory fake for unit tests. Relay and direct-MX transports come next.
+``smtp://[user:pass@]host:port[?tls=starttls|ssl|none&pool=8]``: relay over pooled connections.
+``memory://``: an in-memory fake for unit tests. Direct-MX delivery comes next.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ def from_url(url: str, data_dir: Path) -> Transport:
 
         location = (parts.netloc + parts.path) or str(data_dir / "mail")
         return CaptureTransport(Path(location))
+    if parts.scheme in ("smtp", "smtps"):
+        from pulsebox.delivery.transports.smtp import SmtpRelayTransport
+
+        return SmtpRelayTransport(url if parts.scheme == "smtp" else url.replace("smtps://", "smtp://", 1)
+                                  + ("&" if parts.query else "?") + "tls=ssl")
     if parts.scheme == "memory":
         from pulsebox.delivery.transports.memory import MemoryTransport
 
         return MemoryTransport()
-    raise SystemExit(f"PULSEBOX_MAIL_URL: unsupported transport {parts.scheme!r} (capture:// or memory://)")
+    raise SystemExit(f"PULSEBOX_MAIL_URL: unsupported transport {parts.scheme!r} (capture://, smtp:// or memory://)")

@@ -1,0 +1,159 @@
+"""The SMTP relay transport against a real SMTP server on loopback (aiosmtpd, in-process)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from pulsebox.delivery.message import build_text
+from pulsebox.delivery.transports import DeliveryError, from_url
+from pulsebox.delivery.transports.smtp import SmtpRelayTransport
+
+
+class Recorder:
+    """An SMTP server's handler: keeps envelopes, counts sessions, answers what a test scripts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.sessions = 0
+        self.rcpt_answers: list[str] = []  # popped per RCPT; empty -> accept
+        self.data_answers: list[str] = []
+        self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802, ANN001
+        with self.lock:
+            self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802, ANN001
+        if self.rcpt_answers:
+            return self.rcpt_answers.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001
+        if self.data_answers:
+            return self.data_answers.pop(0)
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 Message accepted"
+
+
+def _auth(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN202
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"relay", b"s3cret")
+    return AuthResult(success=ok, handled=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def auth_server():
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), authenticator=_auth, auth_require_tls=False,
+                            auth_exclude_mechanism=["LOGIN"])  # smtplib then uses AUTH PLAIN
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+def _message(to: str = "rcpt@example.com", subject: str = "Hello") -> bytes:
+    return build_text(sender="Sender <from@example.com>", to=to, subject=subject, text="Body\n")
+
+
+def test_many_messages_over_one_pooled_connection(smtp_server):
+    handler, port = smtp_server
+    transport = from_url(f"smtp://127.0.0.1:{port}?tls=none&pool=2", data_dir=None)
+    assert isinstance(transport, SmtpRelayTransport)
+    for i in range(20):
+        transport.send("from@example.com", [f"r{i}@example.com"], _message(f"r{i}@example.com", f"n{i}"))
+    transport.close()
+    assert len(handler.messages) == 20
+    assert handler.sessions == 1 and transport.connections_opened == 1
+    mail_from, rcpts, raw = handler.messages[7]
+    assert (mail_from, rcpts) == ("from@example.com", ["r7@example.com"])
+    assert message_from_bytes(raw, policy=default)["Subject"] == "n7"
+
+
+def test_concurrent_senders_share_a_bounded_pool(smtp_server):
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none&pool=3")
+    threads = [threading.Thread(target=lambda n=n: [transport.send("f@example.com", [f"t{n}-{i}@example.com"],
+                                                                   _message()) for i in range(10)])
+               for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    transport.close()
+    assert len(handler.messages) == 60
+    assert transport.connections_opened <= 3
+
+
+def test_4xx_is_transient_and_5xx_is_permanent(smtp_server):
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none")
+    handler.rcpt_answers = ["451 4.7.1 Greylisted, try again later"]
+    with pytest.raises(DeliveryError) as transient:
+        transport.send("f@example.com", ["grey@example.com"], _message())
+    assert not transient.value.permanent and transient.value.code == 451
+    transport.send("f@example.com", ["grey@example.com"], _message())  # the retry goes through
+    handler.rcpt_answers = ["550 5.1.1 No such user"]
+    with pytest.raises(DeliveryError) as permanent:
+        transport.send("f@example.com", ["ghost@example.com"], _message())
+    assert permanent.value.permanent and permanent.value.code == 550
+    handler.data_answers = ["554 5.6.0 Message rejected"]
+    with pytest.raises(DeliveryError) as rejected:
+        transport.send("f@example.com", ["x@example.com"], _message())
+    assert rejected.value.permanent
+    transport.send("f@example.com", ["after@example.com"], _message())  # the connection is still usable
+    assert [m[1] for m in handler.messages] == [["grey@example.com"], ["after@example.com"]]
+    assert transport.connections_opened == 1
+
+
+def test_auth(auth_server):
+    handler, port = auth_server
+    good = SmtpRelayTransport(f"smtp://relay:s3cret@127.0.0.1:{port}?tls=none")
+    good.send("f@example.com", ["a@example.com"], _message())
+    assert len(handler.messages) == 1
+    bad = SmtpRelayTransport(f"smtp://relay:wrong@127.0.0.1:{port}?tls=none&timeout=5")
+    with pytest.raises(DeliveryError) as refused:
+        bad.send("f@example.com", ["a@example.com"], _message())
+    assert refused.value.permanent and refused.value.code == 535
+
+
+def test_unreachable_server_is_transient():
+    transport = SmtpRelayTransport("smtp://127.0.0.1:1?tls=none&timeout=2")
+    with pytest.raises(DeliveryError) as failed:
+        transport.send("f@example.com", ["a@example.com"], _message())
+    assert not failed.value.permanent
+
+
+def test_a_dropped_pooled_connection_is_replaced(smtp_server):
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none&pool=1")
+    transport.send("f@example.com", ["a@example.com"], _message())
+    conn, _ = transport._idle.queue[0]
+    conn.sock.shutdown(socket.SHUT_RDWR)  # the server (or a NAT) dropped it while idle
+    transport.send("f@example.com", ["b@example.com"], _message())
+    assert [m[1] for m in handler.messages] == [["a@example.com"], ["b@example.com"]]
+    assert transport.connections_opened == 2
