@@ -2,7 +2,8 @@
 
 ``capture://`` (default): messages are kept in a local Maildir under the data directory.
 ``smtp://[user:pass@]host:port[?tls=starttls|ssl|none&pool=8]``: relay over pooled connections.
-``memory://``: an in-memory fake for unit tests. Direct-MX delivery comes next.
+``mx://[?dkim_keys=/dir/of/<domain>.pem&dkim_selector=pulsebox&helo=host]``: direct delivery, DKIM-signed.
+``memory://``: an in-memory fake for unit tests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class DeliveryError(Exception):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.reusable = False  # whether the connection it happened on can carry the next message
 
 
 class Transport(Protocol):
@@ -38,8 +40,14 @@ def from_url(url: str, data_dir: Path) -> Transport:
 
         return SmtpRelayTransport(url if parts.scheme == "smtp" else url.replace("smtps://", "smtp://", 1)
                                   + ("&" if parts.query else "?") + "tls=ssl")
+    if parts.scheme == "mx":
+        from urllib.parse import parse_qs
+
+        from pulsebox.delivery.transports.mx import from_options
+
+        return from_options({k: v[-1] for k, v in parse_qs(parts.query).items()})
     if parts.scheme == "memory":
         from pulsebox.delivery.transports.memory import MemoryTransport
 
         return MemoryTransport()
-    raise SystemExit(f"PULSEBOX_MAIL_URL: unsupported transport {parts.scheme!r} (capture://, smtp:// or memory://)")
+    raise SystemExit(f"PULSEBOX_MAIL_URL: unsupported transport {parts.scheme!r} (capture://, smtp://, mx:// or memory://)")

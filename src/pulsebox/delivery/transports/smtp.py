@@ -123,35 +123,52 @@ class SmtpRelayTransport:
         for attempt in (1, 2):  # a pooled connection the server dropped gets one fresh retry
             conn = self._acquire()
             try:
-                refused = conn.sendmail(mail_from, recipients, message)
-            except smtplib.SMTPServerDisconnected:
+                reusable = deliver(conn, mail_from, recipients, message, f"{self.host}:{self.port}")
+            except Dropped:
                 self._discard(conn)
                 self._release(None)
                 if attempt == 2:
                     raise DeliveryError(f"{self.host}:{self.port} closed the connection") from None
                 continue
-            except smtplib.SMTPRecipientsRefused as exc:
-                self._reset_and_release(conn)
-                code, text = min(exc.recipients.values(), key=lambda ct: ct[0])  # the mildest decides
-                raise _classify(code, text, "recipient refused") from None
-            except smtplib.SMTPResponseException as exc:  # MAIL FROM or DATA refused
-                self._reset_and_release(conn)
-                raise _classify(exc.smtp_code, exc.smtp_error, "message refused") from None
-            except (OSError, smtplib.SMTPException) as exc:
-                self._discard(conn)
-                self._release(None)
-                raise DeliveryError(f"sending through {self.host}:{self.port} failed: {exc}") from None
-            self._release(conn)
-            if refused:  # some recipients accepted, some not: report the refused ones
-                code, text = min(refused.values(), key=lambda ct: ct[0])
-                raise _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused")
+            except DeliveryError as error:
+                self._release(conn if error.reusable else None)
+                if not error.reusable:
+                    self._discard(conn)
+                raise
+            self._release(conn if reusable else None)
             return
 
-    def _reset_and_release(self, conn: smtplib.SMTP) -> None:
-        try:
-            conn.rset()
-        except (OSError, smtplib.SMTPException):
-            self._discard(conn)
-            self._release(None)
-            return
-        self._release(conn)
+
+class Dropped(Exception):
+    """The server closed a connection before the transaction started: safe to retry elsewhere."""
+
+
+def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: bytes, where: str) -> bool:
+    """One SMTP transaction on an open connection. Returns True when the connection can be reused;
+    raises Dropped, or DeliveryError (with ``reusable`` set) classified by reply code."""
+    try:
+        refused = conn.sendmail(mail_from, recipients, message)
+    except smtplib.SMTPServerDisconnected:
+        raise Dropped() from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = min(exc.recipients.values(), key=lambda ct: ct[0])  # the mildest decides
+        raise _reset(conn, _classify(code, text, "recipient refused")) from None
+    except smtplib.SMTPResponseException as exc:  # MAIL FROM or DATA refused
+        raise _reset(conn, _classify(exc.smtp_code, exc.smtp_error, "message refused")) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"sending through {where} failed: {exc}") from None
+    if refused:  # some recipients accepted, some not: report the refused ones
+        code, text = min(refused.values(), key=lambda ct: ct[0])
+        error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused")
+        error.reusable = True
+        raise error
+    return True
+
+
+def _reset(conn: smtplib.SMTP, error: DeliveryError) -> DeliveryError:
+    """After a refused transaction: RSET so the connection can carry the next message."""
+    try:
+        error.reusable = conn.rset()[0] == 250
+    except (OSError, smtplib.SMTPException):
+        error.reusable = False
+    return error
