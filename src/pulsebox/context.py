@@ -1,9 +1,8 @@
 """What one Pulsebox process shares between requests and jobs: settings, database, limiter,
-token cache, the mail transport and a way to wake the worker. Built once by ``app.build``."""
+token cache, and a short cache of account limits. Built once per process."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +21,6 @@ class Context:
     db: Database
     limiter: MemoryLimiter | RedisLimiter
     tokens: TokenCache = field(default_factory=TokenCache)
-    jobs_waiting: threading.Event = field(default_factory=threading.Event)
     _accounts: dict[int, tuple[float, dict, accounts.Limits]] = field(default_factory=dict)
 
     @classmethod
@@ -41,6 +39,3 @@ class Context:
         limits = accounts.limits(row, self.settings)
         self._accounts[account_id] = (now + _ACCOUNT_TTL, row, limits)
         return row, limits
-
-    def wake_worker(self) -> None:
-        self.jobs_waiting.set()
