@@ -92,7 +92,12 @@ class Database:
         event loop one after another, and a pool checkout/return would cost as much as the query."""
         conn = getattr(self._readers, "conn", None)
         if conn is None or conn.closed:
-            conn = self._readers.conn = self.engine.connect()
+            conn = self.engine.connect()
+            if not self.is_sqlite:
+                # PostgreSQL runs READ COMMITTED: every statement takes a fresh snapshot inside a
+                # transaction too, so a read transaction buys nothing but BEGIN/COMMIT round trips.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._readers.conn = conn
         return conn
 
     def dispose(self) -> None:
