@@ -632,3 +632,19 @@ def test_paging_from_decoded_requests():
     assert paging(decode(JSON, b"", b"%7B%22limit%22:%2010,%20%22offset%22:%205%7D")) == (10, 5)
     assert paging(decode(JSON, b'{"limit":10,"offset":5}', b"")) == (10, 5)
     assert paging(decode("", b"", b"limit=500&offset=5")) == (100, 5)
+
+
+def test_many_bracket_fields_decode_in_linear_time():
+    import time
+
+    body = ("a[]=1&" * 50_000).encode()
+    start = time.perf_counter()
+    assert len(wire.decode_body("application/x-www-form-urlencoded", body)["a"]) == 50_000
+    assert time.perf_counter() - start < 2.0
+
+
+def test_deeply_nested_brackets_are_error_8():
+    body = ("a" + "[x]" * 3000 + "=1").encode()
+    with pytest.raises(ApiError) as error:
+        wire.decode_body("application/x-www-form-urlencoded", body)
+    assert error.value.code == 8

@@ -54,7 +54,11 @@ def test_an_expired_lease_is_claimed_again(ctx):
     with ctx.db.transaction() as conn:  # the first worker died: its lease ran out
         again = queue.claim(conn, 100, timedelta(minutes=5))
         assert [j["attempts"] for j in again if j["id"] == job_id] == [2]
-        queue.finish(conn, job_id)
+        queue.finish(conn, job_id, 1)  # the first worker, late: its attempt is no longer the job's
+    assert _job(ctx, job_id)["state"] == "running"
+    with ctx.db.transaction() as conn:
+        queue.finish(conn, job_id, 2)
+    assert _job(ctx, job_id) is None
 
 
 def test_a_permanent_delivery_failure_is_not_retried(ctx):

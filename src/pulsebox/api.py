@@ -66,7 +66,7 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone()  # never act on half a body
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -74,6 +74,10 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+class ClientGone(Exception):
+    """The client disconnected before its body was complete."""
 
 
 def bearer(header: str) -> str | None:
@@ -112,6 +116,8 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
             response = json_response(result)
         except ApiError as error:
             response = error_response(error)
+        except ClientGone:
+            return
         await response(scope, receive, send)
 
 

@@ -33,6 +33,8 @@ STRUCTURED_FIELDS = frozenset({
     "to", "from", "cc", "bcc", "headers", "actions", "list_id", "status", "tags",
 })
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
+MAX_DEPTH = 32  # nesting of brackets or JSON objects
+MAX_FIELDS = 200_000  # form fields in one body (PHP's max_input_vars idea)
 
 
 def decode(content_type: str, body: bytes, query_string: bytes) -> dict:
@@ -115,15 +117,22 @@ def _multipart_pairs(content_type: str, body: bytes) -> list[tuple[str, str]]:
 
 def _unflatten(pairs: list[tuple[str, str]]) -> dict | list:
     """PHP bracket notation: ``a[0][b]=1&a[]=2`` -> nested dicts, lists where keys are 0..n-1."""
+    if len(pairs) > MAX_FIELDS:
+        raise ApiError(8, f"More than {MAX_FIELDS} form fields")
     root: dict = {}
+    next_index: dict[int, int] = {}  # id(node) -> the index the next ``[]`` gets (no rescans)
     for key, value in pairs:
         first, _, rest = key.partition("[")
         path = [first] + (_BRACKET.findall("[" + rest) if rest else [])
+        if len(path) > MAX_DEPTH:
+            raise ApiError(8, "A form field is nested too deeply")
         node = root
         for i, part in enumerate(path):
             last = i == len(path) - 1
             if part == "":
-                part = str(sum(1 for k in node if k.isdigit()))
+                part = str(next_index.get(id(node), 0))
+            if part.isdigit():
+                next_index[id(node)] = max(next_index.get(id(node), 0), int(part) + 1)
             if last:
                 node[part] = value
             else:
@@ -161,7 +170,7 @@ def _parse_string(value: str) -> object:
 def _structure(node: object, depth: int = 0) -> object:
     """Decode structured fields given as strings, at every level; refuse NUL characters, which no
     field of this API can hold (and PostgreSQL cannot store in text)."""
-    if depth > 32:
+    if depth > MAX_DEPTH:
         raise ApiError(8, "The request is nested too deeply")
     if isinstance(node, str):
         if "\x00" in node:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import StaticPool
 
 AFTER_COMMIT = "pulsebox_after_commit"
 
@@ -45,7 +45,7 @@ class Database:
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            **({"poolclass": NullPool} if in_memory else {"pool_size": 12, "max_overflow": 4}),
+            **({"poolclass": StaticPool} if in_memory else {"pool_size": 12, "max_overflow": 4}),
         )
 
         @event.listens_for(engine, "connect")
@@ -72,6 +72,9 @@ class Database:
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:
         conn = self._reader() if not write else self.engine.connect().execution_options(pulsebox_write=True)
+        if not write and AFTER_COMMIT in conn.info:  # a read inside a read on this thread: join it
+            yield conn
+            return
         hooks: list[Callable[[], None]] = []
         conn.info[AFTER_COMMIT] = hooks
         try:

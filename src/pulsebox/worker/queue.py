@@ -40,18 +40,21 @@ def claim(conn: Connection, limit: int, lease: timedelta) -> list[dict]:
     return sorted((dict(r) for r in rows), key=lambda r: r["id"])
 
 
-def finish(conn: Connection, job_id: int) -> None:
+# finish/retry/fail match the attempt they report on: a worker whose lease ran out (and whose job
+# another worker claimed again, raising ``attempts``) cannot touch the other worker's run.
+
+def finish(conn: Connection, job_id: int, attempt: int) -> None:
     """Done jobs are deleted: their payload may hold a secret (an activation code)."""
-    conn.execute(delete(J).where(J.c.id == job_id))
+    conn.execute(delete(J).where(J.c.id == job_id, J.c.attempts == attempt))
 
 
-def retry(conn: Connection, job_id: int, error: str, run_at: datetime) -> None:
-    conn.execute(update(J).where(J.c.id == job_id)
+def retry(conn: Connection, job_id: int, attempt: int, error: str, run_at: datetime) -> None:
+    conn.execute(update(J).where(J.c.id == job_id, J.c.attempts == attempt)
                  .values(state="queued", run_at=run_at, locked_until=None, last_error=error[:2000]))
 
 
-def fail(conn: Connection, job_id: int, error: str) -> None:
-    conn.execute(update(J).where(J.c.id == job_id)
+def fail(conn: Connection, job_id: int, attempt: int, error: str) -> None:
+    conn.execute(update(J).where(J.c.id == job_id, J.c.attempts == attempt)
                  .values(state="failed", locked_until=None, last_error=error[:2000], payload={}))
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
 from pulsebox.context import Context
 from pulsebox.delivery.transports import Transport
 
 
 @dataclass
 class JobContext:
-    conn: Connection
+    """What a task gets: the process context (``ctx.db.transaction()`` for short transactions of
+    its own) and the transport. No transaction is open while a task runs."""
+
     ctx: Context
     transport: Transport
 

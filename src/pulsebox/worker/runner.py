@@ -27,7 +27,7 @@ POLL_SECONDS = 1.0
 
 
 class Worker:
-    def __init__(self, ctx: Context, transport: Transport, *, batch: int = 20) -> None:
+    def __init__(self, ctx: Context, transport: Transport, *, batch: int = 4) -> None:
         self.ctx = ctx
         self.transport = transport
         self.batch = batch
@@ -58,23 +58,33 @@ class Worker:
     def run_once(self) -> int:
         with self.ctx.db.transaction() as conn:
             jobs = queue.claim(conn, self.batch, LEASE)
+        leased_until = utcnow() + LEASE - timedelta(seconds=30)
         for job in jobs:
+            if utcnow() >= leased_until:  # our lease may have passed to another worker: let it
+                break
             self._run(job)
         return len(jobs)
 
     def _run(self, job: dict) -> None:
+        """The task runs outside any transaction (sending mail must never hold the database's
+        write lock); tasks open their own short transactions when they need the database."""
         task = TASKS.get(job["kind"])
         try:
             if task is None:
                 raise LookupError(f"no task for job kind {job['kind']!r}")
-            with self.ctx.db.transaction() as conn:
-                task(JobContext(conn=conn, ctx=self.ctx, transport=self.transport), job["payload"])
-                queue.finish(conn, job["id"])
+            task(JobContext(ctx=self.ctx, transport=self.transport), job["payload"])
         except Exception as exc:
             error = "".join(traceback.format_exception_only(exc)).strip()
             log.warning("job %s (%s) attempt %s failed: %s", job["id"], job["kind"], job["attempts"], error)
+            # a 5xx, or a message that cannot be built (ValueError), will not get better by waiting;
+            # an unknown kind may be a newer worker's job during a rolling upgrade: retry it
+            permanent = (isinstance(exc, DeliveryError) and exc.permanent) or isinstance(exc, ValueError)
             with self.ctx.db.transaction() as conn:
-                if job["attempts"] > len(BACKOFF) or (isinstance(exc, DeliveryError) and exc.permanent):
-                    queue.fail(conn, job["id"], error)
+                if job["attempts"] > len(BACKOFF) or permanent:
+                    queue.fail(conn, job["id"], job["attempts"], error)
                 else:
-                    queue.retry(conn, job["id"], error, utcnow() + timedelta(seconds=BACKOFF[job["attempts"] - 1]))
+                    queue.retry(conn, job["id"], job["attempts"], error,
+                                utcnow() + timedelta(seconds=BACKOFF[job["attempts"] - 1]))
+            return
+        with self.ctx.db.transaction() as conn:
+            queue.finish(conn, job["id"], job["attempts"])

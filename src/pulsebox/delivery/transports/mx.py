@@ -94,6 +94,8 @@ class MxTransport:
     def _send_domain(self, domain: str, mail_from: str, rcpts: list[str], message: bytes) -> DeliveryError | None:
         try:
             hosts = self.resolve(domain.encode("idna").decode("ascii"))
+        except UnicodeError:
+            return DeliveryError(f"{domain!r} is not a valid domain name", permanent=True, code=553)
         except DeliveryError as error:
             return error
         last: DeliveryError | None = None
@@ -106,11 +108,14 @@ class MxTransport:
                     conn = conn or self._connect(*key)
                     deliver(conn, mail_from, rcpts, message, f"{key[0]}:{key[1]}")
                 except Dropped:
+                    _close(conn)
                     last = DeliveryError(f"{key[0]} closed the connection")
                     continue  # a stale pooled connection: try a fresh one
                 except DeliveryError as error:
                     if conn is not None and error.reusable:
                         self._give(key, conn)
+                    else:
+                        _close(conn)
                     if error.permanent:
                         return error  # a 5xx from a receiving MX is the domain's answer
                     last = error
@@ -128,6 +133,14 @@ class MxTransport:
                     conn.quit()
                 except (OSError, smtplib.SMTPException):
                     pass
+
+
+def _close(conn: smtplib.SMTP | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - a broken socket may fail to close any way it likes
+            pass
 
 
 def from_options(options: dict[str, str]) -> MxTransport:
