@@ -193,3 +193,13 @@ def test_legacy_form_and_php_serialized_bodies(api):
     assert api.post(f"/addressbooks/{book}/emails", content=form.encode(),
                     headers={"content-type": "application/x-www-form-urlencoded"}).json == {"result": True}
     assert api.get(f"/addressbooks/{book}/emails/b@example.com").json["variables"][0]["value"] == "Kyiv"
+
+
+def test_book_names_are_unique_in_the_database_too(api, ctx):
+    """Two creates that both passed a name check must not both land (concurrent PostgreSQL writers)."""
+    from pulsebox.addressbooks import repository
+
+    api.new_book("Race")
+    with ctx.db.transaction() as conn:
+        assert repository.insert_book(conn, api.id, "Race") is None
+    assert [b["name"] for b in api.get("/addressbooks").json] == ["Race"]

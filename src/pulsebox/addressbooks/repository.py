@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.models import Book, Contact, Variable
@@ -27,8 +28,11 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 # ---- books ----
 
-def insert_book(conn: Connection, account_id: int, name: str) -> int:
-    return conn.execute(insert(B).values(account_id=account_id, name=name).returning(B.c.id)).scalar_one()
+def insert_book(conn: Connection, account_id: int, name: str) -> int | None:
+    """The new book's id, or None when the account has a book of that name already."""
+    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return conn.execute(insert_(B).values(account_id=account_id, name=name)
+                        .on_conflict_do_nothing(index_elements=["account_id", "name"]).returning(B.c.id)).scalar()
 
 
 # Built once: every book method starts with this lookup (building a select costs ~100 us).
@@ -58,15 +62,14 @@ def books_by_ids(conn: Connection, account_id: int, ids: Iterable[int]) -> dict[
     return {row["id"]: row for row in rows}
 
 
-def name_taken(conn: Connection, account_id: int, name: str, *, except_id: int | None = None) -> bool:
-    query = select(B.c.id).where(B.c.account_id == account_id, B.c.name == name)
-    if except_id is not None:
-        query = query.where(B.c.id != except_id)
-    return conn.execute(query.limit(1)).first() is not None
-
-
-def rename_book(conn: Connection, book_id: int, name: str) -> None:
-    conn.execute(update(B).where(B.c.id == book_id).values(name=name))
+def rename_book(conn: Connection, book_id: int, name: str) -> bool:
+    """False when another book of the account has that name (checked by the unique constraint)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(update(B).where(B.c.id == book_id).values(name=name))
+    except IntegrityError:
+        return False
+    return True
 
 
 def delete_book(conn: Connection, book_id: int) -> None:

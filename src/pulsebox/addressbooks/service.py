@@ -40,16 +40,16 @@ def book(conn: Connection, account_id: int, book_id: int, *, lock: bool = False)
 
 
 def create_book(conn: Connection, account_id: int, name: str) -> int:
-    if repository.name_taken(conn, account_id, name):
+    book_id = repository.insert_book(conn, account_id, name)
+    if book_id is None:
         raise ApiError(203)
-    return repository.insert_book(conn, account_id, name)
+    return book_id
 
 
 def rename_book(conn: Connection, account_id: int, book_id: int, name: str) -> None:
-    book(conn, account_id, book_id)
-    if repository.name_taken(conn, account_id, name, except_id=book_id):
+    book(conn, account_id, book_id, lock=True)
+    if not repository.rename_book(conn, book_id, name):
         raise ApiError(203)
-    repository.rename_book(conn, book_id, name)
 
 
 def delete_book(conn: Connection, account_id: int, book_id: int) -> None:

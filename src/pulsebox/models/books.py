@@ -12,7 +12,9 @@ from pulsebox.models.base import Base, utcnow
 
 class Book(Base):
     __tablename__ = "books"
-    __table_args__ = (Index("ix_books_account_name", "account_id", "name"),)
+    # Names are unique per account (error 203), enforced by the database too: two concurrent
+    # creates on PostgreSQL would both pass a check-then-insert.
+    __table_args__ = (Index("uq_books_account_name", "account_id", "name", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
