@@ -8,7 +8,6 @@ import base64
 import dkim
 import dns.resolver
 import pytest
-from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -17,16 +16,7 @@ from pulsebox.delivery.message import Address, Mail, build
 from pulsebox.delivery.transports import DeliveryError, from_url
 from pulsebox.delivery.transports.mx import MxTransport, resolve_mx
 
-from test_smtp_relay import Recorder, _free_port
-
-
-@pytest.fixture
-def listener():
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
+from smtp_servers import smtp_server as listener  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")

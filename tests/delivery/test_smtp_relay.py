@@ -8,72 +8,12 @@ from email import message_from_bytes
 from email.policy import default
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from pulsebox.delivery.message import build_text
 from pulsebox.delivery.transports import DeliveryError, from_url
 from pulsebox.delivery.transports.smtp import SmtpRelayTransport
 
-
-class Recorder:
-    """An SMTP server's handler: keeps envelopes, counts sessions, answers what a test scripts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.sessions = 0
-        self.rcpt_answers: list[str] = []  # popped per RCPT; empty -> accept
-        self.data_answers: list[str] = []
-        self.lock = threading.Lock()
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802, ANN001
-        with self.lock:
-            self.sessions += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802, ANN001
-        if self.rcpt_answers:
-            return self.rcpt_answers.pop(0)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001
-        if self.data_answers:
-            return self.data_answers.pop(0)
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 Message accepted"
-
-
-def _auth(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN202
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"relay", b"s3cret")
-    return AuthResult(success=ok, handled=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
-
-
-@pytest.fixture
-def auth_server():
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), authenticator=_auth, auth_require_tls=False,
-                            auth_exclude_mechanism=["LOGIN"])  # smtplib then uses AUTH PLAIN
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
+from smtp_servers import auth_server, smtp_server  # noqa: F401 (fixtures)
 
 
 def _message(to: str = "rcpt@example.com", subject: str = "Hello") -> bytes:

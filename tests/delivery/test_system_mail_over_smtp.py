@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from pulsebox.delivery.transports import from_url
 from pulsebox.worker.runner import Worker
 
-from test_smtp_relay import Recorder, _free_port
+from smtp_servers import Recorder, _free_port
 
 
 def test_activation_code_travels_over_smtp(api, ctx):
