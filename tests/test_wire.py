@@ -648,3 +648,9 @@ def test_deeply_nested_brackets_are_error_8():
     with pytest.raises(ApiError) as error:
         wire.decode_body("application/x-www-form-urlencoded", body)
     assert error.value.code == 8
+
+
+@pytest.mark.parametrize("body", ["a[\u00b2]=1", "\u00b2=x", "a[" + "9" * 5000 + "]=1", "a[00]=x&a[1]=y"])
+def test_bracket_keys_that_only_look_like_indexes_stay_names(body):
+    decoded = wire.decode_body("application/x-www-form-urlencoded", body.encode())
+    assert isinstance(decoded, dict)

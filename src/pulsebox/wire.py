@@ -131,8 +131,8 @@ def _unflatten(pairs: list[tuple[str, str]]) -> dict | list:
             last = i == len(path) - 1
             if part == "":
                 part = str(next_index.get(id(node), 0))
-            if part.isdigit():
-                next_index[id(node)] = max(next_index.get(id(node), 0), int(part) + 1)
+            if (index := _index(part)) is not None:
+                next_index[id(node)] = max(next_index.get(id(node), 0), index + 1)
             if last:
                 node[part] = value
             else:
@@ -143,10 +143,19 @@ def _unflatten(pairs: list[tuple[str, str]]) -> dict | list:
     return _listify(root)
 
 
+def _index(key: str) -> int | None:
+    """A list index in bracket notation: canonical ASCII digits only ("²" is a digit to
+    str.isdigit, and "007" is a name, not index 7)."""
+    if key.isascii() and key.isdigit() and len(key) < 10 and (key == "0" or key[0] != "0"):
+        return int(key)
+    return None
+
+
 def _listify(node: object) -> object:
     if isinstance(node, dict):
         node = {k: _listify(v) for k, v in node.items()}
-        if node and all(k.isdigit() for k in node) and sorted(map(int, node)) == list(range(len(node))):
+        indexes = [_index(k) for k in node]
+        if node and None not in indexes and sorted(indexes) == list(range(len(node))):
             return [node[str(i)] for i in range(len(node))]
     return node
 
