@@ -276,6 +276,14 @@ def test_looks_serialized(text, expected):
 
 # ---- the exact strings seen in the captures ----
 
+# The /smtp/emails message both the Node client (in JSON) and the legacy PHP client (in a form) send.
+SMTP_MESSAGE_PHP = ('a:5:{s:4:"html";s:24:"PHA+SGkge3tuYW1lfX08L3A+";s:4:"text";s:2:"Hi";s:7:"subject";s:5:"Hello";'
+                    's:4:"from";a:2:{s:4:"name";s:2:"Me";s:5:"email";s:16:"from@example.com";}'
+                    's:2:"to";a:1:{i:0;a:2:{s:4:"name";s:3:"You";s:5:"email";s:14:"to@example.com";}}}')
+SMTP_MESSAGE = {"html": "PHA+SGkge3tuYW1lfX08L3A+", "text": "Hi", "subject": "Hello",
+                "from": {"name": "Me", "email": "from@example.com"},
+                "to": [{"name": "You", "email": "to@example.com"}]}
+
 CAPTURED: list[tuple[str, str, object]] = [
     # (capture file, serialized string, decoded value)
     ("sendpulse-api-node-1.1.7-unicode.jsonl",
@@ -299,22 +307,12 @@ CAPTURED: list[tuple[str, str, object]] = [
      'a:2:{i:0;s:13:"a@example.com";i:1;s:13:"b@example.com";}',
      ["a@example.com", "b@example.com"]),
     ("sendpulse-api-node-1.1.7.jsonl",
-     'a:5:{s:4:"html";s:24:"PHA+SGkge3tuYW1lfX08L3A+";s:4:"text";s:2:"Hi";s:7:"subject";s:5:"Hello";'
-     's:4:"from";a:2:{s:4:"name";s:2:"Me";s:5:"email";s:16:"from@example.com";}'
-     's:2:"to";a:1:{i:0;a:2:{s:4:"name";s:3:"You";s:5:"email";s:14:"to@example.com";}}}',
-     {"html": "PHA+SGkge3tuYW1lfX08L3A+", "text": "Hi", "subject": "Hello",
-      "from": {"name": "Me", "email": "from@example.com"},
-      "to": [{"name": "You", "email": "to@example.com"}]}),
+     SMTP_MESSAGE_PHP, SMTP_MESSAGE),
     ("php-rest-api-1.0.27.jsonl",
      'a:2:{i:0;s:13:"a@example.com";i:1;s:13:"b@example.com";}',
      ["a@example.com", "b@example.com"]),
     ("php-rest-api-1.0.27.jsonl",  # the same /smtp/emails message as the Node client's, in a form field
-     'a:5:{s:4:"html";s:24:"PHA+SGkge3tuYW1lfX08L3A+";s:4:"text";s:2:"Hi";s:7:"subject";s:5:"Hello";'
-     's:4:"from";a:2:{s:4:"name";s:2:"Me";s:5:"email";s:16:"from@example.com";}'
-     's:2:"to";a:1:{i:0;a:2:{s:4:"name";s:3:"You";s:5:"email";s:14:"to@example.com";}}}',
-     {"html": "PHA+SGkge3tuYW1lfX08L3A+", "text": "Hi", "subject": "Hello",
-      "from": {"name": "Me", "email": "from@example.com"},
-      "to": [{"name": "You", "email": "to@example.com"}]}),
+     SMTP_MESSAGE_PHP, SMTP_MESSAGE),
     ("php-rest-api-1.0.27-more.jsonl",
      'a:1:{i:0;a:2:{s:5:"email";s:13:"u@example.com";s:7:"comment";s:1:"c";}}',
      [{"email": "u@example.com", "comment": "c"}]),

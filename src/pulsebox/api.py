@@ -59,6 +59,10 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), error.status)
 
 
+class ClientGone(Exception):
+    """The client disconnected before its body was complete."""
+
+
 async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(PAYLOAD_TOO_LARGE, f"Request body larger than {limit} bytes")
@@ -74,10 +78,6 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
-
-
-class ClientGone(Exception):
-    """The client disconnected before its body was complete."""
 
 
 def bearer(header: str) -> str | None:
