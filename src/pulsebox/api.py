@@ -88,7 +88,8 @@ def bearer(header: str) -> str | None:
 
 class endpoint:  # noqa: N801 - used like a decorator in the route table
     """Wrap ``handler(call)`` into a plain ASGI endpoint (no per-request Request object: this is
-    the hot path of every call). ``public`` skips the bearer check; ``write`` defaults to True for
+    the hot path of every call). The handler returns JSON-able data, or a ``Response`` for the
+    rare answer that is not JSON (a captured message's ``.eml``). ``public`` skips the bearer check; ``write`` defaults to True for
     every verb but GET (it picks SQLite's write lock up front and a pool thread)."""
 
     def __init__(self, handler: Handler, *, public: bool = False, write: bool | None = None) -> None:
@@ -113,7 +114,7 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
                 result = await to_thread.run_sync(_run, *args, limiter=_WRITERS)
             else:
                 result = _run(*args)
-            response = json_response(result)
+            response = result if isinstance(result, Response) else json_response(result)
         except ApiError as error:
             response = error_response(error)
         except ClientGone:

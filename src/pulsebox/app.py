@@ -24,6 +24,7 @@ from pulsebox.errors import METHOD_NOT_ALLOWED, NOT_FOUND, ApiError
 from pulsebox.oauth import schemas as oauth_schemas
 from pulsebox.oauth import service as oauth
 from pulsebox.senders import endpoints as senders_api
+from pulsebox.smtp import endpoints as smtp_api
 from pulsebox.templates import endpoints as templates_api
 
 log = logging.getLogger("pulsebox")
@@ -103,6 +104,21 @@ ROUTES = [
     route("/balance", balance.balance, "GET"),
     route("/balance/{currency}", balance.balance, "GET"),
     route("/user/balance/detail", balance.detail, "GET"),
+    # SMTP (transactional) service
+    route("/smtp/emails", smtp_api.send, "POST"),
+    route("/smtp/emails", smtp_api.list_emails, "GET"),
+    route("/smtp/emails/{id}", smtp_api.email_info, "GET"),
+    route("/smtp/unsubscribe", smtp_api.unsubscribe, "POST"),
+    route("/smtp/unsubscribe", smtp_api.remove_unsubscribes, "DELETE"),
+    route("/smtp/unsubscribe", smtp_api.list_unsubscribes, "GET"),
+    route("/smtp/ips", smtp_api.ips, "GET"),
+    route("/smtp/domains", smtp_api.domains, "GET"),
+    route("/smtp/domains", smtp_api.add_domain, "POST"),
+    route("/smtp/domains/{email}", smtp_api.send_domain_code, "GET", write=True),
+    route("/smtp/domains/{email}", smtp_api.verify_domain, "POST"),
+    route("/smtp/bounces/day", smtp_api.bounces, "GET"),
+    # captured mail (ours: capture:// only)
+    # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
 ]
 
 _SLASHES = re.compile(r"/{2,}")

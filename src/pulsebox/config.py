@@ -7,7 +7,9 @@ account (``pulsebox accounts create --rate-limits ...``). The defaults are SendP
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 DEFAULT_API_RATE_LIMITS = "10/second;1000/minute;500000/day"  # document 003: burst + Free plan quotas
@@ -44,6 +46,42 @@ class Settings:
     system_from: str = "Pulsebox <noreply@pulsebox.localhost>"
     token_ttl: int = 3600
     free_mail_domains: tuple[str, ...] = field(default_factory=tuple)
+    secret_key: str = ""  # signs tracking, unsubscribe and confirmation links; see ``signing_key``
+    inbound_smtp: str | None = None  # host:port of the bounce/complaint listener inside ``serve``
+    bounce_domain: str = ""  # the VERP return path's domain; empty: the system sender's domain
+    sending_ips: tuple[str, ...] = ("127.0.0.1",)  # what /smtp/ips reports
+    send_concurrency: int = 8  # messages handed to the transport at once
+    delivery_lease: int = 300  # seconds a claimed delivery stays leased to its worker
+    tracking: bool = True  # open/click tracking unless a message switches it off
+    sender_check: str = "auto"  # strict | off | auto (strict unless mail stays on this machine)
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """``PULSEBOX_SECRET_KEY``, or a random key kept in ``<data_dir>/secret.key`` (made on first
+        use, mode 0600), so links mailed before a restart stay valid. Processes that share one
+        database (``--role api``, ``worker``, ``inbound``) must share this key."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+    @property
+    def verify_senders(self) -> bool:
+        """SMTP sends must come from an active sender or a verified domain of the account, as on
+        SendPulse. ``auto`` relaxes that while mail is only captured (a laptop stand-in takes the
+        app's real sender as it is); anything that leaves the machine is checked."""
+        if self.sender_check in ("strict", "off"):
+            return self.sender_check == "strict"
+        return not self.mail_url.startswith(("capture:", "memory:"))
+
+    @property
+    def return_path_domain(self) -> str:
+        return self.bounce_domain or self.system_from.rpartition("@")[2].rstrip(">").strip() or "pulsebox.localhost"
 
     @classmethod
     def from_env(cls, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
@@ -68,4 +106,12 @@ class Settings:
             max_body_bytes=_int("MAX_BODY_BYTES", 32 * 1024 * 1024),
             free_mail_domains=domains,
             system_from=_str("SYSTEM_FROM", "Pulsebox <noreply@pulsebox.localhost>"),
+            secret_key=_str("SECRET_KEY", ""),
+            inbound_smtp=_str("INBOUND_SMTP", "") or None,
+            bounce_domain=_str("BOUNCE_DOMAIN", ""),
+            sending_ips=tuple(ip.strip() for ip in _str("SENDING_IPS", "127.0.0.1").split(",") if ip.strip()),
+            send_concurrency=max(1, _int("SEND_CONCURRENCY", 8)),
+            delivery_lease=max(5, _int("DELIVERY_LEASE", 300)),
+            tracking=_str("TRACKING", "on").lower() not in ("off", "0", "false", "no"),
+            sender_check=_str("SENDER_CHECK", "auto").lower(),
         )

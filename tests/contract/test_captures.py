@@ -5,7 +5,7 @@ order, byte-exact (body, Content-Type, path with its ``//`` and trailing slashes
 through the real ASGI app, with the captured bearer ``tok-1`` replaced by the token that the
 capture's own token request obtained. For every request the test asserts what the server must
 answer (wire README items 1-10, document 004 shapes) and, for the routes Pulsebox implements, the
-effect (read back through the API). Routes not implemented yet (campaigns, SMTP, SMS, events) must
+effect (read back through the API). Routes not implemented yet (campaigns, SMS, events) must
 answer a JSON error object with a 4xx status; :func:`test_capture_decodes` separately pins the
 structured dicts that ``wire.decode`` makes of their bodies, which those endpoints will rely on.
 
@@ -17,6 +17,8 @@ its success path as well as its as-captured answer).
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 import os
 import re
@@ -32,7 +34,9 @@ from pulsebox import app as pulsebox_app
 from pulsebox import wire
 from pulsebox.accounts import repository as accounts_repository
 from pulsebox.accounts import service as accounts
-from pulsebox.models import BlacklistEntry, Book, Contact, Variable
+from pulsebox.delivery.transports.memory import MemoryTransport
+from pulsebox.models import BlacklistEntry, Book, Contact, Template, Variable
+from pulsebox.worker.runner import Worker
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 # ../shared/wire beside the checkout (CI clones main next to shared/), or PULSEBOX_WIRE_DIR
@@ -51,6 +55,7 @@ BOOKS = Book.__table__
 CONTACTS = Contact.__table__
 VARIABLES = Variable.__table__
 BLACKLIST = BlacklistEntry.__table__
+TEMPLATES = Template.__table__
 
 
 # ============================================================================================== #
@@ -105,7 +110,8 @@ def load_capture(name: str) -> dict[int, Captured]:
 
 
 # Areas Pulsebox does not implement yet; their requests must get a JSON 4xx error for now.
-FUTURE_ROUTE = re.compile(r"/(campaigns|smtp|sms|events)(/|$)")
+FUTURE_ROUTE = re.compile(r"/(campaigns|sms|events)(/|$)")
+PINNED_ROUTE = re.compile(r"/(campaigns|sms|events|smtp)(/|$)")  # their decoded bodies are pinned below
 
 
 def implemented(method: str, route: str) -> bool:
@@ -406,7 +412,8 @@ def script_aiosendpulse(r: Replay) -> None:
     blacklist_add_step(r, 6)  # emails = base64("x@example.com,y@example.com")
     r.ok(7)  # DELETE /blacklist, emails = base64("x@example.com")
     assert r.blacklist() == ["y@example.com"]
-    r.not_implemented(8)  # POST /smtp/emails
+    smtp_send_step(r, 8, subject="Hello", sender=("Me", "from@example.com"), to=[("You", "to@example.com")],
+                   html="<p>Hi</p>", text="Hi")
     answer = r.succeeds(9)  # POST /template, base64 body
     assert answer.json.get("result") is True and isinstance(answer.json.get("real_id"), int), answer.json
     template = r.call("GET", f"/template/{answer.json['real_id']}")
@@ -435,7 +442,7 @@ def script_php_1_0_27_more(r: Replay) -> None:
     answer = r.succeeds(4)  # POST /emails, 0=a%40example.com&1=b%40example.com
     assert_email_info(answer.json, variables)
     r.not_implemented(5)  # POST /campaigns
-    r.not_implemented(6)  # POST /smtp/unsubscribe
+    smtp_unsubscribe_step(r, 6)  # emails = PHP serialize() of [{email, comment}]
     r.not_implemented(7)  # POST /sms/numbers
 
 
@@ -448,7 +455,8 @@ def script_php_1_0_27(r: Replay) -> None:
     r.ok(5)  # DELETE /addressbooks/4242/emails, emails = PHP serialize() in a form field
     r.assert_book(4242, {})
     r.not_implemented(6)  # POST /campaigns
-    r.not_implemented(7)  # POST /smtp/emails, email = PHP serialize()
+    smtp_send_step(r, 7, subject="Hello", sender=("Me", "from@example.com"), to=[("You", "to@example.com")],
+                   html="<p>Hi {{name}}</p>", text="Hi")  # email = PHP serialize()
     blacklist_add_step(r, 8)
     book_info_step(r, 9, 4242, 0)
 
@@ -481,7 +489,8 @@ def script_php_2_0_1_2(r: Replay) -> None:
     r.ok(5)
     r.assert_book(4242, {})
     r.not_implemented(6)  # POST /campaigns
-    r.not_implemented(7)  # POST /smtp/emails
+    smtp_send_step(r, 7, subject="Hello", sender=("Me", "from@example.com"), to=[("You", "to@example.com")],
+                   html="<p>Hi {{name}}</p>", text="Hi")
     blacklist_add_step(r, 8)
     book_info_step(r, 9, 4242, 0)
 
@@ -495,7 +504,8 @@ def script_pysendpulse_0_1_5(r: Replay) -> None:
     r.ok(5)  # emails = JSON list string in a form field
     r.assert_book(4242, {})
     r.not_implemented(6)  # POST /campaigns, attachments = "{}"
-    r.not_implemented(7)  # POST /smtp/emails, email = JSON string in a form field
+    smtp_send_step(r, 7, subject="Hello", sender=("Me", "from@example.com"), to=[("You", "to@example.com")],
+                   html="<p>Hi {{name}}</p>", text="Hi")  # email = JSON string in a form field
     blacklist_add_step(r, 8)
     r.error(9, 17)  # as captured: a@example.com was deleted from the book by request 5
     r.seed_contacts(4242, [{"email": "a@example.com"}])  # harness
@@ -506,14 +516,19 @@ def script_pysendpulse_0_1_5(r: Replay) -> None:
 
 def script_pysendpulse_0_1_8_more(r: Replay) -> None:
     r.token_request(1)
-    r.not_implemented(2)  # POST /smtp/emails, email = JSON string with a template
+    r.error(2, 404)  # POST /smtp/emails with template 123: no such template in this account
+    seed_template(r, 123, "<p>Dear {{name}}</p>")  # harness
+    smtp_send_step(r, 2, subject="S", sender=("Me", "f@example.com"), to=[("", "t@example.com")],
+                   html="<p>Dear Ann</p>")
     r.seed_contacts(4242, [{"email": "a@example.com"}])  # harness: give a@example.com a list
     answer = r.succeeds(3)  # POST /emails/campaigns, emails = JSON string
     assert answer.json == {"a@example.com": {"sent": 0, "open": 0, "link": 0,
                                              "adressbooks": [{"id": 4242, "name": "capture-4242"}],
                                              "blacklist": False}}
-    r.not_implemented(4)  # POST /smtp/unsubscribe
-    r.not_implemented(5)  # GET /smtp/emails?<percent-encoded JSON>
+    smtp_unsubscribe_step(r, 4)  # emails = JSON string
+    answer = r.succeeds(5)  # GET /smtp/emails?<percent-encoded JSON>, recipient=to@example.com since 2024
+    assert isinstance(answer.json, list), answer.json  # (other captures of this account sent to it, or none)
+    assert all(e["recipient"] == "to@example.com" for e in answer.json), answer.json
     r.not_implemented(6)  # POST /sms/numbers
     r.not_implemented(7)  # POST //events/name/my_event
     r.ok(8)  # DELETE /addressbooks/4242 with {}
@@ -529,7 +544,8 @@ def script_pysendpulse_0_1_8(r: Replay) -> None:
     r.assert_book(4242, {"a@example.com": ANN_AND_PHONE, "b@example.com": ({}, "")})
     r.ok(5)
     r.assert_book(4242, {})
-    r.not_implemented(6)  # POST /smtp/emails
+    smtp_send_step(r, 6, subject="Hello", sender=("Me", "from@example.com"), to=[("You", "to@example.com")],
+                   html="<p>Hi {{name}}</p>", text="Hi")
     r.error(7, 17)  # as captured: a@example.com was deleted from the book by request 5
     r.seed_contacts(4242, [{"email": "a@example.com"}])  # harness
     r.ok(7)
@@ -542,7 +558,8 @@ def script_node_unicode(r: Replay) -> None:
     r.ok(2)  # emails = PHP serialize() with UTF-8 byte lengths, int, float and bool values
     unicode_vars = {"Імʼя": "Анна", "n": 5, "f": 1.5, "b": True}
     r.assert_book(4242, {"a@example.com": (unicode_vars, "")})
-    r.not_implemented(3)  # POST /smtp/emails, email = PHP serialize() with quotes and emoji
+    smtp_send_step(r, 3, subject='Тема 😀 "q"', sender=("Я", "from@example.com"), to=[("", "to@example.com")],
+                   html="<p>Привіт 😀</p>", attachments={"a.txt": b"hello"})  # PHP serialize(), quotes, emoji
     r.ok(4)
     r.assert_book(4242, {"a@example.com": (unicode_vars, ""), "c@example.com": ({"k": "v"}, "")})
 
@@ -556,7 +573,8 @@ def script_node(r: Replay) -> None:
     r.ok(5)
     r.assert_book(4242, {})
     r.not_implemented(6)  # POST /campaigns, attachments = ""
-    r.not_implemented(7)  # POST /smtp/emails
+    smtp_send_step(r, 7, subject="Hello", sender=("Me", "from@example.com"), to=[("You", "to@example.com")],
+                   html="<p>Hi {{name}}</p>", text="Hi")
     blacklist_add_step(r, 8)
     book_info_step(r, 9, 4242, 0)  # GET with a {} body
     r.error(10, 17)  # as captured: a@example.com was deleted from the book by request 5
@@ -567,14 +585,66 @@ def script_node(r: Replay) -> None:
 
 def script_sendpulse_sdk(r: Replay) -> None:
     first = r.token_request(1)
-    r.not_implemented(2)  # POST /smtp/emails with attachments_binary
-    r.not_implemented(3)  # POST /smtp/emails, text only
+    smtp_send_step(r, 2, subject="Hello", sender=("Me", "from@example.com"), to=[("You", "to@example.com")],
+                   html="<p>Hi</p>", attachments={"a.txt": b"hello"}, reply_to="reply@example.com")
+    smtp_send_step(r, 3, subject="Hello", sender=("", "from@example.com"), to=[("", "to@example.com")],
+                   text="Hi")  # text only
     second = r.token_request(4)
     assert second != first
     for token in (second, first):  # a new token does not revoke the previous one within its hour
         r.token = token
         answer = r.call("GET", "/balance")
         assert answer.status == 200, answer.json
+
+
+# ---- SMTP service steps: the answer, then the message the worker builds from it ----
+
+def run_outbox(r: Replay) -> list[tuple[str, list[str], bytes]]:
+    transport = MemoryTransport()
+    worker = Worker(r.ctx, transport)
+    while worker.run_once():
+        pass
+    return transport.sent
+
+
+def smtp_send_step(r: Replay, n: int, *, subject: str, sender: tuple[str, str], to: list[tuple[str, str]],
+                   html: str | None = None, text: str | None = None, attachments: dict | None = None,
+                   reply_to: str | None = None) -> None:
+    answer = r.succeeds(n)
+    assert set(answer.json) == {"result", "id"} and answer.json["result"] is True, answer.json
+    public_id = answer.json["id"]
+    assert isinstance(public_id, str) and public_id, answer.json
+    info = r.call("GET", f"/smtp/emails/{public_id}")
+    assert info.status == 200 and info.json["id"] == public_id, info.json
+    assert (info.json["sender"], info.json["recipient"], info.json["subject"]) == (sender[1], to[0][1], subject)
+    (sent,) = [m for m in run_outbox(r) if public_id.encode() in m[2].split(b"\r\n\r\n", 1)[0]]
+    assert sent[1] == [to[0][1]]
+    mail = email.message_from_bytes(sent[2], policy=email.policy.default)
+    assert (mail["Subject"], mail["From"].addresses[0].display_name, mail["From"].addresses[0].addr_spec) == (
+        subject, sender[0], sender[1])
+    assert [(a.display_name, a.addr_spec) for a in mail["To"].addresses] == to
+    assert mail["Reply-To"] == reply_to
+    if html is not None:
+        assert mail.get_body(("html",)).get_content().startswith(html)  # then the open pixel
+    if text is not None:
+        assert mail.get_body(("plain",)).get_content().strip() == text
+    found = {part.get_filename(): part.get_content() for part in mail.iter_attachments()}
+    assert found == {k: v.decode() if k.endswith(".txt") else v for k, v in (attachments or {}).items()}
+    assert r.call("GET", f"/smtp/emails/{public_id}").json["status"] == "sent"
+
+
+def smtp_unsubscribe_step(r: Replay, n: int) -> None:
+    r.ok(n)  # [{"email": "u@example.com", "comment": "c"}]
+    listed = r.call("GET", "/smtp/unsubscribe")
+    assert [(e["email"], e["comment"]) for e in listed.json] == [("u@example.com", "c")], listed.json
+    r.call("DELETE", "/smtp/unsubscribe", {"emails": ["u@example.com"]})  # harness: for the next capture
+
+
+def seed_template(r: Replay, real_id: int, body: str) -> None:
+    with r.ctx.db.transaction() as conn:
+        conn.execute(delete(TEMPLATES).where(TEMPLATES.c.id == real_id))
+        conn.execute(insert(TEMPLATES).values(id=real_id, uid=f"{real_id:032x}", account_id=r.account_id,
+                                              name=f"t{real_id}", name_slug=f"t{real_id}", body=body, lang="en"))
 
 
 def assert_email_info(body: object, variables: dict) -> None:
@@ -713,9 +783,9 @@ BASE64_TEXT = {
 
 @pytest.mark.parametrize("capture", [pytest.param(n, id=n.removesuffix(".jsonl")) for n in CAPTURE_FILES])
 def test_capture_decodes(capture):
-    """Every request to a future area (campaigns, SMTP, SMS, events) decodes to the pinned dict."""
+    """Every request to a future area (campaigns, SMS, events) and to SMTP decodes to the pinned dict."""
     requests = load_capture(capture)
-    assert set(DECODED[capture]) == {n for n, req in requests.items() if FUTURE_ROUTE.match(req.route)}
+    assert set(DECODED[capture]) == {n for n, req in requests.items() if PINNED_ROUTE.match(req.route)}
     for n, expected in DECODED[capture].items():
         req = requests[n]
         decoded = wire.decode(req.content_type, req.body, req.query)

@@ -5,10 +5,12 @@ from pulsebox.models.base import Base, utcnow
 from pulsebox.models.blacklist import BlacklistEntry
 from pulsebox.models.books import Book, Contact, Variable
 from pulsebox.models.jobs import Job
+from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent
 from pulsebox.models.senders import Sender
 from pulsebox.models.templates import Template
 
 metadata = Base.metadata
 
-__all__ = ["AccessToken", "Account", "BlacklistEntry", "Book", "Contact", "Job", "LedgerEntry",
-           "Sender", "Template", "Variable", "metadata", "utcnow"]
+__all__ = ["AccessToken", "Account", "BlacklistEntry", "Book", "Bounce", "Contact", "Delivery", "Job", "LedgerEntry",
+           "OutboxMessage", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "Variable",
+           "metadata", "utcnow"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pulsebox.context import Context
@@ -12,10 +13,12 @@ from pulsebox.delivery.transports import Transport
 @dataclass
 class JobContext:
     """What a task gets: the process context (``ctx.db.transaction()`` for short transactions of
-    its own) and the transport. No transaction is open while a task runs."""
+    its own), the transport, and the threads that hand messages to it. No transaction is open
+    while a task runs."""
 
     ctx: Context
     transport: Transport
+    pool: ThreadPoolExecutor
 
 
 def _tasks() -> dict[str, Callable[[JobContext, dict], None]]:
@@ -27,3 +30,13 @@ def _tasks() -> dict[str, Callable[[JobContext, dict], None]]:
 
 
 TASKS = _tasks()
+
+
+def _pumps() -> list[Callable[[JobContext], int]]:
+    """Work that is not a job row but a queue of its own, polled every round: the outbox."""
+    from pulsebox.smtp import tasks as smtp
+
+    return [smtp.deliver_due]
+
+
+PUMPS = _pumps()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from pulsebox.context import Context
 from pulsebox.delivery.transports import DeliveryError, Transport
 from pulsebox.models import utcnow
 from pulsebox.worker import queue
-from pulsebox.worker.registry import TASKS, JobContext
+from pulsebox.worker.registry import PUMPS, TASKS, JobContext
 
 log = logging.getLogger("pulsebox.worker")
 
@@ -33,6 +34,8 @@ class Worker:
         self.batch = batch
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.pool = ThreadPoolExecutor(ctx.settings.send_concurrency, thread_name_prefix="pulsebox-send")
+        self.job_context = JobContext(ctx=ctx, transport=transport, pool=self.pool)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="pulsebox-worker", daemon=True)
@@ -43,6 +46,7 @@ class Worker:
         queue.WAITING.set()
         if self._thread:
             self._thread.join(timeout)
+        self.pool.shutdown(wait=False)
 
     def run_forever(self) -> None:
         while not self.stopping.is_set():
@@ -56,6 +60,7 @@ class Worker:
                 queue.WAITING.clear()
 
     def run_once(self) -> int:
+        """Due jobs, then one round of every pump; how much work was found (0: sleep)."""
         with self.ctx.db.transaction() as conn:
             jobs = queue.claim(conn, self.batch, LEASE)
         leased_until = utcnow() + LEASE - timedelta(seconds=30)
@@ -63,7 +68,7 @@ class Worker:
             if utcnow() >= leased_until:  # our lease may have passed to another worker: let it
                 break
             self._run(job)
-        return len(jobs)
+        return len(jobs) + sum(pump(self.job_context) for pump in PUMPS)
 
     def _run(self, job: dict) -> None:
         """The task runs outside any transaction (sending mail must never hold the database's
@@ -72,7 +77,7 @@ class Worker:
         try:
             if task is None:
                 raise LookupError(f"no task for job kind {job['kind']!r}")
-            task(JobContext(ctx=self.ctx, transport=self.transport), job["payload"])
+            task(self.job_context, job["payload"])
         except Exception as exc:
             error = "".join(traceback.format_exception_only(exc)).strip()
             log.warning("job %s (%s) attempt %s failed: %s", job["id"], job["kind"], job["attempts"], error)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -23,18 +24,40 @@ class DeliveryError(Exception):
         self.reusable = False  # whether the connection it happened on can carry the next message
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """What the receiving side answered (RFC 5321 section 4.2): the reply to DATA, and for
+    ``capture://`` the key under which the message was stored."""
+
+    code: int = 250
+    text: str = ""
+    capture_key: str | None = None
+
+
 class Transport(Protocol):
-    def send(self, mail_from: str, recipients: list[str], message: bytes) -> None:
+    def send(self, mail_from: str, recipients: list[str], message: bytes) -> Receipt:
         """Deliver ``message`` (RFC 5322 bytes) or raise DeliveryError."""
 
 
-def from_url(url: str, data_dir: Path) -> Transport:
+def capture_dir(url: str, data_dir: Path | None) -> Path | None:
+    """The Maildir a ``capture://[/path]`` URL keeps messages in (``<data_dir>/mail`` by default),
+    or None for any other transport."""
     parts = urlsplit(url)
-    if parts.scheme == "capture":
+    if parts.scheme != "capture":
+        return None
+    location = parts.netloc + parts.path
+    if location:
+        return Path(location)
+    return Path(data_dir or ".") / "mail"
+
+
+def from_url(url: str, data_dir: Path | None) -> Transport:
+    parts = urlsplit(url)
+    location = capture_dir(url, data_dir)
+    if location is not None:
         from pulsebox.delivery.transports.capture import CaptureTransport
 
-        location = (parts.netloc + parts.path) or str(data_dir / "mail")
-        return CaptureTransport(Path(location))
+        return CaptureTransport(location)
     if parts.scheme in ("smtp", "smtps"):
         from pulsebox.delivery.transports.smtp import SmtpRelayTransport
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pulsebox.delivery.dkim import DkimSigner
-from pulsebox.delivery.transports import DeliveryError
+from pulsebox.delivery.transports import DeliveryError, Receipt
 from pulsebox.delivery.transports.smtp import Dropped, _classify, deliver
 
 Resolver = Callable[[str], list[tuple[str, int]]]
@@ -79,19 +79,20 @@ class MxTransport:
         with self._lock:
             self._idle.setdefault(key, []).append(conn)
 
-    def send(self, mail_from: str, recipients: list[str], message: bytes) -> None:
+    def send(self, mail_from: str, recipients: list[str], message: bytes) -> Receipt:
         if self.signer is not None:
             message = self.signer.sign(message)
         by_domain: dict[str, list[str]] = {}
         for rcpt in recipients:
             by_domain.setdefault(rcpt.rpartition("@")[2].lower(), []).append(rcpt)
-        failures = [error for domain, rcpts in by_domain.items()
-                    if (error := self._send_domain(domain, mail_from, rcpts, message)) is not None]
+        outcomes = [self._send_domain(domain, mail_from, rcpts, message) for domain, rcpts in by_domain.items()]
+        failures = [o for o in outcomes if isinstance(o, DeliveryError)]
         if failures:
             worst = min(failures, key=lambda e: e.permanent)  # any transient failure -> retry
             raise worst
+        return outcomes[-1]
 
-    def _send_domain(self, domain: str, mail_from: str, rcpts: list[str], message: bytes) -> DeliveryError | None:
+    def _send_domain(self, domain: str, mail_from: str, rcpts: list[str], message: bytes) -> Receipt | DeliveryError:
         try:
             hosts = self.resolve(domain.encode("idna").decode("ascii"))
         except UnicodeError:
@@ -106,7 +107,7 @@ class MxTransport:
                     continue
                 try:
                     conn = conn or self._connect(*key)
-                    deliver(conn, mail_from, rcpts, message, f"{key[0]}:{key[1]}")
+                    receipt = deliver(conn, mail_from, rcpts, message, f"{key[0]}:{key[1]}")
                 except Dropped:
                     _close(conn)
                     last = DeliveryError(f"{key[0]} closed the connection")
@@ -121,7 +122,7 @@ class MxTransport:
                     last = error
                     break  # transient on this host: try the next MX
                 self._give(key, conn)
-                return None
+                return receipt
         return last or DeliveryError(f"no mail exchanger of {domain} could be reached")
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pulsebox.delivery.transports import DeliveryError
+from pulsebox.delivery.transports import DeliveryError, Receipt
 
 IDLE_CHECK_SECONDS = 30  # a connection idle longer than this is checked with NOOP before use
 
@@ -119,11 +119,11 @@ class SmtpRelayTransport:
 
     # ---- sending ----
 
-    def send(self, mail_from: str, recipients: list[str], message: bytes) -> None:
+    def send(self, mail_from: str, recipients: list[str], message: bytes) -> Receipt:
         for attempt in (1, 2):  # a pooled connection the server dropped gets one fresh retry
             conn = self._acquire()
             try:
-                reusable = deliver(conn, mail_from, recipients, message, f"{self.host}:{self.port}")
+                receipt = deliver(conn, mail_from, recipients, message, f"{self.host}:{self.port}")
             except Dropped:
                 self._discard(conn)
                 self._release(None)
@@ -135,34 +135,46 @@ class SmtpRelayTransport:
                 if not error.reusable:
                     self._discard(conn)
                 raise
-            self._release(conn if reusable else None)
-            return
+            self._release(conn)
+            return receipt
+        raise AssertionError("unreachable")
 
 
 class Dropped(Exception):
     """The server closed a connection before the transaction started: safe to retry elsewhere."""
 
 
-def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: bytes, where: str) -> bool:
-    """One SMTP transaction on an open connection. Returns True when the connection can be reused;
-    raises Dropped, or DeliveryError (with ``reusable`` set) classified by reply code."""
+def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: bytes, where: str) -> Receipt:
+    """One SMTP transaction (RFC 5321 section 3.3: MAIL, RCPT..., DATA) on an open connection.
+    Returns the reply to DATA (the receiver's queue id is what ``smtp_answer_data`` shows); raises
+    Dropped, or DeliveryError (with ``reusable`` set) classified by reply code. Written out instead
+    of ``sendmail()`` because that throws the DATA reply away."""
     try:
-        refused = conn.sendmail(mail_from, recipients, message)
+        options = [f"SIZE={len(message)}"] if conn.has_extn("size") else []
+        code, reply = conn.mail(mail_from, options)
+        if code != 250:
+            raise _reset(conn, _classify(code, reply, "sender refused"))
+        refused = {}
+        for rcpt in recipients:
+            code, reply = conn.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, reply)
+        if len(refused) == len(recipients):
+            code, reply = min(refused.values(), key=lambda cr: cr[0])  # the mildest decides
+            raise _reset(conn, _classify(code, reply, "recipient refused"))
+        code, reply = conn.data(message)
+        if code != 250:
+            raise _reset(conn, _classify(code, reply, "message refused"))
     except smtplib.SMTPServerDisconnected:
         raise Dropped() from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, text = min(exc.recipients.values(), key=lambda ct: ct[0])  # the mildest decides
-        raise _reset(conn, _classify(code, text, "recipient refused")) from None
-    except smtplib.SMTPResponseException as exc:  # MAIL FROM or DATA refused
-        raise _reset(conn, _classify(exc.smtp_code, exc.smtp_error, "message refused")) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"sending through {where} failed: {exc}") from None
     if refused:  # some recipients accepted, some not: report the refused ones
-        code, text = min(refused.values(), key=lambda ct: ct[0])
+        code, text = min(refused.values(), key=lambda cr: cr[0])
         error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused")
         error.reusable = True
         raise error
-    return True
+    return Receipt(code, reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply))
 
 
 def _reset(conn: smtplib.SMTP, error: DeliveryError) -> DeliveryError:

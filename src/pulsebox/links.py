@@ -1,0 +1,94 @@
+"""Signed public links: open pixel, click redirect, unsubscribe, subscription confirmation, and the
+VERP return path. One module makes and checks them all.
+
+A token is the ids it names, in lowercase hex, then an HMAC-SHA256 of purpose and ids under the
+server's key (``Settings.signing_key``), cut to 96 bits: ``1f.3.9c0e...``. Lowercase hex and dots
+keep it valid in a URL path and in an address's local part (VERP, RFC 5321 section 4.1.2), where
+some MTAs fold case. Tokens are per delivery (or per contact), so one recipient's link cannot be
+turned into another's, and a click token names a link *index*: the URL comes from the stored
+message, never from the request, so there is no open redirect to abuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+SIGNATURE_HEX = 24
+
+OPEN = "open"
+CLICK = "click"
+UNSUBSCRIBE = "unsub"
+CONFIRM = "confirm"
+BOUNCE = "bounce"
+
+# public paths (the route table in app.py mounts the tracking endpoints on these)
+OPEN_PATH = "/t/o/"
+CLICK_PATH = "/t/c/"
+UNSUBSCRIBE_PATH = "/t/u/"
+CONFIRM_PATH = "/t/confirm/"
+
+_TOKEN = re.compile(r"(?:[0-9a-f]{1,16}\.){1,3}[0-9a-f]{%d}" % SIGNATURE_HEX)
+
+
+def _signature(key: bytes, purpose: str, ids: tuple[int, ...]) -> str:
+    message = purpose + ":" + ".".join(str(i) for i in ids)
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()[:SIGNATURE_HEX]
+
+
+def sign(key: bytes, purpose: str, *ids: int) -> str:
+    return ".".join(f"{i:x}" for i in ids) + "." + _signature(key, purpose, ids)
+
+
+def verify(key: bytes, purpose: str, token: str, count: int) -> tuple[int, ...] | None:
+    """The ``count`` ids a token of ``purpose`` names, or None if it is malformed or forged."""
+    token = token.strip().lower()
+    if not _TOKEN.fullmatch(token):
+        return None
+    *parts, signature = token.split(".")
+    if len(parts) != count:
+        return None
+    ids = tuple(int(p, 16) for p in parts)
+    if not hmac.compare_digest(signature, _signature(key, purpose, ids)):
+        return None
+    return ids
+
+
+# ---- the links a message carries ----
+
+def open_url(base: str, key: bytes, delivery_id: int) -> str:
+    return f"{base}{OPEN_PATH}{sign(key, OPEN, delivery_id)}"
+
+
+def click_url(base: str, key: bytes, delivery_id: int, link_index: int) -> str:
+    return f"{base}{CLICK_PATH}{sign(key, CLICK, delivery_id, link_index)}"
+
+
+def unsubscribe_url(base: str, key: bytes, delivery_id: int) -> str:
+    return f"{base}{UNSUBSCRIBE_PATH}{sign(key, UNSUBSCRIBE, delivery_id)}"
+
+
+def unsubscribe_mailto(domain: str, key: bytes, delivery_id: int) -> str:
+    """The ``mailto:`` of List-Unsubscribe (RFC 2369): any message to it unsubscribes."""
+    return f"unsubscribe+{sign(key, UNSUBSCRIBE, delivery_id)}@{domain}"
+
+
+def confirm_url(base: str, key: bytes, contact_id: int) -> str:
+    return f"{base}{CONFIRM_PATH}{sign(key, CONFIRM, contact_id)}"
+
+
+def return_path(domain: str, key: bytes, delivery_id: int) -> str:
+    """VERP: the envelope sender names the delivery, so a bounce says which copy failed."""
+    return f"bounce+{sign(key, BOUNCE, delivery_id)}@{domain}"
+
+
+def parse_local_address(key: bytes, address: str) -> tuple[str, int] | None:
+    """``("bounce"|"unsub", delivery_id)`` for a VERP or mailto-unsubscribe address we made."""
+    local = address.strip().strip("<>").rpartition("@")[0].lower()
+    tag, plus, token = local.partition("+")
+    purpose = {"bounce": BOUNCE, "unsubscribe": UNSUBSCRIBE}.get(tag)
+    if not plus or purpose is None:
+        return None
+    ids = verify(key, purpose, token, 1)
+    return (purpose, ids[0]) if ids else None

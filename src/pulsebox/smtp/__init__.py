@@ -1,0 +1,1 @@
+"""The SMTP (transactional) service and the outbox all mail goes through."""

@@ -1,0 +1,219 @@
+"""Every query on the outbox (messages and their deliveries), the SMTP unsubscribe list, bounces,
+tracking events and sending domains."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from pulsebox.models import (Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent,
+                             utcnow)
+
+M = OutboxMessage.__table__
+D = Delivery.__table__
+E = TrackingEvent.__table__
+U = SmtpUnsubscribe.__table__
+B = Bounce.__table__
+SD = SendingDomain.__table__
+
+_CHUNK = 500  # IN lists stay below SQLite's parameter limit
+
+
+# ---- accepting ----
+
+def insert_message(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(M).values(**values).returning(M.c.id)).scalar_one()
+
+
+def insert_deliveries(conn: Connection, message_id: int, account_id: int, emails: Sequence[str],
+                      now: datetime) -> None:
+    conn.execute(insert(D), [{"message_id": message_id, "account_id": account_id, "email": e, "status": "queued",
+                              "next_attempt_at": now, "updated_at": now} for e in emails])
+
+
+# ---- the delivery queue ----
+
+def claim_due(conn: Connection, limit: int, lease_until: datetime) -> list[dict]:
+    """Lease up to ``limit`` due deliveries (queued or deferred and due, or leased by a worker
+    whose lease ran out): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one UPDATE on SQLite."""
+    now = utcnow()
+    due = (select(D.c.id)
+           .where(or_(and_(D.c.status.in_(("queued", "deferred")), D.c.next_attempt_at <= now),
+                      and_(D.c.status == "sending", D.c.locked_until < now)))
+           .order_by(D.c.next_attempt_at, D.c.id).limit(limit)
+           .with_for_update(skip_locked=True))
+    rows = conn.execute(update(D).where(D.c.id.in_(due.scalar_subquery()))
+                        .values(status="sending", locked_until=lease_until, attempts=D.c.attempts + 1)
+                        .returning(D.c.id, D.c.message_id, D.c.account_id, D.c.email, D.c.attempts))
+    return sorted((dict(r) for r in rows.mappings()), key=lambda r: r["id"])
+
+
+def messages(conn: Connection, ids: Iterable[int]) -> dict[int, dict]:
+    ids = sorted(set(ids))
+    out: dict[int, dict] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for row in conn.execute(select(M).where(M.c.id.in_(ids[i:i + _CHUNK]))).mappings():
+            out[row["id"]] = dict(row)
+    return out
+
+
+def record_outcomes(conn: Connection, outcomes: Sequence[dict]) -> None:
+    """``outcomes``: dicts with ``id``, ``attempts`` (the claim they report on) and the new values
+    of status, reason, next_attempt_at, smtp_answer_*, capture_key, sent_at. A worker whose lease
+    lapsed (another claim raised ``attempts``) changes nothing."""
+    now = utcnow()
+    for outcome in outcomes:
+        values = {k: v for k, v in outcome.items() if k not in ("id", "attempts")}
+        conn.execute(update(D).where(D.c.id == outcome["id"], D.c.attempts == outcome["attempts"],
+                                     D.c.status == "sending")
+                     .values(locked_until=None, updated_at=now, **values))
+
+
+def clear_content(conn: Connection, message_ids: Iterable[int]) -> None:
+    """System notices carry secrets (activation codes, confirmation links): once every copy is
+    done, only the envelope of the message is kept."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return
+    pending = set(conn.execute(select(D.c.message_id).where(
+        D.c.message_id.in_(ids), D.c.status.in_(("queued", "deferred", "sending")))).scalars())
+    done = [i for i in ids if i not in pending]
+    if done:
+        conn.execute(update(M).where(M.c.id.in_(done), M.c.kind == "system").values(content={}))
+
+
+# ---- suppression ----
+
+def unsubscribed(conn: Connection, account_id: int, emails: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(emails), _CHUNK):
+        found.update(conn.execute(select(U.c.email).where(U.c.account_id == account_id,
+                                                         U.c.email.in_(emails[i:i + _CHUNK]))).scalars())
+    return found
+
+
+# ---- reading ----
+
+def _listing(account_id: int):  # noqa: ANN202
+    return (select(D.c.id.label("delivery_id"), D.c.email.label("recipient"), D.c.status, D.c.reason,
+                   D.c.smtp_answer_code, D.c.smtp_answer_subcode, D.c.smtp_answer_data, D.c.sent_at,
+                   D.c.opens, D.c.clicks, D.c.updated_at, D.c.capture_key,
+                   M.c.id.label("message_id"), M.c.public_id, M.c.sender_email, M.c.sender_name, M.c.subject,
+                   M.c.size, M.c.created_at, M.c.kind)
+            .select_from(D.join(M, M.c.id == D.c.message_id))
+            .where(D.c.account_id == account_id))
+
+
+def list_deliveries(conn: Connection, account_id: int, *, limit: int, offset: int, since: datetime | None,
+                    until: datetime | None, sender: str | None, recipient: str | None,
+                    kind: str = "smtp") -> list[RowMapping]:
+    query = _listing(account_id).where(M.c.kind == kind)
+    if since is not None:
+        query = query.where(M.c.created_at >= since)
+    if until is not None:
+        query = query.where(M.c.created_at <= until)
+    if sender:
+        query = query.where(M.c.sender_email == sender)
+    if recipient:
+        query = query.where(D.c.email == recipient)
+    return list(conn.execute(query.order_by(D.c.id.desc()).limit(limit).offset(offset)).mappings())
+
+
+def deliveries_of(conn: Connection, account_id: int, public_id: str) -> list[RowMapping]:
+    query = _listing(account_id).where(M.c.public_id == public_id, M.c.kind == "smtp").order_by(D.c.id)
+    return list(conn.execute(query).mappings())
+
+
+def delivery(conn: Connection, delivery_id: int) -> RowMapping | None:
+    """One delivery with its message, by id alone: for signed public links and bounces, whose
+    token (not a bearer) names the account."""
+    query = (select(D, M.c.public_id, M.c.kind, M.c.content, M.c.sender_email, M.c.subject,
+                    M.c.track_opens, M.c.track_clicks)
+             .select_from(D.join(M, M.c.id == D.c.message_id)).where(D.c.id == delivery_id))
+    return conn.execute(query).mappings().first()
+
+
+def events(conn: Connection, delivery_ids: Sequence[int]) -> list[RowMapping]:
+    return list(conn.execute(select(E).where(E.c.delivery_id.in_(delivery_ids)).order_by(E.c.id)).mappings())
+
+
+# ---- tracking ----
+
+def add_event(conn: Connection, values: dict) -> None:
+    conn.execute(insert(E).values(**values))
+    column = {"open": D.c.opens, "click": D.c.clicks}.get(values["kind"])
+    if column is not None:
+        conn.execute(update(D).where(D.c.id == values["delivery_id"]).values({column: column + 1}))
+
+
+# ---- status changes after sending ----
+
+def set_status(conn: Connection, delivery_id: int, status: str, **values) -> None:  # noqa: ANN003
+    conn.execute(update(D).where(D.c.id == delivery_id).values(status=status, updated_at=utcnow(), **values))
+
+
+def add_bounce(conn: Connection, values: dict) -> None:
+    conn.execute(insert(B).values(**values))
+
+
+def bounces_since(conn: Connection, account_id: int, since: datetime, until: datetime | None,
+                  limit: int, offset: int) -> list[RowMapping]:
+    query = select(B).where(B.c.account_id == account_id, B.c.created_at >= since)
+    if until is not None:
+        query = query.where(B.c.created_at < until)
+    return list(conn.execute(query.order_by(B.c.id).limit(limit).offset(offset)).mappings())
+
+
+# ---- the SMTP unsubscribe list ----
+
+def add_unsubscribes(conn: Connection, account_id: int, entries: Sequence[tuple[str, str]]) -> None:
+    """Insert new addresses; an address already listed keeps its first date and comment."""
+    emails = [e for e, _ in entries]
+    present = unsubscribed(conn, account_id, emails)
+    rows = [{"account_id": account_id, "email": e, "comment": c} for e, c in entries if e not in present]
+    if rows:
+        conn.execute(insert(U), rows)
+
+
+def remove_unsubscribes(conn: Connection, account_id: int, emails: Sequence[str]) -> int:
+    removed = 0
+    for i in range(0, len(emails), _CHUNK):
+        removed += conn.execute(delete(U).where(U.c.account_id == account_id,
+                                                U.c.email.in_(emails[i:i + _CHUNK]))).rowcount
+    return removed
+
+
+def list_unsubscribes(conn: Connection, account_id: int, since: datetime | None, until: datetime | None,
+                      limit: int, offset: int) -> list[RowMapping]:
+    query = select(U).where(U.c.account_id == account_id)
+    if since is not None:
+        query = query.where(U.c.created_at >= since)
+    if until is not None:
+        query = query.where(U.c.created_at < until)
+    return list(conn.execute(query.order_by(U.c.created_at, U.c.email).limit(limit).offset(offset)).mappings())
+
+
+# ---- sending domains ----
+
+def domains(conn: Connection, account_id: int) -> list[RowMapping]:
+    return list(conn.execute(select(SD).where(SD.c.account_id == account_id).order_by(SD.c.created_at,
+                                                                                     SD.c.domain)).mappings())
+
+
+def domain(conn: Connection, account_id: int, name: str) -> RowMapping | None:
+    return conn.execute(select(SD).where(SD.c.account_id == account_id, SD.c.domain == name)).mappings().first()
+
+
+def add_domain(conn: Connection, account_id: int, name: str, email: str) -> None:
+    conn.execute(insert(SD).values(account_id=account_id, domain=name, email=email))
+
+
+def update_domain(conn: Connection, account_id: int, name: str, **values) -> None:  # noqa: ANN003
+    conn.execute(update(SD).where(SD.c.account_id == account_id, SD.c.domain == name).values(**values))
+
+
+def count_domains(conn: Connection, account_id: int) -> int:
+    return conn.execute(select(func.count()).select_from(SD).where(SD.c.account_id == account_id)).scalar_one()

@@ -1,0 +1,268 @@
+"""SMTP service request and answer shapes (document 002, "SMTP"; wire README items 6, 7, 9).
+
+``POST /smtp/emails`` carries one ``email`` object: ``html`` (base64), ``text``, ``subject``,
+``from {name, email}``, ``to``/``cc``/``bcc`` (lists of ``{name, email}``), ``reply_to``,
+``headers``, ``attachments`` (filename -> text), ``attachments_binary`` (filename -> base64),
+``template {id, variables}``, and our documented extras ``variables`` (personalise a message
+without a template) and ``track_opens``/``track_clicks`` (0 switches tracking off for it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pulsebox import addresses
+from pulsebox.errors import ApiError
+from pulsebox.wire import as_bool, as_list, as_text, b64_text
+
+MAX_RECIPIENTS = 1000  # to + cc + bcc of one message
+MAX_SUBJECT = 998  # RFC 5322 section 2.1.1 line limit
+MAX_ATTACHMENTS = 10
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str = ""
+
+
+@dataclass
+class Outgoing:
+    """One message to store in the outbox, already validated and personalised."""
+
+    sender: Person
+    to: list[Person]
+    subject: str
+    text: str | None = None
+    html: str | None = None
+    cc: list[Person] = field(default_factory=list)
+    bcc: list[Person] = field(default_factory=list)
+    reply_to: Person | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    attachments: list[dict] = field(default_factory=list)  # {filename, content_type, content: base64}
+    track_opens: bool = True
+    track_clicks: bool = True
+    list_unsubscribe: bool = True
+    links: list[str] = field(default_factory=list)
+
+    def envelope_recipients(self) -> list[str]:
+        """Each address once: every recipient gets a copy of its own (its own links, VERP)."""
+        return list(dict.fromkeys(p.email for p in (*self.to, *self.cc, *self.bcc)))
+
+    def content(self) -> dict:
+        def people(items: list[Person]) -> list[list[str]]:
+            return [[p.email, p.name] for p in items]
+
+        return {"html": self.html, "text": self.text, "to": people(self.to), "cc": people(self.cc),
+                "reply_to": [self.reply_to.email, self.reply_to.name] if self.reply_to else None,
+                "headers": self.headers, "attachments": self.attachments, "links": self.links,
+                "list_unsubscribe": self.list_unsubscribe}
+
+    def size(self) -> int:
+        return (len((self.html or "").encode()) + len((self.text or "").encode()) + len(self.subject.encode())
+                + sum(len(a["content"]) * 3 // 4 for a in self.attachments))
+
+
+def people_of(content: dict, key: str) -> list[Person]:
+    return [Person(email, name) for email, name in content.get(key) or []]
+
+
+# ---- POST /smtp/emails ----
+
+def _person(value: object, *, missing: int) -> Person:
+    if isinstance(value, str):
+        return Person(addresses.require(value, missing=missing))
+    if not isinstance(value, dict):
+        raise ApiError(missing)
+    name = as_text(value.get("name")) or ""
+    return Person(addresses.require(value.get("email"), missing=missing), name.strip())
+
+
+def _people(value: object) -> list[Person]:
+    if value in (None, "", []):
+        return []
+    items = [value] if isinstance(value, str) or (isinstance(value, dict) and "email" in value) else as_list(value)
+    return [_person(item, missing=11) for item in items]
+
+
+def _attachments(email: dict) -> list[dict]:
+    out = []
+    for key, binary in (("attachments", False), ("attachments_binary", True)):
+        value = email.get(key)
+        if value in (None, "", [], {}):
+            continue
+        if not isinstance(value, dict):
+            raise ApiError(8, f"{key} must be an object of file name -> content")
+        for filename, content in value.items():
+            if not isinstance(content, str) or not str(filename).strip():
+                raise ApiError(8, f"{key}: every attachment needs a file name and a string content")
+            if binary:
+                try:
+                    data = base64.b64decode("".join(content.split()), validate=True)
+                except (binascii.Error, ValueError):
+                    raise ApiError(8, f"attachments_binary[{filename!r}] is not valid base64") from None
+            else:
+                data = content.encode()
+            guessed = mimetypes.guess_type(str(filename))[0] or "application/octet-stream"
+            out.append({"filename": str(filename), "content_type": guessed,
+                        "content": base64.b64encode(data).decode()})
+    if len(out) > MAX_ATTACHMENTS:
+        raise ApiError(8, f"At most {MAX_ATTACHMENTS} attachments per message")
+    return out
+
+
+def _headers(value: object) -> dict[str, str]:
+    if value in (None, "", [], {}):
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(8, "headers must be an object of header name -> value")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+@dataclass
+class SendRequest:
+    outgoing: Outgoing
+    template_id: str | None  # real_id or the 32-hex id
+    variables: dict
+
+
+def send_request(params: dict) -> SendRequest:
+    email = params.get("email")
+    if not isinstance(email, dict) or not email:
+        raise ApiError(8, "email must be an object with the message")
+    if email.get("from") in (None, "", [], {}):
+        raise ApiError(10)
+    sender = _person(email.get("from"), missing=10)
+    to = _people(email.get("to"))
+    cc, bcc = _people(email.get("cc")), _people(email.get("bcc"))
+    if not to:
+        raise ApiError(11)
+    if len({p.email for p in (*to, *cc, *bcc)}) > MAX_RECIPIENTS:
+        raise ApiError(8, f"At most {MAX_RECIPIENTS} recipients per message")
+    reply_to = email.get("reply_to")
+    template = email.get("template")
+    template_id, variables = None, {}
+    if template not in (None, "", [], {}):
+        if not isinstance(template, dict):
+            raise ApiError(8, "template must be an object {id, variables}")
+        ref = template.get("id")
+        if isinstance(ref, bool) or not isinstance(ref, (int, str)) or not str(ref).strip():
+            raise ApiError(8, "template.id must be a template id (real_id or id)")
+        template_id = str(ref).strip()
+        variables = template.get("variables") or {}
+    if email.get("variables") not in (None, "", [], {}):
+        variables = {**email["variables"], **variables} if isinstance(email["variables"], dict) else variables
+    if not isinstance(variables, dict):
+        raise ApiError(8, "variables must be an object of name -> value")
+    html = as_text(email.get("html"))
+    text = as_text(email.get("text"))
+    if template_id is None and not (html or text):
+        raise ApiError(13)
+    subject = as_text(email.get("subject")) or ""
+    if not subject.strip():
+        raise ApiError(720)
+    if len(subject) > MAX_SUBJECT:
+        raise ApiError(8, f"subject must be at most {MAX_SUBJECT} characters")
+    outgoing = Outgoing(
+        sender=sender, to=to, cc=cc, bcc=bcc, subject=subject,
+        html=b64_text(html) if html else None, text=text or None,
+        reply_to=_person(reply_to, missing=8) if reply_to not in (None, "", {}) else None,
+        headers=_headers(email.get("headers")), attachments=_attachments(email),
+        track_opens=as_bool(email.get("track_opens", 1)), track_clicks=as_bool(email.get("track_clicks", 1)),
+    )
+    return SendRequest(outgoing, template_id, {str(k): v for k, v in variables.items()})
+
+
+# ---- filters ----
+
+def when(value: object, *, end_of_day: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DD hh:mm:ss``; a bare day as an upper bound means its end."""
+    text = as_text(value)
+    if not text or not text.strip():
+        return None
+    text = text.strip()
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if fmt == "%Y-%m-%d" and end_of_day:
+            parsed += timedelta(days=1) - timedelta(seconds=1)
+        return parsed
+    raise ApiError(799, f"Incorrect date {text[:40]!r}: use YYYY-MM-DD or YYYY-MM-DD hh:mm:ss")
+
+
+def day(params: dict) -> tuple[datetime, datetime] | None:
+    start = when(params.get("day") or params.get("date"))
+    if start is None:
+        return None
+    start = start.replace(hour=0, minute=0, second=0)
+    return start, start + timedelta(days=1)
+
+
+def unsubscribe_entries(params: dict) -> list[tuple[str, str]]:
+    """``emails``: ``[{email, comment}]`` (document 002), or plain addresses."""
+    items = as_list(params.get("emails", params.get("email")))
+    out: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, dict):
+            comment = as_text(item.get("comment")) or ""
+            if len(comment) > 1000:
+                raise ApiError(800, "comment must be at most 1000 characters")
+            out.setdefault(addresses.require(item.get("email")), comment)
+        else:
+            out.setdefault(addresses.require(item), "")
+    if not out:
+        raise ApiError(1101)
+    return list(out.items())
+
+
+# ---- answers ----
+
+def stamp(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else None
+
+
+def event(row: dict) -> dict:
+    return {"browser": row["browser"], "os": row["os"], "ip": row["ip"], "country": row["country"],
+            "action_date": stamp(row["created_at"])}
+
+
+def email_answer(row: dict, events: list[dict], ip: str) -> dict:
+    """One copy as document 002 shows it, plus ``status`` (queued, sent, deferred, bounced,
+    complained, failed, suppressed) and ``status_reason`` (why it was not sent)."""
+    return {
+        "id": row["public_id"],
+        "sender": row["sender_email"],
+        "recipient": row["recipient"],
+        "subject": row["subject"],
+        "total_size": row["size"],
+        "sender_ip": ip,
+        "used_ip": ip,
+        "smtp_answer_code": row["smtp_answer_code"],
+        "smtp_answer_subcode": row["smtp_answer_subcode"] or "0",
+        "smtp_answer_data": row["smtp_answer_data"] or "",
+        "send_date": stamp(row["sent_at"] or row["created_at"]),
+        "status": row["status"],
+        "status_reason": row["reason"],
+        "tracking": {
+            "click": row["clicks"],
+            "open": row["opens"],
+            "link": [{"url": e["url"], "screen_resolution": "", **event(e)} for e in events if e["kind"] == "click"],
+            "client_info": [event(e) for e in events if e["kind"] == "open"],
+        },
+    }
+
+
+def unsubscribe_answer(row: dict) -> dict:
+    return {"email": row["email"], "comment": row["comment"], "date": stamp(row["created_at"])}
+
+
+def bounce_answer(row: dict) -> dict:
+    return {"email": row["email"], "type": row["kind"], "smtp_answer_code": row["smtp_code"],
+            "smtp_answer_subcode": row["status"], "smtp_answer_data": row["diagnostic"],
+            "source": row["source"], "date": stamp(row["created_at"])}

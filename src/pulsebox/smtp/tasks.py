@@ -1,0 +1,185 @@
+"""The delivery pump: claim due copies from the outbox, build each one, send, record what happened.
+
+One round (:func:`deliver_due`) is three steps, with no transaction open while mail is sent:
+
+1. claim up to ``BATCH`` due deliveries under a lease (``smtp/repository.claim_due``) and read
+   their messages and the suppression lists in the same short transaction;
+2. build every copy (signed tracking links, List-Unsubscribe, VERP return path) and hand them to
+   the transport from the worker's thread pool (``PULSEBOX_SEND_CONCURRENCY`` at once);
+3. record every outcome in one transaction: sent (with the receiver's answer), deferred (4xx or
+   no connection: retried on ``RETRY`` schedule), bounced (5xx: a hard bounce), suppressed.
+
+A worker that dies between 1 and 3 leaves leased rows whose lease runs out; the next claim sends
+them again. So an accepted message is never lost, and it is sent twice only if it was in flight
+on the worker that died (DESIGN.md, Guarantees).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from pulsebox import links
+from pulsebox.delivery import message as mime
+from pulsebox.delivery.render import track
+from pulsebox.delivery.transports import DeliveryError, Receipt, Transport
+from pulsebox.models import utcnow
+from pulsebox.smtp import repository, service
+from pulsebox.smtp.schemas import people_of
+
+if TYPE_CHECKING:
+    from pulsebox.config import Settings
+    from pulsebox.worker.registry import JobContext
+
+log = logging.getLogger("pulsebox.delivery")
+
+BATCH = 200
+# seconds before attempt 2, 3, ...: about 2 days in all, then the copy is given up ("failed")
+RETRY = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
+
+
+@dataclass
+class _Template:
+    """What every copy of one message shares, prepared once per round."""
+
+    sender: mime.Address
+    to: list[mime.Address]
+    cc: list[mime.Address]
+    reply_to: mime.Address | None
+    subject: str
+    text: str | None
+    html: str | None
+    attachments: list[mime.Attachment]
+    headers: dict[str, str]
+    has_links: bool
+    message: dict
+
+
+def _prepare(message: dict) -> _Template:
+    content = message["content"]
+
+    def addresses(key: str) -> list[mime.Address]:
+        return [mime.Address(p.email, p.name) for p in people_of(content, key)]
+
+    reply = content.get("reply_to")
+    html = content.get("html")
+    return _Template(
+        sender=mime.Address(message["sender_email"], message["sender_name"]),
+        to=addresses("to"), cc=addresses("cc"),
+        reply_to=mime.Address(reply[0], reply[1]) if reply else None,
+        subject=message["subject"],
+        # the text alternative is made from the html before tracking rewrites its links
+        text=content.get("text") or (mime.text_from_html(html) if html else None),
+        html=html,
+        attachments=[mime.Attachment(a["filename"], base64.b64decode(a["content"]), a["content_type"])
+                     for a in content.get("attachments") or []],
+        headers=dict(content.get("headers") or {}),
+        has_links=bool(content.get("links")),
+        message=message,
+    )
+
+
+class Composer:
+    """Builds one recipient's copy: the bytes to send and the envelope sender."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.key = settings.signing_key
+        self.base = settings.public_url
+        self.domain = settings.return_path_domain
+
+    def compose(self, delivery: dict, t: _Template) -> tuple[str, bytes]:
+        message, delivery_id = t.message, delivery["id"]
+        html = t.html
+        if html and (message["track_opens"] or (message["track_clicks"] and t.has_links)):
+            click = ((lambda i: links.click_url(self.base, self.key, delivery_id, i))
+                     if message["track_clicks"] and t.has_links else None)
+            pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
+            html = track(html, click_url=click, pixel_url=pixel)
+        headers = t.headers
+        if message["content"].get("list_unsubscribe", True) and not any(
+                h.lower() == "list-unsubscribe" for h in headers):
+            headers = {**headers,
+                       # RFC 2369 section 3.2 (URL and mailto), RFC 8058 section 3.1 (one-click POST)
+                       "List-Unsubscribe": f"<{links.unsubscribe_url(self.base, self.key, delivery_id)}>, "
+                                           f"<mailto:{links.unsubscribe_mailto(self.domain, self.key, delivery_id)}>",
+                       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        mail = mime.Mail(sender=t.sender, to=t.to, cc=t.cc, reply_to=t.reply_to, subject=t.subject, text=t.text,
+                         html=html, attachments=t.attachments, headers=headers,
+                         message_id=f"<{message['public_id']}.{delivery_id:x}@{self.domain}>")
+        return links.return_path(self.domain, self.key, delivery_id), mime.build(mail, domain=self.domain)
+
+
+def _send(transport: Transport, recipient: str, mail_from: str, data: bytes) -> Receipt | DeliveryError:
+    try:
+        return transport.send(mail_from, [recipient], data)
+    except DeliveryError as error:
+        return error
+    except Exception as exc:  # noqa: BLE001 - a transport bug must defer the copy, not kill the round
+        log.exception("transport failed unexpectedly")
+        return DeliveryError(f"transport error: {exc}")
+
+
+def _outcome(delivery: dict, result: Receipt | DeliveryError) -> dict:
+    base = {"id": delivery["id"], "attempts": delivery["attempts"]}
+    now = utcnow()
+    if isinstance(result, Receipt):
+        return {**base, "status": "sent", "reason": None, "sent_at": now, "smtp_answer_code": result.code,
+                "smtp_answer_subcode": service.enhanced_status(result.text) or "0",
+                "smtp_answer_data": result.text[:2000], "capture_key": result.capture_key}
+    answer = {"smtp_answer_code": result.code, "smtp_answer_subcode": service.enhanced_status(str(result)) or "0",
+              "smtp_answer_data": str(result)[:2000]}
+    if result.permanent:
+        return {**base, **answer, "status": "bounced", "reason": "refused by the receiving server"}
+    if delivery["attempts"] > len(RETRY):
+        return {**base, **answer, "status": "failed", "reason": f"gave up after {delivery['attempts']} attempts"}
+    return {**base, **answer, "status": "deferred", "reason": "temporary failure, will retry",
+            "next_attempt_at": now + timedelta(seconds=RETRY[delivery["attempts"] - 1])}
+
+
+def deliver_due(job: JobContext) -> int:
+    """One round of the pump; the number of copies it handled (0: nothing was due)."""
+    ctx = job.ctx
+    lease_until = utcnow() + timedelta(seconds=ctx.settings.delivery_lease)
+    with ctx.db.transaction() as conn:
+        claimed = repository.claim_due(conn, BATCH, lease_until)
+        if not claimed:
+            return 0
+        messages = repository.messages(conn, {d["message_id"] for d in claimed})
+        stop = service.suppressed(conn, claimed, {i: m["kind"] for i, m in messages.items()})
+
+    outcomes: list[dict] = []
+    work: list[tuple[dict, str, bytes]] = []
+    templates: dict[int, _Template] = {}
+    composer = Composer(ctx.settings)
+    for delivery in claimed:
+        if delivery["id"] in stop:  # recorded as not sent, with the reason: never dropped silently
+            outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "suppressed",
+                             "reason": stop[delivery["id"]]})
+            continue
+        try:
+            t = templates.get(delivery["message_id"]) or templates.setdefault(
+                delivery["message_id"], _prepare(messages[delivery["message_id"]]))
+            mail_from, data = composer.compose(delivery, t)
+        except (ValueError, KeyError, UnicodeError) as exc:  # cannot happen to a message accept() built
+            outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "failed",
+                             "reason": "message cannot be built", "smtp_answer_data": str(exc)[:2000]})
+            continue
+        work.append((delivery, mail_from, data))
+
+    results = job.pool.map(lambda w: _send(job.transport, w[0]["email"], w[1], w[2]), work)
+    bounced: list[tuple[dict, DeliveryError]] = []
+    for (delivery, _, _), result in zip(work, results):
+        outcomes.append(_outcome(delivery, result))
+        if isinstance(result, DeliveryError) and result.permanent:
+            bounced.append((delivery, result))
+
+    with ctx.db.transaction() as conn:
+        repository.record_outcomes(conn, outcomes)
+        for delivery, error in bounced:  # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1)
+            service.record_bounce(conn, delivery, kind="hard", status=service.enhanced_status(str(error)) or "5.0.0",
+                                  smtp_code=error.code, diagnostic=str(error), source="smtp")
+        repository.clear_content(conn, [i for i, m in messages.items() if m["kind"] == service.NOTICE])
+    return len(claimed)
