@@ -108,6 +108,8 @@ def _attachments(email: dict) -> list[dict]:
             else:
                 data = content.encode()
             guessed = mimetypes.guess_type(str(filename))[0] or "application/octet-stream"
+            if guessed.startswith("text/"):
+                guessed += "; charset=utf-8"  # attachments given as text are UTF-8 (JSON strings)
             out.append({"filename": str(filename), "content_type": guessed,
                         "content": base64.b64encode(data).decode()})
     if len(out) > MAX_ATTACHMENTS:
