@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from pulsebox.api import endpoint
 from pulsebox.app import ROUTES, build
 from pulsebox.context import Context
 from pulsebox.models import (
@@ -32,6 +33,9 @@ from pulsebox.models import (
     Template,
     Variable,
 )
+from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent
+
+OUTBOX = [t.__table__ for t in (OutboxMessage, Delivery, TrackingEvent, SmtpUnsubscribe, Bounce, SendingDomain)]
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -77,6 +81,8 @@ def db_state(ctx: Context, *account_ids: int) -> dict:
                 "templates": _rows(conn, select(T).where(T.c.account_id == acc).order_by(T.c.id)),
                 "ledger": _rows(conn, select(L).where(L.c.account_id == acc).order_by(L.c.id)),
                 "tokens": conn.execute(select(func.count()).select_from(AT).where(AT.c.account_id == acc)).scalar(),
+                **{table.name: _rows(conn, select(table).where(table.c.account_id == acc).order_by(*table.primary_key))
+                   for table in OUTBOX},
             }
         state["jobs"] = conn.execute(select(func.count()).select_from(J)).scalar()
         state["system_templates"] = _rows(conn, select(T).where(T.c.account_id.is_(None)).order_by(T.c.id))
@@ -108,6 +114,9 @@ class World:
     uid: str
     slug: str
     system_id: int
+    smtp_id: str
+    domain_email: str
+    capture_id: int
 
     def fmt(self, value):
         """Fill ``{book}``-style placeholders (World fields only) in strings, recursively."""
@@ -138,9 +147,14 @@ def populate(api: Api) -> World:
     real_id = api.post("/template", json={"name": "Mine", "body": b64("<p>mine</p>"), "lang": "en"}).json["real_id"]
     info = api.get(f"/template/{real_id}").json
     system_id = api.get("/templates", params={"owner": "sendpulse"}).json[0]["real_id"]
+    smtp_id = api.post("/smtp/emails", json={"email": {"subject": "s", "from": {"email": "me@example.com"},
+                                                       "to": [{"email": "ann@example.com"}], "text": "t"}}).json["id"]
+    assert api.post("/smtp/domains", json={"email": "admin@mine.example"}).json == {"result": True}
+    assert api.post("/smtp/unsubscribe", json={"emails": [{"email": "gone@example.com", "comment": "c"}]}).json[
+        "result"] is True
     return World(book=book, book2=book2, email="ann@example.com", email2="bob@example.com", sender="me@example.com",
                  black="black@example.com", real_id=real_id, uid=info["id"], slug=info["name_slug"],
-                 system_id=system_id)
+                 system_id=system_id, smtp_id=smtp_id, domain_email="admin@mine.example", capture_id=NEVER_BOOK)
 
 
 @pytest.fixture
@@ -165,7 +179,9 @@ def refused(api: Api, ctx: Context, world: World, method: str, path: str, kwargs
 
 # ---------------------------------------------------------------- the route table, concretely
 
-API_ROUTES = [(r.path, m) for r in ROUTES if isinstance(r, Route) and r.path != "/healthz"
+# the SendPulse-style API: every route wrapped by api.endpoint (not /healthz, not the public
+# tracking links, which answer browsers and mail clients, not API clients: tests/tracking)
+API_ROUTES = [(r.path, m) for r in ROUTES if isinstance(r, Route) and isinstance(r.endpoint, endpoint)
               for m in sorted(r.methods - {"HEAD"})]
 ROUTE_IDS = [f"{m} {p}" for p, m in API_ROUTES]
 
@@ -175,9 +191,11 @@ def concrete(path: str) -> str:
     def fill(match: re.Match) -> str:
         name = match[1].split(":")[0]
         if name == "id":
-            return "{book}" if path.startswith("/addressbooks") else "{real_id}"
+            return ("{book}" if path.startswith("/addressbooks") else "{smtp_id}" if path.startswith("/smtp")
+                    else "{capture_id}" if path.startswith("/capture") else "{real_id}")
         if name == "email":
-            return "{sender}" if path.startswith("/senders") else "{email}"
+            return ("{sender}" if path.startswith("/senders") else "{domain_email}" if path.startswith("/smtp")
+                    else "{email}")
         fixed = {"name": "name", "value": "Ann", "slug": "{slug}", "lang": "en", "currency": "USD"}
         assert name in fixed, f"no concrete value for {{{name}}} in {path}: extend concrete()"
         return fixed[name]
@@ -691,6 +709,64 @@ CASES = [
     ("templates: bad owner", "GET", "/templates", {"params": {"owner": "them"}}, 800, None),
     ("templates by lang: bad lang", "GET", "/templates/xx", {}, 800, None),
     ("templates by lang: limit abc", "GET", "/templates/en", {"params": {"limit": "abc"}}, 8, None),
+    # ---- SMTP service
+    *[(f"smtp send: {label}", "POST", "/smtp/emails", {"json": {"email": email}}, code, None)
+      for label, email, code in [
+          ("no email", None, 8),
+          ("email list", ["x"], 8),
+          ("no from", {"subject": "s", "to": [{"email": "t@example.com"}], "text": "t"}, 10),
+          ("bad from", {"subject": "s", "from": {"email": "nope"}, "to": [{"email": "t@example.com"}], "text": "t"},
+           906),
+          ("no to", {"subject": "s", "from": {"email": "f@example.com"}, "text": "t"}, 11),
+          ("to number", {"subject": "s", "from": {"email": "f@example.com"}, "to": 5, "text": "t"}, 11),
+          ("one bad recipient", {"subject": "s", "from": {"email": "f@example.com"}, "text": "t",
+                                 "to": [{"email": "t@example.com"}, {"email": "x@"}]}, 906),
+          ("no content", {"subject": "s", "from": {"email": "f@example.com"}, "to": [{"email": "t@example.com"}]}, 13),
+          ("no subject", {"from": {"email": "f@example.com"}, "to": [{"email": "t@example.com"}], "text": "t"}, 720),
+          ("100k subject", {"subject": "s" * LONG, "from": {"email": "f@example.com"},
+                            "to": [{"email": "t@example.com"}], "text": "t"}, 8),
+          ("CRLF in subject", {"subject": "s\r\nBcc: x@example.com", "from": {"email": "f@example.com"},
+                               "to": [{"email": "t@example.com"}], "text": "t"}, 800),
+          ("CRLF in a name", {"subject": "s", "from": {"email": "f@example.com", "name": "a\nb"},
+                              "to": [{"email": "t@example.com"}], "text": "t"}, 800),
+          ("reserved header", {"subject": "s", "from": {"email": "f@example.com"}, "to": [{"email": "t@example.com"}],
+                               "text": "t", "headers": {"From": "x@example.com"}}, 800),
+          ("attachments list", {"subject": "s", "from": {"email": "f@example.com"},
+                                "to": [{"email": "t@example.com"}], "text": "t", "attachments": ["x"]}, 8),
+          ("binary attachment not base64", {"subject": "s", "from": {"email": "f@example.com"},
+                                            "to": [{"email": "t@example.com"}], "text": "t",
+                                            "attachments_binary": {"a": "!!"}}, 8),
+          ("unknown template", {"subject": "s", "from": {"email": "f@example.com"},
+                                "to": [{"email": "t@example.com"}], "template": {"id": NEVER_TEMPLATE}}, 404),
+          ("template object id", {"subject": "s", "from": {"email": "f@example.com"},
+                                  "to": [{"email": "t@example.com"}], "template": {"id": {"a": 1}}}, 8),
+          ("1001 recipients", {"subject": "s", "from": {"email": "f@example.com"}, "text": "t",
+                               "to": [{"email": f"r{i}@example.com"} for i in range(1001)]}, 8),
+      ]],
+    ("smtp list: limit abc", "GET", "/smtp/emails", {"params": {"limit": "abc"}}, 8, None),
+    ("smtp list: bad date", "GET", "/smtp/emails", {"params": {"from": "01/02/2024"}}, 799, None),
+    ("smtp info: unknown", "GET", "/smtp/emails/" + "0" * 32, {}, 404, None),
+    ("smtp info: NUL", "GET", "/smtp/emails/a%00b", {}, 404, None),
+    ("smtp unsubscribe: nothing", "POST", "/smtp/unsubscribe", {}, 1101, None),
+    ("smtp unsubscribe: one bad", "POST", "/smtp/unsubscribe",
+     {"json": {"emails": [{"email": "a@example.com"}, {"email": "nope"}]}}, 906, None),
+    ("smtp unsubscribe: 100k comment", "POST", "/smtp/unsubscribe",
+     {"json": {"emails": [{"email": "a@example.com", "comment": "c" * LONG}]}}, 800, None),
+    ("smtp unsubscribe remove: nothing", "DELETE", "/smtp/unsubscribe", {}, 1101, None),
+    ("smtp unsubscribe list: bad day", "GET", "/smtp/unsubscribe", {"params": {"day": "yesterday"}}, 799, None),
+    ("smtp domain add: nothing", "POST", "/smtp/domains", {}, 1101, None),
+    ("smtp domain add: bad", "POST", "/smtp/domains", {"json": {"email": "nope"}}, 906, None),
+    ("smtp domain code: unknown domain", "GET", "/smtp/domains/x@unknown.example", {}, 404, None),
+    ("smtp domain verify: no code", "POST", "/smtp/domains/{domain_email}", {}, 1104, None),
+    ("smtp domain verify: no code sent", "POST", "/smtp/domains/{domain_email}", {"json": {"code": "abc"}}, 800, None),
+    ("smtp domain verify: bad", "POST", "/smtp/domains/nope", {"json": {"code": "abc"}}, 906, None),
+    ("smtp bounces: limit abc", "GET", "/smtp/bounces/day", {"params": {"limit": "abc"}}, 8, None),
+    ("smtp bounces: bad day", "GET", "/smtp/bounces/day", {"params": {"day": "2024-13-45"}}, 799, None),
+    # ---- captured mail
+    ("capture list: limit abc", "GET", "/capture/messages", {"params": {"limit": "abc"}}, 8, None),
+    ("capture read: unknown", "GET", "/capture/messages/{capture_id}", {}, 404, None),
+    ("capture read: abc", "GET", "/capture/messages/abc", {}, 404, None),
+    ("capture download: unknown", "GET", "/capture/messages/{capture_id}.eml", {}, 404, None),
     # ---- balance
     ("balance: other currency", "GET", "/balance/EUR", {}, 800, None),
     ("balance: long currency", "GET", "/balance/" + "X" * 5000, {}, 800, None),
@@ -714,7 +790,8 @@ def test_cases_cover_every_route():
                 covered.add((r.path, method))
                 break
     parameterless = {("/senders", "GET"), ("/balance", "GET"), ("/user/balance/detail", "GET"),
-                     ("/oauth/access_token", "POST")}  # no input but the body: the matrices cover them
+                     ("/oauth/access_token", "POST"), ("/smtp/ips", "GET"), ("/smtp/domains", "GET"),
+                     ("/capture/messages", "DELETE")}  # no input but the body: the matrices cover them
     assert set(API_ROUTES) - parameterless - covered == set()
 
 

@@ -169,13 +169,15 @@ def bounces_since(conn: Connection, account_id: int, since: datetime, until: dat
 
 # ---- the SMTP unsubscribe list ----
 
-def add_unsubscribes(conn: Connection, account_id: int, entries: Sequence[tuple[str, str]]) -> None:
-    """Insert new addresses; an address already listed keeps its first date and comment."""
+def add_unsubscribes(conn: Connection, account_id: int, entries: Sequence[tuple[str, str]]) -> int:
+    """Insert new addresses; an address already listed keeps its first date and comment. Returns
+    how many were new."""
     emails = [e for e, _ in entries]
     present = unsubscribed(conn, account_id, emails)
     rows = [{"account_id": account_id, "email": e, "comment": c} for e, c in entries if e not in present]
     if rows:
         conn.execute(insert(U), rows)
+    return len(rows)
 
 
 def remove_unsubscribes(conn: Connection, account_id: int, emails: Sequence[str]) -> int:

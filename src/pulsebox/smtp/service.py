@@ -176,8 +176,8 @@ def record_event(conn: Connection, delivery: dict, kind: str, *, url: str | None
 
 def unsubscribe(conn: Connection, delivery: dict, *, comment: str) -> None:
     """The recipient asked to get no more of this account's mail (List-Unsubscribe, RFC 8058)."""
-    repository.add_unsubscribes(conn, delivery["account_id"], [(delivery["email"], comment[:1000])])
-    record_event(conn, delivery, "unsubscribe")
+    if repository.add_unsubscribes(conn, delivery["account_id"], [(delivery["email"], comment[:1000])]):
+        record_event(conn, delivery, "unsubscribe")  # once: a repeated one-click POST adds nothing
 
 
 def enhanced_status(text: str) -> str:
