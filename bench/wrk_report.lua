@@ -1,8 +1,17 @@
--- wrk script for bench/run.py: sends the bearer token from $PB_TOKEN and prints one JSON line
+-- wrk script for bench/run.py and bench/smtp.py: sends the bearer token from $PB_TOKEN and prints one JSON line
 -- (prefixed "WRKJSON ") with the totals and latency percentiles in microseconds.
 local token = os.getenv("PB_TOKEN") or ""
 wrk.headers["Authorization"] = "Bearer " .. token
 wrk.headers["Accept"] = "application/json"
+-- optional: a POST of the body in $PB_BODY_FILE (bench/smtp.py)
+local body_file = os.getenv("PB_BODY_FILE")
+if body_file then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.method = "POST"
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.headers["Content-Type"] = "application/json"
+end
 
 done = function(summary, latency, requests)
   local e = summary.errors

@@ -12,11 +12,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 AFTER_COMMIT = "pulsebox_after_commit"
+
+
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (message content, contact variables) through orjson: ~5x faster than json.dumps
+_JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
 def normalise_url(url: str) -> str:
@@ -38,13 +47,13 @@ class Database:
             self.engine = self._sqlite_engine()
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size * 2,
-                                        pool_pre_ping=True)
+                                        pool_pre_ping=True, **_JSON)
 
     def _sqlite_engine(self) -> Engine:
         in_memory = ":memory:" in self.url or self.url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
         engine = create_engine(
             self.url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": 30}, **_JSON,
             **({"poolclass": StaticPool} if in_memory else {"pool_size": 12, "max_overflow": 4}),
         )
 

@@ -167,23 +167,8 @@ def _attachment(item: Attachment) -> bytes:
 
 # ---- the message ----
 
-def build(mail: Mail, *, domain: str = "pulsebox.localhost", date: str | None = None) -> bytes:
-    """The whole message as bytes; raises HeaderInjection or ValueError on bad input."""
-    if not mail.to:
-        raise ValueError("a message needs at least one To recipient")
-    text = _qp(mail.text if mail.text else (text_from_html(mail.html) if mail.html else ""))
-    body_parts = [_part("text/plain; charset=utf-8", text, "quoted-printable")]
-    if mail.html:
-        body_parts.append(_part("text/html; charset=utf-8", _qp(mail.html), "quoted-printable"))
-    if len(body_parts) == 1 and not mail.attachments:
-        content_type, body, encoding = "text/plain; charset=utf-8", text, "quoted-printable"
-    else:
-        content_type, body = (_multipart("alternative", body_parts) if len(body_parts) > 1
-                              else ("", body_parts[0]))
-        encoding = None
-        if mail.attachments:
-            inner = body if not content_type else f"Content-Type: {content_type}\r\n\r\n".encode() + body
-            content_type, body = _multipart("mixed", [inner, *(_attachment(a) for a in mail.attachments)])
+def _headers(mail: Mail, domain: str, date: str | None) -> list[tuple[str, str]]:
+    """The top-level headers but the content ones; raises HeaderInjection or ValueError."""
     mail.message_id = mail.message_id or email.utils.make_msgid(domain=domain)
     headers = [
         ("From", format_address(mail.sender)),
@@ -203,6 +188,43 @@ def build(mail: Mail, *, domain: str = "pulsebox.localhost", date: str | None = 
         if not _TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
             raise ValueError(f"header {name!r} cannot be set")
         headers.append((name, encode_words(str(value))))
+    return headers
+
+
+def check(mail: Mail) -> None:
+    """Everything :func:`build` would refuse in this message (header injection, reserved or bad
+    header names, domains IDNA cannot encode, no recipient), without encoding the bodies: cheap
+    enough to run on every API request."""
+    if not mail.to:
+        raise ValueError("a message needs at least one To recipient")
+    message_id = mail.message_id
+    _headers(mail, "check.invalid", "-")
+    mail.message_id = message_id
+    for address in mail.bcc:
+        idna_address(address.email)
+    for item in mail.attachments:
+        _check(item.filename)
+        _check(item.content_type)
+
+
+def build(mail: Mail, *, domain: str = "pulsebox.localhost", date: str | None = None) -> bytes:
+    """The whole message as bytes; raises HeaderInjection or ValueError on bad input."""
+    if not mail.to:
+        raise ValueError("a message needs at least one To recipient")
+    text = _qp(mail.text if mail.text else (text_from_html(mail.html) if mail.html else ""))
+    body_parts = [_part("text/plain; charset=utf-8", text, "quoted-printable")]
+    if mail.html:
+        body_parts.append(_part("text/html; charset=utf-8", _qp(mail.html), "quoted-printable"))
+    if len(body_parts) == 1 and not mail.attachments:
+        content_type, body, encoding = "text/plain; charset=utf-8", text, "quoted-printable"
+    else:
+        content_type, body = (_multipart("alternative", body_parts) if len(body_parts) > 1
+                              else ("", body_parts[0]))
+        encoding = None
+        if mail.attachments:
+            inner = body if not content_type else f"Content-Type: {content_type}\r\n\r\n".encode() + body
+            content_type, body = _multipart("mixed", [inner, *(_attachment(a) for a in mail.attachments)])
+    headers = _headers(mail, domain, date)
     headers.append(("Content-Type", content_type))
     if encoding:
         headers.append(("Content-Transfer-Encoding", encoding))

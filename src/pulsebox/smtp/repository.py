@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.models import (Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent,
@@ -24,14 +24,19 @@ _CHUNK = 500  # IN lists stay below SQLite's parameter limit
 
 # ---- accepting ----
 
+_INSERT_MESSAGE = insert(M).returning(M.c.id)  # built once: .values() per call costs ~100 us
+_INSERT_DELIVERY = insert(D)
+
+
 def insert_message(conn: Connection, values: dict) -> int:
-    return conn.execute(insert(M).values(**values).returning(M.c.id)).scalar_one()
+    return conn.execute(_INSERT_MESSAGE, values).scalar_one()
 
 
 def insert_deliveries(conn: Connection, message_id: int, account_id: int, emails: Sequence[str],
                       now: datetime) -> None:
-    conn.execute(insert(D), [{"message_id": message_id, "account_id": account_id, "email": e, "status": "queued",
-                              "next_attempt_at": now, "updated_at": now} for e in emails])
+    rows = [{"message_id": message_id, "account_id": account_id, "email": e, "status": "queued",
+             "next_attempt_at": now, "updated_at": now} for e in emails]
+    conn.execute(_INSERT_DELIVERY, rows[0] if len(rows) == 1 else rows)  # one row: no executemany set-up
 
 
 # ---- the delivery queue ----
@@ -63,13 +68,19 @@ def messages(conn: Connection, ids: Iterable[int]) -> dict[int, dict]:
 def record_outcomes(conn: Connection, outcomes: Sequence[dict]) -> None:
     """``outcomes``: dicts with ``id``, ``attempts`` (the claim they report on) and the new values
     of status, reason, next_attempt_at, smtp_answer_*, capture_key, sent_at. A worker whose lease
-    lapsed (another claim raised ``attempts``) changes nothing."""
+    lapsed (another claim raised ``attempts``) changes nothing. One executemany per shape of
+    outcome (sent, deferred, ...): a round of 200 copies is a handful of statements."""
     now = utcnow()
+    shapes: dict[tuple[str, ...], list[dict]] = {}
     for outcome in outcomes:
-        values = {k: v for k, v in outcome.items() if k not in ("id", "attempts")}
-        conn.execute(update(D).where(D.c.id == outcome["id"], D.c.attempts == outcome["attempts"],
+        columns = tuple(sorted(k for k in outcome if k not in ("id", "attempts")))
+        shapes.setdefault(columns, []).append(
+            {"b_id": outcome["id"], "b_attempts": outcome["attempts"], **{f"b_{c}": outcome[c] for c in columns}})
+    for columns, rows in shapes.items():
+        statement = (update(D).where(D.c.id == bindparam("b_id"), D.c.attempts == bindparam("b_attempts"),
                                      D.c.status == "sending")
-                     .values(locked_until=None, updated_at=now, **values))
+                     .values(locked_until=None, updated_at=now, **{c: bindparam(f"b_{c}") for c in columns}))
+        conn.execute(statement, rows)
 
 
 def clear_content(conn: Connection, message_ids: Iterable[int]) -> None:

@@ -85,8 +85,8 @@ def accept(conn: Connection, account_id: int, request: SendRequest, settings: Se
         outgoing.html = personalise(outgoing.html, request.variables) if outgoing.html else outgoing.html
         outgoing.text = personalise(outgoing.text, request.variables) if outgoing.text else outgoing.text
     outgoing.links = find_links(outgoing.html) if outgoing.html else []
-    try:  # build it once now: whatever cannot become a message is refused here, not in the worker
-        mime.build(as_mail(outgoing))
+    try:  # whatever cannot become a message is refused here, not in the worker
+        mime.check(as_mail(outgoing))
     except mime.HeaderInjection:
         raise ApiError(800, "Header values (names, subject, headers) must not contain line breaks") from None
     except (ValueError, UnicodeError) as exc:
@@ -99,7 +99,8 @@ def as_mail(outgoing: Outgoing) -> mime.Mail:
         return mime.Address(p.email, p.name)
 
     return mime.Mail(sender=address(outgoing.sender), to=[address(p) for p in outgoing.to],
-                     cc=[address(p) for p in outgoing.cc], subject=outgoing.subject, text=outgoing.text,
+                     cc=[address(p) for p in outgoing.cc], bcc=[address(p) for p in outgoing.bcc],
+                     subject=outgoing.subject, text=outgoing.text,
                      html=outgoing.html, reply_to=address(outgoing.reply_to) if outgoing.reply_to else None,
                      headers=dict(outgoing.headers),
                      attachments=[mime.Attachment(a["filename"], b"", a["content_type"]) for a in outgoing.attachments])
