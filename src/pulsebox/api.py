@@ -11,7 +11,7 @@ long import never stalls the loop and never queues more threads than there are c
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from collections.abc import Callable
@@ -28,7 +28,7 @@ from pulsebox.context import Context
 from pulsebox.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED, ApiError
 
 log = logging.getLogger("pulsebox.api")
-_WRITERS = CapacityLimiter(4)  # threads for write requests; below the database pool size
+WRITERS = CapacityLimiter(4)  # threads for write requests; below the database pool size
 
 
 @dataclass
@@ -37,10 +37,13 @@ class Call:
 
     params: dict
     path: dict
-    conn: Connection
+    conn: Connection | None  # None until the transaction is open
     ctx: Context
     account: dict | None = None
     limits: Limits | None = None
+
+    def on(self, conn: Connection) -> Call:
+        return replace(self, conn=conn)
 
     @property
     def account_id(self) -> int:
@@ -89,13 +92,17 @@ def bearer(header: str) -> str | None:
 class endpoint:  # noqa: N801 - used like a decorator in the route table
     """Wrap ``handler(call)`` into a plain ASGI endpoint (no per-request Request object: this is
     the hot path of every call). The handler returns JSON-able data, or a ``Response`` for the
-    rare answer that is not JSON (a captured message's ``.eml``). ``public`` skips the bearer check; ``write`` defaults to True for
-    every verb but GET (it picks SQLite's write lock up front and a pool thread)."""
+    rare answer that is not JSON (a captured message's ``.eml``). ``public`` skips the bearer
+    check; ``write`` defaults to True for every verb but GET (it picks SQLite's write lock up front
+    and a pool thread); ``grouped`` hands the write to the group commit (``db/group.py``) for
+    endpoints that take thousands of small writes a second."""
 
-    def __init__(self, handler: Handler, *, public: bool = False, write: bool | None = None) -> None:
+    def __init__(self, handler: Handler, *, public: bool = False, write: bool | None = None,
+                 grouped: bool = False) -> None:
         self.handler = handler
         self.public = public
         self.write = write
+        self.grouped = grouped
         self.__name__ = getattr(handler, "__name__", "endpoint")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,13 +114,15 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
         try:
             body = await read_body(receive, headers.get(b"content-length"), ctx.settings.max_body_bytes)
             is_write = self.write if self.write is not None else scope["method"] != "GET"
-            args = (ctx, self.handler, self.public, is_write, bearer(headers.get(b"authorization", "")),
-                    headers.get(b"content-type", ""), body, scope.get("query_string", b""),
-                    scope.get("path_params", {}))
-            if is_write:
-                result = await to_thread.run_sync(_run, *args, limiter=_WRITERS)
+            args = (ctx, self.public, bearer(headers.get(b"authorization", "")), headers.get(b"content-type", ""),
+                    body, scope.get("query_string", b""), scope.get("path_params", {}))
+            if self.grouped:
+                call = _prepare(*args)
+                result = await ctx.group.submit(lambda conn: self.handler(call.on(conn)))
+            elif is_write:
+                result = await to_thread.run_sync(_run, self.handler, is_write, *args, limiter=WRITERS)
             else:
-                result = _run(*args)
+                result = _run(self.handler, is_write, *args)
             response = result if isinstance(result, Response) else json_response(result)
         except ApiError as error:
             response = error_response(error)
@@ -125,8 +134,9 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
 _WANTED = frozenset({b"authorization", b"content-type", b"content-length"})
 
 
-def _run(ctx: Context, handler: Handler, public: bool, is_write: bool, token: str | None,
-         content_type: str, body: bytes, query: bytes, path: dict) -> Any:
+def _prepare(ctx: Context, public: bool, token: str | None, content_type: str, body: bytes, query: bytes,
+             path: dict) -> Call:
+    """Authenticate, count against the rate limit, decode: a Call without its connection yet."""
     account = limits = None
     if not public:
         account_id = ctx.tokens.account_for(lambda: ctx.db.transaction(write=False), token) if token else None
@@ -138,5 +148,10 @@ def _run(ctx: Context, handler: Handler, public: bool, is_write: bool, token: st
     if any("\x00" in str(v) for v in path.values()):
         raise ApiError(NOT_FOUND, "Not found")  # a path with a NUL names nothing that can exist
     params = wire.decode(content_type, body, query)
-    with ctx.db.transaction(write=is_write) as conn:
-        return handler(Call(params=params, path=path, conn=conn, ctx=ctx, account=account, limits=limits))
+    return Call(params=params, path=path, conn=None, ctx=ctx, account=account, limits=limits)
+
+
+def _run(handler: Handler, is_write: bool, *args: Any) -> Any:
+    call = _prepare(*args)
+    with call.ctx.db.transaction(write=is_write) as conn:
+        return handler(call.on(conn))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pulsebox.accounts import service as accounts
 from pulsebox.config import Settings
 from pulsebox.db import Database
+from pulsebox.db.group import GroupCommit
 from pulsebox.oauth.service import TokenCache
 from pulsebox.ratelimit import MemoryLimiter, RedisLimiter, make_limiter
 
@@ -22,6 +23,14 @@ class Context:
     limiter: MemoryLimiter | RedisLimiter
     tokens: TokenCache = field(default_factory=TokenCache)
     _accounts: dict[int, tuple[float, dict, accounts.Limits]] = field(default_factory=dict)
+    _group: GroupCommit | None = None
+
+    @property
+    def group(self) -> GroupCommit:
+        """The group commit of grouped write endpoints (made on first use)."""
+        if self._group is None:
+            self._group = GroupCommit(self.db)
+        return self._group
 
     @classmethod
     def create(cls, settings: Settings) -> Context:
