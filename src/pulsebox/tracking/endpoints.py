@@ -1,0 +1,137 @@
+"""HTTP for the public links (no bearer token: the signed token is the credential).
+
+Plain Starlette endpoints: these answer a GIF, a redirect or an HTML page, and need the client's
+address and User-Agent. Writes run in the API's write thread pool (``api.WRITERS``, sized below
+the database pool) inside one transaction; the unsubscribe page's read runs on the event loop
+like every API read. A HEAD request (link checkers) is answered like a GET but records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from anyio import to_thread
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from pulsebox import links
+from pulsebox.api import WRITERS, error_response
+from pulsebox.context import Context
+from pulsebox.errors import NOT_FOUND, ApiError
+from pulsebox.tracking import pages, service
+from pulsebox.tracking.clientinfo import client_ip
+
+log = logging.getLogger("pulsebox.tracking")
+
+# 1x1 transparent GIF89a, 43 bytes
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
+         b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+PAGE_HEADERS = {**NO_STORE, "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"}
+MAX_FORM = 4096  # an unsubscribe POST carries "List-Unsubscribe=One-Click"; nothing more is read
+
+
+def _ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+async def _write(ctx: Context, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def run() -> Any:
+        with ctx.db.transaction() as conn:
+            return work(conn, *args, **kwargs)
+
+    return await to_thread.run_sync(run, limiter=WRITERS)
+
+
+def _client(request: Request) -> tuple[str, str]:
+    peer = request.client.host if request.client else ""
+    return client_ip(peer, request.headers.get("x-forwarded-for")), request.headers.get("user-agent", "")
+
+
+def _not_found_json() -> Response:
+    return error_response(ApiError(NOT_FOUND, "Link not found", status=404))
+
+
+def _page(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+async def open_pixel(request: Request) -> Response:
+    ctx = _ctx(request)
+    delivery_id = service.delivery_id(ctx.settings.signing_key, links.OPEN, request.path_params["token"])
+    if delivery_id is None:
+        return _not_found_json()
+    if request.method != "HEAD":
+        ip, user_agent = _client(request)
+        try:
+            await _write(ctx, service.record_open, delivery_id, ip, user_agent)
+        except Exception:  # noqa: BLE001 - the image is served even if the event is lost
+            log.exception("could not record an open of delivery %s", delivery_id)
+    return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
+
+
+async def click(request: Request) -> Response:
+    ctx = _ctx(request)
+    ids = service.click_ids(ctx.settings.signing_key, request.path_params["token"])
+    if ids is None:
+        return _not_found_json()
+    ip, user_agent = _client(request)
+    try:
+        url = await _write(ctx, service.click, *ids, ip, user_agent,
+                           record=request.method != "HEAD")
+    except ApiError as error:
+        return error_response(error)
+    return RedirectResponse(url, status_code=302, headers={**NO_STORE, "Referrer-Policy": "no-referrer"})
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    ctx = _ctx(request)
+    delivery_id = service.delivery_id(ctx.settings.signing_key, links.UNSUBSCRIBE, request.path_params["token"])
+    if delivery_id is None:
+        return _page(pages.not_found(), 404)
+    with ctx.db.transaction(write=False) as conn:
+        subject = service.unsubscribe_subject(conn, delivery_id)
+    if subject is None:
+        return _page(pages.not_found(), 404)
+    return _page(pages.unsubscribe_form(*subject))
+
+
+async def _small_form(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            break
+    return body[:MAX_FORM]
+
+
+async def unsubscribe(request: Request) -> Response:
+    """RFC 8058 one-click POST (``List-Unsubscribe=One-Click``) or the page's button."""
+    ctx = _ctx(request)
+    delivery_id = service.delivery_id(ctx.settings.signing_key, links.UNSUBSCRIBE, request.path_params["token"])
+    if delivery_id is None:
+        return _page(pages.not_found(), 404)
+    try:
+        body = await _small_form(request)
+    except ClientDisconnect:
+        return Response(status_code=400)  # never act on a request the client abandoned
+    one_click = b"List-Unsubscribe" in body and b"One-Click" in body
+    done = await _write(ctx, service.unsubscribe, delivery_id, one_click=one_click)
+    if done is None:
+        return _page(pages.not_found(), 404)
+    return _page(pages.unsubscribed(*done))
+
+
+async def confirm(request: Request) -> Response:
+    ctx = _ctx(request)
+    contact_id = service.contact_id(ctx.settings.signing_key, request.path_params["token"])
+    if contact_id is None:
+        return _page(pages.not_found(), 404)
+    if request.method == "HEAD":
+        return _page("")  # a link checker confirms nothing
+    if not await _write(ctx, service.confirm, contact_id):
+        return _page(pages.not_found(), 404)
+    return _page(pages.confirmed())

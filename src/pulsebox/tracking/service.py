@@ -1,0 +1,134 @@
+"""Tracking rules: which token names what, whether an open or click is recorded, where a click
+goes, what unsubscribing and confirming do. No HTTP, no SQL, no commit: the endpoint owns the
+transaction, ``smtp.service`` and ``addressbooks.service`` own the rows.
+
+A token only proves that we made it; the delivery (or contact) it names may be gone since, so
+every function here also answers "not found" for a well-signed token whose row no longer exists.
+A click's URL always comes from the stored message, never from the request: no open redirect.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection
+
+from pulsebox import links
+from pulsebox.addressbooks import service as addressbooks
+from pulsebox.errors import NOT_FOUND, ApiError
+from pulsebox.smtp import service as smtp
+from pulsebox.tracking.clientinfo import client_info
+
+MAX_URL = 8000  # longer than any browser sends; the Location header stays sane
+
+ONE_CLICK_COMMENT = "List-Unsubscribe one-click (RFC 8058)"
+PAGE_COMMENT = "Unsubscribe link"
+
+
+def _not_found(what: str = "Link not found") -> ApiError:
+    return ApiError(NOT_FOUND, what, status=404)
+
+
+# ---- tokens ----
+
+MAX_ID = 2 ** 63 - 1  # a token's ids are up to 64 bits; the database's integers are signed
+
+
+def _ids(key: bytes, purpose: str, token: str, count: int) -> tuple[int, ...] | None:
+    ids = links.verify(key, purpose, token, count)
+    return ids if ids and all(i <= MAX_ID for i in ids) else None
+
+
+def delivery_id(key: bytes, purpose: str, token: str) -> int | None:
+    """The delivery an open or unsubscribe token names, or None if it is malformed or forged."""
+    ids = _ids(key, purpose, token, 1)
+    return ids[0] if ids else None
+
+
+def click_ids(key: bytes, token: str) -> tuple[int, int] | None:
+    """(delivery id, link index) of a click token, or None."""
+    ids = _ids(key, links.CLICK, token, 2)
+    return (ids[0], ids[1]) if ids else None
+
+
+def contact_id(key: bytes, token: str) -> int | None:
+    ids = _ids(key, links.CONFIRM, token, 1)
+    return ids[0] if ids else None
+
+
+# ---- opens and clicks ----
+
+def record_open(conn: Connection, delivery_id: int, ip: str, user_agent: str) -> bool:
+    """Record an open if the delivery exists and its message tracks opens; True if recorded."""
+    found = smtp.delivery(conn, delivery_id)
+    if found is None or not found["track_opens"]:
+        return False
+    smtp.record_event(conn, found, "open", **client_info(ip, user_agent))
+    return True
+
+
+def safe_url(value: object) -> str | None:
+    """``value`` if it is an absolute http(s) URL fit for a Location header, else None."""
+    if not isinstance(value, str) or not value or len(value) > MAX_URL:
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):  # whitespace, CR/LF, controls
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return value
+
+
+def click(conn: Connection, delivery_id: int, index: int, ip: str, user_agent: str, record: bool = True) -> str:
+    """The URL that link ``index`` of the delivery's message stands for, after recording the
+    click (and an open, if none was seen yet: a click proves the message was opened) unless
+    ``record`` is false (a HEAD from a link checker). Each is recorded only if the message
+    tracks clicks (opens). A missing delivery or link, or a stored URL that is not http(s),
+    raises a 404 ApiError: never a redirect."""
+    found = smtp.delivery(conn, delivery_id)
+    if found is None:
+        raise _not_found()
+    content = found["content"] if isinstance(found["content"], dict) else {}
+    stored = content.get("links")
+    if not isinstance(stored, list) or not 0 <= index < len(stored):
+        raise _not_found()
+    url = safe_url(stored[index])
+    if url is None:
+        raise _not_found()
+    count_open = record and found["track_opens"] and not found["opens"]
+    count_click = record and found["track_clicks"]
+    if count_open or count_click:
+        info = client_info(ip, user_agent)
+        if count_open:
+            smtp.record_event(conn, found, "open", **info)
+        if count_click:
+            smtp.record_event(conn, found, "click", url=url, **info)
+    return url
+
+
+# ---- unsubscribing ----
+
+def unsubscribe_subject(conn: Connection, delivery_id: int) -> tuple[str, str] | None:
+    """(recipient, sender) for the unsubscribe page, or None if the delivery is gone."""
+    found = smtp.delivery(conn, delivery_id)
+    return (found["email"], found["sender_email"]) if found else None
+
+
+def unsubscribe(conn: Connection, delivery_id: int, *, one_click: bool) -> tuple[str, str] | None:
+    """Put the delivery's address on its account's SMTP unsubscribe list (again is harmless);
+    (recipient, sender), or None if the delivery is gone."""
+    found = smtp.delivery(conn, delivery_id)
+    if found is None:
+        return None
+    smtp.unsubscribe(conn, found, comment=ONE_CLICK_COMMENT if one_click else PAGE_COMMENT)
+    return found["email"], found["sender_email"]
+
+
+# ---- double opt-in ----
+
+def confirm(conn: Connection, contact_id: int) -> bool:
+    """Make the contact Active; False if it no longer exists."""
+    return bool(addressbooks.confirm_contact(conn, contact_id))
