@@ -1,4 +1,4 @@
-"""``pulsebox serve | worker | migrate | accounts ...``: the operator's interface.
+"""``pulsebox serve | worker | inbound | migrate | accounts ...``: the operator's interface.
 
 Keep these names and flags stable: scripts and other tools call them (issue #3).
 """
@@ -79,6 +79,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(json.dumps(created), flush=True)
     print(f"Pulsebox {settings.public_url} (database {ctx.db.url.split('@')[-1]}, mail {settings.mail_url})",
           flush=True)
+    if settings.inbound_smtp and args.role == "all":
+        from pulsebox.inbound.listener import parse_listen
+
+        try:
+            parse_listen(settings.inbound_smtp)
+        except ValueError as exc:
+            raise SystemExit(f"PULSEBOX_INBOUND_SMTP: {exc}") from None
+        print(f"Pulsebox inbound SMTP (bounces, complaints) on {settings.inbound_smtp}", flush=True)
     os.environ["PULSEBOX_ROLE"] = args.role
 
     from granian import Granian
@@ -89,18 +97,39 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def asgi_app():  # noqa: ANN201
-    """The factory each server process calls: one Context, and the worker loop for role ``all``."""
+    """The factory each server process calls: one Context, and for role ``all`` the worker loop and
+    (``PULSEBOX_INBOUND_SMTP`` set) the inbound SMTP listener."""
     from pulsebox.app import build
 
     settings = Settings.from_env()
     ctx = _context(settings)
-    worker = None
-    if os.environ.get("PULSEBOX_ROLE", "all") == "all":
-        from pulsebox.delivery.transports import from_url
-        from pulsebox.worker.runner import Worker
+    if os.environ.get("PULSEBOX_ROLE", "all") != "all":
+        return build(ctx)
+    from pulsebox.delivery.transports import from_url
+    from pulsebox.worker.runner import Worker
 
-        worker = Worker(ctx, from_url(settings.mail_url, settings.data_dir))
-    return build(ctx, on_startup=worker.start if worker else None, on_shutdown=worker.stop if worker else None)
+    worker = Worker(ctx, from_url(settings.mail_url, settings.data_dir))
+    inbound = None
+    if settings.inbound_smtp:
+        from pulsebox.inbound.listener import Listener
+
+        inbound = Listener(ctx, settings.inbound_smtp)
+
+    def start() -> None:
+        worker.start()
+        if inbound is not None:
+            try:
+                inbound.start()
+            except OSError as exc:  # with --workers N, the first process to bind it serves it
+                log.warning("inbound SMTP not started on %s: %s (another process may be serving it)",
+                            inbound.address, exc)
+
+    def stop() -> None:
+        if inbound is not None:
+            inbound.stop()
+        worker.stop()
+
+    return build(ctx, on_startup=start, on_shutdown=stop)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -118,6 +147,27 @@ def cmd_worker(args: argparse.Namespace) -> None:
     print("Pulsebox worker running", flush=True)
     done.wait()
     worker.stop()
+
+
+def cmd_inbound(args: argparse.Namespace) -> None:
+    from pulsebox.inbound.listener import DEFAULT_LISTEN, Listener
+
+    settings = Settings.from_env()
+    listen = args.listen or settings.inbound_smtp or DEFAULT_LISTEN
+    ctx = _context(settings)
+    _prepare_database(ctx, allow_create=False)
+    try:
+        listener = Listener(ctx, listen)
+        done = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: done.set())
+        listener.start()
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"pulsebox inbound: cannot listen on {listen}: {exc}") from None
+    print(f"Pulsebox inbound SMTP listening on {listener.address} "
+          f"(bounce+/unsubscribe+ addresses @{settings.return_path_domain})", flush=True)
+    done.wait()
+    listener.stop()
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -177,6 +227,11 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run background jobs only")
     worker.set_defaults(func=cmd_worker)
 
+    inbound = sub.add_parser("inbound", help="SMTP listener for bounces (DSN), complaints (ARF), mailto unsubscribes")
+    inbound.add_argument("--listen", metavar="HOST:PORT",
+                         help="address to listen on (default: PULSEBOX_INBOUND_SMTP, else 127.0.0.1:2525)")
+    inbound.set_defaults(func=cmd_inbound)
+
     mig = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
     mig.set_defaults(func=cmd_migrate)
 
@@ -206,5 +261,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=os.environ.get("PULSEBOX_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
     args = parser().parse_args(argv)
     args.func(args)
