@@ -69,3 +69,38 @@ def test_code_is_stored_hashed(api, ctx):
         stored = conn.execute(select(Sender.__table__.c.code_hash).where(Sender.__table__.c.email == "h@example.com",
                                                                          Sender.__table__.c.account_id == api.id)).scalar_one()
     assert code not in stored and len(stored) == 64
+
+
+def test_activation_goes_through_the_outbox(api, ctx):
+    """The code is queued as a system notice in the request's own transaction (no job): one queued
+    delivery to the sender, from the system sender, whose text carries the code line."""
+    from email.utils import parseaddr
+
+    from sqlalchemy import select, update
+
+    from pulsebox.models import Delivery, OutboxMessage
+
+    D, M = Delivery.__table__, OutboxMessage.__table__
+    api.post("/senders", json={"email": "out@example.com", "name": "Out"})
+    assert api.get("/senders/out@example.com/code").json == {"result": True, "email": "out@example.com"}
+    with ctx.db.transaction(write=False) as conn:
+        rows = conn.execute(select(D.c.email, D.c.status, M.c.kind, M.c.sender_email, M.c.sender_name, M.c.subject,
+                                   M.c.content).select_from(D.join(M, M.c.id == D.c.message_id))
+                            .where(D.c.account_id == api.id)).mappings().all()
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["email"], row["status"], row["kind"]) == ("out@example.com", "queued", "system")
+    assert (row["sender_name"], row["sender_email"]) == parseaddr(ctx.settings.system_from)
+    assert row["subject"] == "Confirm your sender address"
+    code = re.search(r"^Activation code: ([0-9a-f]{32})$", row["content"]["text"], re.M)[1]
+    assert api.post("/senders/out@example.com/code", json={"code": code}).json == {"result": True,
+                                                                                  "email": "out@example.com"}
+    # a refused request (1004 within 15 minutes) queues nothing more
+    api.post("/senders", json={"email": "twice@example.com", "name": "Twice"})
+    api.get("/senders/twice@example.com/code")
+    assert api.get("/senders/twice@example.com/code").error_code == 1004
+    with ctx.db.transaction() as conn:
+        assert len(conn.execute(select(D.c.id).where(D.c.account_id == api.id,
+                                                     D.c.email == "twice@example.com")).all()) == 1
+        # checked, not sent: out of the queue, so no later test's worker run meets them
+        conn.execute(update(D).where(D.c.account_id == api.id).values(status="failed", reason="test: not sent"))

@@ -84,7 +84,7 @@ def add_contacts(call: Call) -> dict:
     book_id = schemas.book_id(call.path)
     contacts = schemas.contacts_to_add(call.params)
     service.add_contacts(call.conn, call.account_id, book_id, contacts,
-                         double_opt_in=schemas.double_opt_in(call.params))
+                         double_opt_in=schemas.double_opt_in(call.params), settings=call.ctx.settings)
     return OK
 
 

@@ -175,6 +175,17 @@ def set_status(conn: Connection, contact_ids: Sequence[int], status: int) -> Non
         conn.execute(update(C).where(C.c.id.in_(chunk)).values(status=status))
 
 
+def confirm(conn: Connection, contact_id: int, from_status: int, to_status: int) -> RowMapping | None:
+    """Move one contact from ``from_status`` to ``to_status`` in one statement (two concurrent
+    clicks cannot both count); its book and phone when it moved, else None."""
+    return conn.execute(update(C).where(C.c.id == contact_id, C.c.status == from_status).values(status=to_status)
+                        .returning(C.c.book_id, C.c.phone)).mappings().first()
+
+
+def contact_status(conn: Connection, contact_id: int) -> int | None:
+    return conn.execute(select(C.c.status).where(C.c.id == contact_id)).scalar()
+
+
 def set_phone(conn: Connection, contact_id: int, phone: str) -> None:
     conn.execute(update(C).where(C.c.id == contact_id).values(phone=phone))
 
@@ -200,6 +211,14 @@ def memberships(conn: Connection, account_id: int, emails: Sequence[str]) -> lis
 def delete_memberships(conn: Connection, account_id: int, email: str) -> list[RowMapping]:
     return conn.execute(delete(C).where(C.c.account_id == account_id, C.c.email == email)
                         .returning(C.c.book_id, C.c.status, C.c.phone)).mappings().all()
+
+
+def lock_memberships(conn: Connection, account_id: int, email: str, not_status: int) -> list[RowMapping]:
+    """The address's contacts in every book of the account whose status is not ``not_status``,
+    locked on PostgreSQL until commit."""
+    return conn.execute(select(C.c.id, C.c.book_id, C.c.status, C.c.phone)
+                        .where(C.c.account_id == account_id, C.c.email == email, C.c.status != not_status)
+                        .order_by(C.c.book_id).with_for_update()).mappings().all()
 
 
 def count_active_contacts(conn: Connection, account_id: int, book_id: int | None = None) -> int:

@@ -149,7 +149,7 @@ def double_opt_in(params: dict) -> dict | None:
     if confirmation != "force":
         raise ApiError(800, "confirmation must be 'force' (double opt-in) or absent")
     sender = addresses.require(params.get("sender_email"), missing=10)
-    lang = as_text(params.get("message_lang")) or ""
+    lang = (as_text(params.get("message_lang")) or "en").lower()  # documented as required; we default to en
     if lang not in DOI_LANGS:
         raise ApiError(800, f"message_lang must be one of {', '.join(DOI_LANGS)}")
     template_id = as_text(params.get("template_id"))

@@ -8,14 +8,18 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
-from pulsebox.addressbooks import repository
+from pulsebox import links
+from pulsebox.addressbooks import confirmation, repository
 from pulsebox.addressbooks.schemas import ACTIVE, ACTIVE_STATUSES, CONFIRMATION_REQUESTED, UNSUBSCRIBED, \
     coerce_to_type, infer_type
 from pulsebox.addressbooks.schemas import phone as clean_phone
 from pulsebox.balance import service as balance
+from pulsebox.config import Settings
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
 from pulsebox.senders import service as senders
+from pulsebox.smtp import service as smtp
+from pulsebox.templates import service as templates
 
 
 def tally(rows: Iterable[tuple[int, str | None]], sign: int = 1) -> Counter:
@@ -82,14 +86,53 @@ def _typed(variables: dict, types: dict[str, str]) -> dict:
     return {name: coerce_to_type(name, types[name], value) for name, value in variables.items()}
 
 
+def _confirmation_template(conn: Connection, account_id: int, ref: str) -> str:
+    """The body of the account's (or a system) template named by ``template_id``: its ``real_id``
+    or its 32-hex ``id`` (also written as a UUID, as document 004's example is)."""
+    ref = ref.strip()
+    if len(ref) == 36 and ref.count("-") == 4:
+        ref = ref.replace("-", "")
+    try:
+        return templates.get(conn, account_id, ref.lower())["body"]
+    except ApiError:
+        raise ApiError(1005, f"Confirmation template {ref[:64]!r} not found") from None
+
+
+def _quoted_sender(sender: dict) -> str:
+    name = (sender.get("name") or "").replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{name}" <{sender["email"]}>' if name else sender["email"]
+
+
+def _queue_confirmations(conn: Connection, account_id: int, book_row: dict, contacts: Iterable[tuple[int, str]],
+                         double_opt_in: dict, sender: dict, template_body: str | None, settings: Settings) -> int:
+    from_ = _quoted_sender(sender)
+    queued = 0
+    for contact_id, email in contacts:
+        link = links.confirm_url(settings.public_url, settings.signing_key, contact_id)
+        message = confirmation.message(double_opt_in.get("message_lang"), email, book_row["name"], link,
+                                       template_body)
+        smtp.queue_notice(conn, account_id, to=email, subject=message.subject, text=message.text,
+                          html=message.html, sender=from_)
+        queued += 1
+    return queued
+
+
 def add_contacts(conn: Connection, account_id: int, book_id: int,
-                 contacts: list[tuple[str, dict, str | None]], *, double_opt_in: dict | None = None) -> int:
+                 contacts: list[tuple[str, dict, str | None]], *, double_opt_in: dict | None = None,
+                 settings: Settings | None = None) -> int:
     """Add or update contacts. New ones start Active (single opt-in) or "confirmation requested"
     (double opt-in, from an active sender); an address already in the book keeps its status and
-    gets its variables merged. Returns the number of new contacts."""
-    book(conn, account_id, book_id, lock=True)
+    gets its variables merged. With double opt-in, every new contact, and every one still waiting
+    for its confirmation, is sent a confirmation message with its signed link (``settings`` gives
+    the public URL and the signing key). Returns the number of new contacts."""
+    book_row = book(conn, account_id, book_id, lock=True)
+    sender = template_body = None
     if double_opt_in is not None:
-        senders.require_active(conn, account_id, double_opt_in["sender_email"])
+        if settings is None:
+            raise ValueError("double opt-in needs the settings (public URL, signing key)")
+        sender = senders.require_active(conn, account_id, double_opt_in["sender_email"])
+        if double_opt_in.get("template_id"):
+            template_body = _confirmation_template(conn, account_id, double_opt_in["template_id"])
     types = _declare_variables(conn, book_id, (variables for _, variables, _ in contacts))
     status = CONFIRMATION_REQUESTED if double_opt_in else ACTIVE
     typed = {email: (_typed(variables, types), phone) for email, variables, phone in contacts}
@@ -109,6 +152,12 @@ def add_contacts(conn: Connection, account_id: int, book_id: int,
             delta.subtract(tally([(old["status"], old["phone"])]))
     repository.update_contacts(conn, updates)
     repository.add_to_counters(conn, book_id, delta)
+    if double_opt_in is not None:
+        new_rows = repository.contacts_by_email(conn, book_id, sorted(inserted))
+        waiting = [(row["id"], email) for email, row in new_rows.items()]
+        waiting += [(row["id"], email) for email, row in existing.items() if row["status"] == CONFIRMATION_REQUESTED]
+        _queue_confirmations(conn, account_id, book_row, sorted(waiting), double_opt_in, sender, template_body,
+                             settings)
     return len(inserted)
 
 
@@ -178,6 +227,38 @@ def set_status(conn: Connection, account_id: int, book_id: int, emails: list[str
 
 def unsubscribe(conn: Connection, account_id: int, book_id: int, emails: list[str]) -> int:
     return set_status(conn, account_id, book_id, emails, UNSUBSCRIBED)
+
+
+def confirm_contact(conn: Connection, contact_id: int) -> bool:
+    """A subscriber opened its confirmation link (the contact id comes from a signed token, so no
+    account is needed): "Confirmation requested" (2) becomes Active (1), with the book's counters.
+    True when the contact is now subscribed (also when it already was: New or Active); False when
+    it is gone or in any other status (unsubscribed, blocked, ...), which a link cannot undo."""
+    moved = repository.confirm(conn, contact_id, CONFIRMATION_REQUESTED, ACTIVE)
+    if moved is not None:
+        delta = tally([(ACTIVE, moved["phone"])])
+        delta.subtract(tally([(CONFIRMATION_REQUESTED, moved["phone"])]))
+        repository.add_to_counters(conn, moved["book_id"], delta)
+        return True
+    return repository.contact_status(conn, contact_id) in ACTIVE_STATUSES
+
+
+def set_status_everywhere(conn: Connection, account_id: int, email: str, status: int) -> int:
+    """Give an address ``status`` in every book of the account (a hard bounce: 9 "Sending error";
+    a complaint: 6 "Unsubscribed from all newsletters"), keeping each book's counters right.
+    Returns the number of contacts whose status changed."""
+    rows = repository.lock_memberships(conn, account_id, email.strip().lower(), status)
+    if not rows:
+        return 0
+    repository.set_status(conn, [r["id"] for r in rows], status)
+    by_book: dict[int, Counter] = {}
+    for r in rows:
+        delta = by_book.setdefault(r["book_id"], Counter())
+        delta.update(tally([(status, r["phone"])]))
+        delta.subtract(tally([(r["status"], r["phone"])]))
+    for book_id, delta in sorted(by_book.items()):
+        repository.add_to_counters(conn, book_id, delta)
+    return len(rows)
 
 
 # ---- one address across every book of the account (used by the emails area) ----

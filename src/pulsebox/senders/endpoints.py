@@ -24,7 +24,7 @@ def delete(call: Call) -> dict:
 
 def request_code(call: Call) -> dict:
     email = addresses.require(call.path["email"], missing=903)
-    service.request_code(call.conn, call.account_id, email)
+    service.request_code(call.conn, call.account_id, email, call.ctx.settings.system_from)
     return {"result": True, "email": email}
 
 

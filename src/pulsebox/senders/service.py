@@ -15,8 +15,7 @@ from pulsebox import addresses
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
 from pulsebox.senders import repository
-from pulsebox.senders.tasks import ACTIVATION
-from pulsebox.worker import queue
+from pulsebox.smtp import service as smtp
 
 MAX_SENDERS = 100  # error 905 beyond this
 RESEND_AFTER = timedelta(minutes=15)
@@ -51,8 +50,17 @@ def delete(conn: Connection, account_id: int, email: str) -> None:
     repository.delete_sender(conn, _sender(conn, account_id, email, missing=704)["id"])
 
 
-def request_code(conn: Connection, account_id: int, email: str) -> None:
-    """Make a new activation code and queue the message that carries it to the sender."""
+def activation_text(name: str, email: str, code: str) -> str:
+    return (f"Hello {name},\n\n"
+            f"someone asked to send email from {email} through Pulsebox.\n"
+            f"To confirm that this address is yours, use this code:\n\n"
+            f"Activation code: {code}\n\n"
+            f"If you did not ask for this, ignore this message.\n")
+
+
+def request_code(conn: Connection, account_id: int, email: str, system_from: str) -> None:
+    """Make a new activation code and queue the message that carries it to the sender (through
+    the outbox, from ``system_from``: built, sent, retried and captured like any other mail)."""
     sender = _sender(conn, account_id, email, missing=1003)
     if sender["active"]:
         raise ApiError(800, "This sender is already active")
@@ -61,7 +69,8 @@ def request_code(conn: Connection, account_id: int, email: str) -> None:
         raise ApiError(1004)
     code = secrets.token_hex(16)
     repository.store_code(conn, sender["id"], _hash(code), now)
-    queue.enqueue(conn, ACTIVATION, {"email": email, "name": sender["name"], "code": code})
+    smtp.queue_notice(conn, account_id, to=email, sender=system_from,
+                      subject="Confirm your sender address", text=activation_text(sender["name"], email, code))
 
 
 def activate(conn: Connection, account_id: int, email: str, code: str) -> None:

@@ -22,11 +22,8 @@ class JobContext:
 
 
 def _tasks() -> dict[str, Callable[[JobContext, dict], None]]:
-    from pulsebox.senders import tasks as senders
-
-    return {
-        senders.ACTIVATION: senders.send_activation,
-    }
+    """Job kinds -> tasks. Mail is not a job: it goes through the outbox (``PUMPS``)."""
+    return {}
 
 
 TASKS = _tasks()

@@ -1,0 +1,101 @@
+"""Captured mail: the account's own messages as the capture transport stored them. An account
+sees only copies of its own deliveries (the account id is in every query); a message another
+account sent, one never captured, and one whose file is gone all answer the same 404."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from sqlalchemy import Connection
+
+from pulsebox.capture import repository
+from pulsebox.capture.store import Captured, Store, for_settings
+from pulsebox.config import Settings
+from pulsebox.db.engine import after_commit
+from pulsebox.errors import NOT_FOUND, ApiError
+
+
+def not_found() -> ApiError:
+    return ApiError(NOT_FOUND, "Captured message not found")
+
+
+def _store(settings: Settings) -> Store | None:
+    return for_settings(settings)
+
+
+def listing(conn: Connection, account_id: int, settings: Settings, limit: int, offset: int,
+            recipient: str | None, subject: str | None) -> list[dict]:
+    """Newest first; empty when the transport is not ``capture://``."""
+    store = _store(settings)
+    if store is None:
+        return []
+    rows = [dict(r) for r in repository.page(conn, account_id, limit, offset, recipient, subject)]
+    for row in rows:
+        row["size"] = store.size(row["capture_key"]) or 0
+    return rows
+
+
+def _captured(conn: Connection, account_id: int, settings: Settings, delivery_id: int) -> tuple[dict, Captured]:
+    store = _store(settings)
+    row = repository.one(conn, account_id, delivery_id) if store is not None else None
+    captured = store.read(row["capture_key"]) if row is not None else None
+    if row is None or captured is None:
+        raise not_found()
+    return {**row, "size": len(captured.raw)}, captured
+
+
+def raw(conn: Connection, account_id: int, settings: Settings, delivery_id: int) -> bytes:
+    """The message exactly as it was handed to the transport."""
+    return _captured(conn, account_id, settings, delivery_id)[1].raw
+
+
+def _text(part: EmailMessage) -> str:
+    try:
+        return part.get_content()
+    except (LookupError, ValueError, AssertionError):  # unknown charset or broken encoding
+        payload = part.get_payload(decode=True) or b""
+        return payload.decode("utf-8", "replace")
+
+
+def parse(data: bytes) -> dict:
+    """Headers (decoded, in order), the text and HTML bodies and the attachments of a message."""
+    message = message_from_bytes(data, policy=policy.default)
+    headers = []
+    for name, value in message.raw_items():
+        try:
+            headers.append([name, str(message.policy.header_fetch_parse(name, value))])
+        except Exception:  # noqa: BLE001 - a malformed header is shown as it is
+            headers.append([name, str(value)])
+    out: dict = {"headers": headers, "text": None, "html": None, "attachments": []}
+    for kind in ("plain", "html"):
+        body = message.get_body(preferencelist=(kind,))
+        if body is not None:
+            out["text" if kind == "plain" else "html"] = _text(body)
+    for part in message.iter_attachments() if message.is_multipart() else ():
+        payload = part.get_payload(decode=True) or b""
+        out["attachments"].append({"filename": part.get_filename() or "", "content_type": part.get_content_type(),
+                                   "size": len(payload)})
+    return out
+
+
+def message(conn: Connection, account_id: int, settings: Settings, delivery_id: int) -> dict:
+    row, captured = _captured(conn, account_id, settings, delivery_id)
+    return {**row, **parse(captured.raw), "envelope": {"mail_from": captured.mail_from,
+                                                        "rcpt_to": captured.recipients}}
+
+
+def clear(conn: Connection, account_id: int, settings: Settings) -> int:
+    """Delete the account's captured files and forget their keys; how many messages were cleared."""
+    store = _store(settings)
+    if store is None:
+        return 0
+    keys = repository.keys(conn, account_id)
+    cleared = repository.forget(conn, account_id)
+
+    def delete_files() -> None:  # only once the keys are gone for good
+        for key in keys:
+            store.delete(key)
+
+    after_commit(conn, delete_files)
+    return cleared
