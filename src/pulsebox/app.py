@@ -18,6 +18,7 @@ from pulsebox.addressbooks import endpoints as books
 from pulsebox.api import Call, endpoint, error_response, json_response
 from pulsebox.balance import endpoints as balance
 from pulsebox.blacklist import endpoints as blacklist_api
+from pulsebox.capture import endpoints as capture_api
 from pulsebox.context import Context
 from pulsebox.emails import endpoints as emails_api
 from pulsebox.errors import METHOD_NOT_ALLOWED, NOT_FOUND, ApiError
@@ -26,6 +27,7 @@ from pulsebox.oauth import service as oauth
 from pulsebox.senders import endpoints as senders_api
 from pulsebox.smtp import endpoints as smtp_api
 from pulsebox.templates import endpoints as templates_api
+from pulsebox.tracking import endpoints as tracking
 
 log = logging.getLogger("pulsebox")
 
@@ -105,7 +107,7 @@ ROUTES = [
     route("/balance/{currency}", balance.balance, "GET"),
     route("/user/balance/detail", balance.detail, "GET"),
     # SMTP (transactional) service
-    route("/smtp/emails", smtp_api.send, "POST"),
+    route("/smtp/emails", smtp_api.send, "POST", grouped=True),
     route("/smtp/emails", smtp_api.list_emails, "GET"),
     route("/smtp/emails/{id}", smtp_api.email_info, "GET"),
     route("/smtp/unsubscribe", smtp_api.unsubscribe, "POST"),
@@ -118,7 +120,16 @@ ROUTES = [
     route("/smtp/domains/{email}", smtp_api.verify_domain, "POST"),
     route("/smtp/bounces/day", smtp_api.bounces, "GET"),
     # captured mail (ours: capture:// only)
+    route("/capture/messages", capture_api.list_messages, "GET"),
+    route("/capture/messages", capture_api.clear, "DELETE"),
+    route("/capture/messages/{id}.eml", capture_api.download, "GET"),
+    route("/capture/messages/{id}", capture_api.read_message, "GET"),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
+    Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),
+    Route("/t/c/{token}", tracking.click, methods=["GET"]),
+    Route("/t/u/{token}", tracking.unsubscribe_page, methods=["GET"]),
+    Route("/t/u/{token}", tracking.unsubscribe, methods=["POST"]),
+    Route("/t/confirm/{token}", tracking.confirm, methods=["GET"]),
 ]
 
 _SLASHES = re.compile(r"/{2,}")

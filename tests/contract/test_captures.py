@@ -645,6 +645,9 @@ def seed_template(r: Replay, real_id: int, body: str) -> None:
         conn.execute(delete(TEMPLATES).where(TEMPLATES.c.id == real_id))
         conn.execute(insert(TEMPLATES).values(id=real_id, uid=f"{real_id:032x}", account_id=r.account_id,
                                               name=f"t{real_id}", name_slug=f"t{real_id}", body=body, lang="en"))
+        if conn.dialect.name == "postgresql":  # an explicit id must not be handed out again by the sequence
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('templates', 'id'), "
+                              "(SELECT max(id) FROM templates))"))
 
 
 def assert_email_info(body: object, variables: dict) -> None:

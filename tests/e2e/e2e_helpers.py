@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -213,3 +217,258 @@ class LiveServer:
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+# --------------------------------------------------------------------------------------------- #
+#      servers of a test module's own: mail over real SMTP, restarts, kills (mail flow, crash)     #
+# --------------------------------------------------------------------------------------------- #
+#
+# The session ``live_server`` (conftest.py) captures mail in a Maildir. The mail-flow and crash
+# tests need more: a ``pulsebox serve`` relaying to an SMTP server the test runs (aiosmtpd, in
+# process), the inbound bounce listener, a database of their own (so no other server's worker
+# claims their mail), and processes they may SIGKILL and start again on the same data.
+
+SERVE_STARTUP_TIMEOUT = 30.0  # seconds for /healthz to answer 200
+E2E_RATE_LIMITS = "1000/second;100000/minute;1000000/day"
+BACKENDS = [b.strip() for b in os.environ.get("PULSEBOX_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+PG_ADMIN_URL = os.environ.get("PULSEBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BROWSER_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+@contextlib.contextmanager
+def own_database(backend: str) -> Iterator[str | None]:
+    """A database nobody else uses: None for SQLite (serve makes ``<data_dir>/pulsebox.db``), or the
+    URL of a PostgreSQL database created on ``PULSEBOX_TEST_PG_URL`` and dropped afterwards."""
+    if backend == "sqlite":
+        yield None
+        return
+    assert backend == "postgresql", f"unknown backend {backend!r} in PULSEBOX_TEST_BACKENDS"
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    name = f"pulsebox_e2e_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+
+def serve_env(data_dir: Path, database_url: str | None = None, **settings: str) -> dict[str, str]:
+    """The environment of a ``pulsebox serve``: no inherited ``PULSEBOX_*`` setting, a data dir of
+    its own, high API limits, and ``settings`` (``MAIL_URL="smtp://..."`` -> ``PULSEBOX_MAIL_URL``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSEBOX_")}
+    env.update({"PULSEBOX_DATA_DIR": str(data_dir), "PULSEBOX_API_RATE_LIMITS": E2E_RATE_LIMITS, "PYTHONUNBUFFERED": "1"})
+    if database_url:
+        env["PULSEBOX_DATABASE_URL"] = database_url
+    env.update({f"PULSEBOX_{k}": str(v) for k, v in settings.items()})
+    return env
+
+
+def spawn_serve(env: dict[str, str], log_dir: Path, *, role: str = "all", port: int | None = None) -> LiveServer:
+    """Start ``pulsebox serve --role ROLE`` in its own process group and wait for /healthz. Its output is
+    appended to ``log_dir/server.{stdout,stderr}`` (one file across restarts, each start marked)."""
+    port = port or free_port()
+    env = dict(env)
+    env.setdefault("PULSEBOX_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "server.stdout", "ab") as stdout, open(log_dir / "server.stderr", "ab") as stderr:
+        for out in (stdout, stderr):
+            out.write(f"\n===== pulsebox serve --role {role} on port {port} =====\n".encode())
+            out.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pulsebox", "serve", "--host", "127.0.0.1", "--port", str(port), "--role", role],
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: a kill reaches every process it forks
+        )
+    server = LiveServer(
+        base_url=f"http://127.0.0.1:{port}",
+        port=port,
+        data_dir=Path(env["PULSEBOX_DATA_DIR"]),
+        env=env,
+        process=proc,
+        log_dir=log_dir,
+    )
+    try:
+        wait_healthy(server)
+    except BaseException:
+        kill_server(server)
+        raise
+    return server
+
+
+def wait_healthy(server: LiveServer, timeout: float = SERVE_STARTUP_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no attempt"
+    while True:
+        if server.process.poll() is not None:
+            pytest.fail(f"pulsebox serve exited with {server.process.returncode} before /healthz\n{server.server_output()}")
+        try:
+            r = httpx.get(f"{server.base_url}/healthz", timeout=2.0)
+            if r.status_code == 200:
+                return
+            last = f"HTTP {r.status_code}: {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        if time.monotonic() > deadline:
+            pytest.fail(f"pulsebox serve: no /healthz within {timeout}s (last: {last})\n{server.server_output()}")
+        time.sleep(0.1)
+
+
+def kill_server(server: LiveServer, sig: int = signal.SIGKILL, timeout: float = 15.0) -> None:
+    """Send ``sig`` to the server's whole process group and reap it; SIGKILL if it outlives ``timeout``."""
+    proc = server.process
+    for s in (sig, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, s)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            continue
+        break
+    # the group may outlive its leader (granian's worker process): make sure it is gone
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop_server(server: LiveServer) -> None:
+    """Orderly stop (SIGTERM to the group), SIGKILL after 15 s."""
+    if server.process.poll() is None:
+        kill_server(server, signal.SIGTERM)
+    else:
+        kill_server(server, signal.SIGKILL, timeout=1.0)
+
+
+def poll(what: str, probe: Callable[[], object], *, timeout: float = MAIL_TIMEOUT, every: float = 0.1,
+         detail: Callable[[], str] | None = None):
+    """``probe()``'s first truthy answer within ``timeout`` seconds; fails naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout}s" + (f"\n{detail()}" if detail else ""))
+        time.sleep(every)
+
+
+@dataclass
+class Received:
+    """One message an SMTP server accepted: the envelope and the parsed content."""
+
+    mail_from: str
+    rcpts: list[str]
+    raw: bytes
+    message: EmailMessage
+
+    @property
+    def html(self) -> str:
+        part = self.message.get_body(("html",))
+        return part.get_content() if part is not None else ""
+
+    @property
+    def text(self) -> str:
+        return message_text(self.message)
+
+
+class SmtpSink:
+    """An aiosmtpd server on loopback around ``handler`` (tests/smtp_servers.py ``Recorder`` or a
+    subclass: ``messages`` holds ``(mail_from, rcpts, original_content)``, guarded by ``lock``)."""
+
+    def __init__(self, handler) -> None:  # noqa: ANN001
+        from aiosmtpd.controller import Controller
+
+        self.handler = handler
+        self.controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        self.controller.start()
+        self.port: int = self.controller.port
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?tls=none"
+
+    def received(self) -> list[Received]:
+        with self.handler.lock:
+            raw = list(self.handler.messages)
+        parser = BytesParser(policy=policy.default)
+        return [Received(f, list(r), data, parser.parsebytes(data)) for f, r, data in raw]
+
+    def to(self, address: str) -> list[Received]:
+        address = address.lower()
+        return [m for m in self.received() if address in (r.lower() for r in m.rcpts)]
+
+    def wait_for(self, address: str, *, count: int = 1, timeout: float = MAIL_TIMEOUT,
+                 server: LiveServer | None = None) -> list[Received]:
+        """The messages for ``address`` once there are at least ``count`` (bounded wait)."""
+
+        def detail() -> str:
+            seen = [(m.rcpts, str(m.message["Subject"])) for m in self.received()]
+            return f"received so far (rcpts, Subject): {seen}\n" + (server.server_output() if server else "")
+
+        def probe() -> list[Received] | None:
+            got = self.to(address)
+            return got if len(got) >= count else None
+
+        return poll(f"{count} message(s) for {address} at the SMTP server", probe, timeout=timeout, detail=detail)
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+# ---- the Node client (tests/e2e/node), for modules other than test_node_client.py ----
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_modules_ready(timeout: float = 300) -> Path:
+    """``npm ci`` in tests/e2e/node once; skips the test when node/npm are missing."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed for the Node client e2e tests")
+    if not (NODE_DIR / "node_modules" / "sendpulse-api" / "package.json").is_file():
+        cmd = [npm, "ci" if (NODE_DIR / "package-lock.json").is_file() else "install", "--no-audit", "--no-fund"]
+        cp = subprocess.run(cmd, cwd=NODE_DIR, capture_output=True, text=True, timeout=timeout)
+        assert cp.returncode == 0, f"{' '.join(cmd)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}"
+    return NODE_DIR
+
+
+def run_node_scenario(server: LiveServer, account: Account, token_dir: Path, mode: str, *,
+                      extra_env: dict[str, str] | None = None, timeout: float = 90) -> dict:
+    """Run ``node -r ./redirect.js scenario.js MODE`` against ``server``; its one JSON line, decoded."""
+    env = {
+        **server.env,
+        "PULSEBOX_E2E_PORT": str(server.port),
+        "PULSEBOX_CLIENT_ID": account.client_id,
+        "PULSEBOX_CLIENT_SECRET": account.client_secret,
+        "PULSEBOX_TOKEN_DIR": str(token_dir),
+        "PULSEBOX_MAIL_DIR": str(server.mail_dir),
+        "PULSEBOX_E2E_TAG": unique(""),
+        **(extra_env or {}),
+    }
+    cmd = ["node", "-r", "./redirect.js", "scenario.js", mode]
+    try:
+        cp = subprocess.run(cmd, cwd=NODE_DIR, env=env, capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{' '.join(cmd)} did not finish within {timeout}s; stdout: {exc.stdout!r}")
+    lines = [ln for ln in cp.stdout.splitlines() if ln.strip()]
+    assert lines, f"scenario {mode} printed nothing (exit {cp.returncode}); stderr:\n{cp.stderr}"
+    result = json.loads(lines[-1])
+    assert cp.returncode == 0, (
+        f"scenario {mode} exited {cp.returncode}: {result.get('timeout') or result.get('exception')}\n"
+        f"results: {json.dumps(result, ensure_ascii=False)[:4000]}\nstderr:\n{cp.stderr[-3000:]}"
+    )
+    return result

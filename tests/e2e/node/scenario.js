@@ -3,11 +3,12 @@
 //
 //   PULSEBOX_E2E_PORT=8000 PULSEBOX_CLIENT_ID=... PULSEBOX_CLIENT_SECRET=... \
 //   PULSEBOX_TOKEN_DIR=/tmp/tok PULSEBOX_MAIL_DIR=$PULSEBOX_DATA_DIR/mail \
-//   node -r ./redirect.js scenario.js [full|token|badcreds]
+//   node -r ./redirect.js scenario.js [full|token|badcreds|smtp]
 //
 // Modes: full (default) uses address books, contacts, senders (activation code read from the captured
 // Maildir), blacklist and balance; token makes one call (to exercise a stale cached token);
-// badcreds calls init with a wrong secret. The client answers every call through a callback and hands
+// badcreds calls init with a wrong secret; smtp sends one email with smtpSendMail (from
+// PULSEBOX_E2E_SMTP_FROM, an active sender, to PULSEBOX_E2E_SMTP_TO) and reads it back by its id. The client answers every call through a callback and hands
 // over the response body whatever the HTTP status, so `is_error` in a body is its only error signal.
 'use strict';
 
@@ -226,7 +227,25 @@ async function badCredentials() {
     results.init = await init('not-the-secret');
 }
 
-const scenarios = {full, token: tokenOnly, badcreds: badCredentials};
+async function smtpSend() {
+    const r = results;
+    r.init = await init(env.PULSEBOX_CLIENT_SECRET);
+    // the client base64-encodes html and sends {"email": "<PHP serialize() of the whole object>"}
+    r.email = {
+        subject: `Node smtp Zoë ${TAG}`,
+        html: `<p>Hello from Node, Zoë — ${TAG}</p>`,
+        text: `Hello from Node, Zoë — ${TAG}`,
+        from: {name: 'Node Sender Ünal', email: env.PULSEBOX_E2E_SMTP_FROM},
+        to: [{name: 'Node Rcpt', email: env.PULSEBOX_E2E_SMTP_TO}],
+    };
+    r.html = r.email.html; // smtpSendMail replaces email.html with its base64 in place
+    r.send = await call('smtpSendMail', Object.assign({}, r.email));
+    if (r.send && typeof r.send.id === 'string') {
+        r.info = await call('smtpGetEmailInfoById', r.send.id);
+    }
+}
+
+const scenarios = {full, token: tokenOnly, badcreds: badCredentials, smtp: smtpSend};
 
 (async () => {
     if (!scenarios[MODE]) throw new Error(`unknown mode ${MODE}`);
