@@ -60,11 +60,11 @@ def test_4xx_is_transient_and_5xx_is_permanent(smtp_server):
     handler.rcpt_answers = ["550 5.1.1 No such user"]
     with pytest.raises(DeliveryError) as permanent:
         transport.send("f@example.com", ["ghost@example.com"], _message())
-    assert permanent.value.permanent and permanent.value.code == 550
+    assert permanent.value.permanent and permanent.value.recipient and permanent.value.code == 550
     handler.data_answers = ["554 5.6.0 Message rejected"]
     with pytest.raises(DeliveryError) as rejected:
         transport.send("f@example.com", ["x@example.com"], _message())
-    assert rejected.value.permanent
+    assert rejected.value.permanent and not rejected.value.recipient  # the content's fault, not the address's
     transport.send("f@example.com", ["after@example.com"], _message())  # the connection is still usable
     assert [m[1] for m in handler.messages] == [["grey@example.com"], ["after@example.com"]]
     assert transport.connections_opened == 1
@@ -78,7 +78,8 @@ def test_auth(auth_server):
     bad = SmtpRelayTransport(f"smtp://relay:wrong@127.0.0.1:{port}?tls=none&timeout=5")
     with pytest.raises(DeliveryError) as refused:
         bad.send("f@example.com", ["a@example.com"], _message())
-    assert refused.value.permanent and refused.value.code == 535
+    # a relay refusing our credentials is ours to fix, not the recipient's bounce: retried
+    assert not refused.value.permanent and not refused.value.recipient and refused.value.code == 535
 
 
 def test_unreachable_server_is_transient():

@@ -210,7 +210,48 @@ def test_relay_4xx_is_retried_and_5xx_is_a_hard_bounce(api, ctx):
     assert [m[1] for m in handler.messages if m[1][0] in (later, bad)] == [[later]]
 
 
-def test_unreachable_relay_defers_and_the_lease_protects_in_flight_copies(api, ctx):
+def test_refused_content_bounces_the_copy_but_not_the_address(api, ctx):
+    spam = unique("spam")
+    book = api.new_book()
+    api.add_contacts(book, [{"email": spam}])
+    handler = Refusing({})
+    handler.data_answers = ["554 5.7.1 Message looks like spam"]
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        transport = from_url(f"smtp://127.0.0.1:{controller.port}?tls=none", data_dir=None)
+        public_id = send(api, to=[{"email": spam}])
+        deliver(ctx, transport)
+        transport.close()
+    finally:
+        controller.stop()
+    assert api.get(f"/smtp/emails/{public_id}").json["status"] == "bounced"
+    assert [b["smtp_answer_subcode"] for b in api.get("/smtp/bounces/day").json] == ["5.7.1"]
+    assert api.get(f"/addressbooks/{book}/emails/{spam}").json["status"] == 1  # still active
+
+
+def test_a_relay_refusing_our_sender_defers(api, ctx):
+    handler = Refusing({})
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        transport = from_url(f"smtp://127.0.0.1:{controller.port}?tls=none", data_dir=None)
+
+        async def refuse_mail(server, session, envelope, address, mail_options):  # noqa: ANN001, ANN202
+            return "553 5.7.1 Sender address rejected: not owned by user"
+
+        handler.handle_MAIL = refuse_mail
+        public_id = send(api, to=[{"email": unique()}])
+        deliver(ctx, transport)
+        transport.close()
+    finally:
+        controller.stop()
+    info = api.get(f"/smtp/emails/{public_id}").json
+    assert info["status"] == "deferred" and info["smtp_answer_code"] == 553  # kept for the operator to fix
+    assert api.get("/smtp/bounces/day").json == []
+
+
+def test_unreachable_relay_defers(api, ctx):
     to = unique()
     public_id = send(api, to=[{"email": to}])
     dead = from_url("smtp://127.0.0.1:9?tls=none&timeout=2", data_dir=None)  # nothing listens on port 9

@@ -187,10 +187,12 @@ def enhanced_status(text: str) -> str:
 
 
 def record_bounce(conn: Connection, delivery: dict, *, kind: str, status: str, smtp_code: int | None,
-                  diagnostic: str, source: str) -> None:
+                  diagnostic: str, source: str, address_fault: bool = True) -> None:
     """A hard or soft bounce, or a complaint. Hard bounces and complaints change the copy's status
     and the address's status in every mailing list of the account (9 "sending error", 6
-    "unsubscribed from all"); a complaint also puts the address on the SMTP unsubscribe list."""
+    "unsubscribed from all"); a complaint also puts the address on the SMTP unsubscribe list.
+    ``address_fault=False``: a hard bounce that is not the address's (content refused), which
+    bounces the copy but leaves the address's status alone."""
     from pulsebox.addressbooks import service as books  # addressbooks queue notices through here
 
     account_id, email = delivery["account_id"], delivery["email"]
@@ -199,7 +201,8 @@ def record_bounce(conn: Connection, delivery: dict, *, kind: str, status: str, s
                                  "diagnostic": diagnostic[:2000], "source": source, "created_at": utcnow()})
     if kind == "hard":
         repository.set_status(conn, delivery["id"], "bounced", reason=f"bounce {status}".strip()[:40])
-        books.set_status_everywhere(conn, account_id, email, SENDING_ERROR)
+        if address_fault:
+            books.set_status_everywhere(conn, account_id, email, SENDING_ERROR)
     elif kind == "complaint":
         repository.set_status(conn, delivery["id"], "complained", reason="spam complaint")
         books.set_status_everywhere(conn, account_id, email, UNSUBSCRIBED_EVERYWHERE)

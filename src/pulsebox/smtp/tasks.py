@@ -179,7 +179,11 @@ def deliver_due(job: JobContext) -> int:
     with ctx.db.transaction() as conn:
         repository.record_outcomes(conn, outcomes)
         for delivery, error in bounced:  # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1)
-            service.record_bounce(conn, delivery, kind="hard", status=service.enhanced_status(str(error)) or "5.0.0",
-                                  smtp_code=error.code, diagnostic=str(error), source="smtp")
+            status = service.enhanced_status(str(error)) or "5.0.0"
+            # the address's fault: refused at RCPT, no such domain, or a bad-mailbox status at DATA
+            # (RFC 3463 5.1.x); content refused (5.7.x, 5.6.x...) bounces only this copy
+            service.record_bounce(conn, delivery, kind="hard", status=status, smtp_code=error.code,
+                                  diagnostic=str(error), source="smtp",
+                                  address_fault=error.recipient or status.startswith("5.1."))
         repository.clear_content(conn, [i for i, m in messages.items() if m["kind"] == service.NOTICE])
     return len(claimed)

@@ -15,12 +15,18 @@ from urllib.parse import urlsplit
 
 
 class DeliveryError(Exception):
-    """Raised by a transport. ``permanent`` (5xx) is a bounce; otherwise retry later."""
+    """Raised by a transport. ``permanent`` (5xx): do not retry; otherwise retry later.
+    ``recipient``: the failure is the recipient address's (refused at RCPT, a domain that does not
+    exist or takes no mail), so it counts against the address; a permanent failure that is not
+    (content refused at DATA, a receiving server refusing us) bounces the copy only."""
 
-    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None,
+                 recipient: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.recipient = recipient
+        self.sender = False  # refused at MAIL FROM
         self.reusable = False  # whether the connection it happened on can carry the next message
 
 

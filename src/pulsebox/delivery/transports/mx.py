@@ -32,10 +32,11 @@ def resolve_mx(domain: str) -> list[tuple[str, int]]:
         records = sorted(answer, key=lambda r: r.preference)
         hosts = [str(r.exchange).rstrip(".") for r in records]
         if hosts == [""]:
-            raise DeliveryError(f"{domain} accepts no mail (null MX, RFC 7505)", permanent=True, code=556)
+            raise DeliveryError(f"{domain} accepts no mail (null MX, RFC 7505)", permanent=True, code=556,
+                                recipient=True)
         return [(host, 25) for host in hosts]
     except dns.resolver.NXDOMAIN:
-        raise DeliveryError(f"{domain} does not exist", permanent=True, code=550) from None
+        raise DeliveryError(f"{domain} does not exist", permanent=True, code=550, recipient=True) from None
     except dns.resolver.NoAnswer:
         return [(domain, 25)]  # implicit MX
     except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
@@ -96,7 +97,7 @@ class MxTransport:
         try:
             hosts = self.resolve(domain.encode("idna").decode("ascii"))
         except UnicodeError:
-            return DeliveryError(f"{domain!r} is not a valid domain name", permanent=True, code=553)
+            return DeliveryError(f"{domain!r} is not a valid domain name", permanent=True, code=553, recipient=True)
         except DeliveryError as error:
             return error
         last: DeliveryError | None = None

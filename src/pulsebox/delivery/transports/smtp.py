@@ -20,9 +20,11 @@ from pulsebox.delivery.transports import DeliveryError, Receipt
 IDLE_CHECK_SECONDS = 30  # a connection idle longer than this is checked with NOOP before use
 
 
-def _classify(code: int, text: bytes | str, what: str) -> DeliveryError:
+def _classify(code: int, text: bytes | str, what: str, *, recipient: bool = False) -> DeliveryError:
     message = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    return DeliveryError(f"{what}: {code} {message}".strip(), permanent=500 <= code < 600, code=code)
+    permanent = 500 <= code < 600
+    return DeliveryError(f"{what}: {code} {message}".strip(), permanent=permanent, code=code,
+                         recipient=recipient and permanent)
 
 
 class SmtpRelayTransport:
@@ -65,10 +67,12 @@ class SmtpRelayTransport:
                 conn.ehlo()
             if self.username:
                 conn.login(self.username, self.password or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            raise _classify(exc.smtp_code, exc.smtp_error, "authentication refused") from None
         except smtplib.SMTPResponseException as exc:
-            raise _classify(exc.smtp_code, exc.smtp_error, "connection refused") from None
+            # the relay refusing us (greeting, TLS, AUTH) is our configuration's fault, never the
+            # recipient's: retried on the schedule until the operator fixes PULSEBOX_MAIL_URL
+            error = _classify(exc.smtp_code, exc.smtp_error, f"relay {self.host}:{self.port} refused us")
+            error.permanent = False
+            raise error from None
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         self.connections_opened += 1
@@ -134,6 +138,8 @@ class SmtpRelayTransport:
                 self._release(conn if error.reusable else None)
                 if not error.reusable:
                     self._discard(conn)
+                if error.permanent and error.sender:  # the relay refusing our MAIL FROM: ours to fix
+                    error.permanent = False
                 raise
             self._release(conn)
             return receipt
@@ -153,7 +159,9 @@ def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: 
         options = [f"SIZE={len(message)}"] if conn.has_extn("size") else []
         code, reply = conn.mail(mail_from, options)
         if code != 250:
-            raise _reset(conn, _classify(code, reply, "sender refused"))
+            error = _classify(code, reply, "sender refused")
+            error.sender = True
+            raise _reset(conn, error)
         refused = {}
         for rcpt in recipients:
             code, reply = conn.rcpt(rcpt)
@@ -161,7 +169,7 @@ def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: 
                 refused[rcpt] = (code, reply)
         if len(refused) == len(recipients):
             code, reply = min(refused.values(), key=lambda cr: cr[0])  # the mildest decides
-            raise _reset(conn, _classify(code, reply, "recipient refused"))
+            raise _reset(conn, _classify(code, reply, "recipient refused", recipient=True))
         code, reply = conn.data(message)
         if code != 250:
             raise _reset(conn, _classify(code, reply, "message refused"))
@@ -171,7 +179,7 @@ def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: 
         raise DeliveryError(f"sending through {where} failed: {exc}") from None
     if refused:  # some recipients accepted, some not: report the refused ones
         code, text = min(refused.values(), key=lambda cr: cr[0])
-        error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused")
+        error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused", recipient=True)
         error.reusable = True
         raise error
     return Receipt(code, reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply))
