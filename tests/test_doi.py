@@ -87,7 +87,8 @@ def test_force_queues_one_confirmation_per_new_contact(ctx, api):
         assert "Weekly news" in notice["content"]["text"] and notice["email"] in notice["content"]["text"]
         contact = contact_row(ctx, book, notice["email"])
         assert contact["status"] == 2
-        assert links.verify(ctx.settings.signing_key, links.CONFIRM, token_of(notice), 1) == (contact["id"],)
+        assert links.verify(ctx.settings.signing_key, links.confirm_purpose(notice["email"]), token_of(notice),
+                            1) == (contact["id"],)
     assert counters(api, book)[:2] == (2, 0)
 
 
@@ -159,7 +160,7 @@ def test_account_template_with_and_without_placeholder(ctx, api):
         html = sent[email]["content"]["html"]
         assert "{{confirmation_link}}" not in html and "Yes, subscribe me" in html
         token = re.search(r'href="[^"]+/t/confirm/([0-9a-f.]+)"', html)[1]
-        ids = links.verify(ctx.settings.signing_key, links.CONFIRM, token, 1)
+        ids = links.verify(ctx.settings.signing_key, links.confirm_purpose(email), token, 1)
         assert ids == (contact_row(ctx, book, email)["id"],)
         assert token_of(sent[email]) == token  # the text part carries the same link
     appended = sent["t4@example.com"]["content"]["html"]

@@ -74,8 +74,23 @@ def unsubscribe_mailto(domain: str, key: bytes, delivery_id: int) -> str:
     return f"unsubscribe+{sign(key, UNSUBSCRIBE, delivery_id)}@{domain}"
 
 
-def confirm_url(base: str, key: bytes, contact_id: int) -> str:
-    return f"{base}{CONFIRM_PATH}{sign(key, CONFIRM, contact_id)}"
+def confirm_purpose(email: str) -> str:
+    """A confirmation token signs the address with the contact id: an id SQLite hands out again
+    after a delete cannot turn an old link into a confirmation of someone else's subscription."""
+    return f"{CONFIRM}:{email.lower()}"
+
+
+def confirm_url(base: str, key: bytes, contact_id: int, email: str) -> str:
+    return f"{base}{CONFIRM_PATH}{sign(key, confirm_purpose(email), contact_id)}"
+
+
+def claimed_ids(token: str) -> tuple[int, ...] | None:
+    """The ids a well-formed token names, NOT verified: for tokens whose purpose includes data
+    looked up by those ids (confirmation); verify with :func:`verify` before acting."""
+    token = token.strip().lower()
+    if not _TOKEN.fullmatch(token):
+        return None
+    return tuple(int(p, 16) for p in token.split(".")[:-1])
 
 
 def return_path(domain: str, key: bytes, delivery_id: int) -> str:

@@ -186,6 +186,26 @@ def contact_status(conn: Connection, contact_id: int) -> int | None:
     return conn.execute(select(C.c.status).where(C.c.id == contact_id)).scalar()
 
 
+def contact_email(conn: Connection, contact_id: int) -> str | None:
+    return conn.execute(select(C.c.email).where(C.c.id == contact_id)).scalar()
+
+
+def book_of_contact(conn: Connection, contact_id: int) -> int | None:
+    return conn.execute(select(C.c.book_id).where(C.c.id == contact_id)).scalar()
+
+
+def books_of_address(conn: Connection, account_id: int, email: str) -> list[int]:
+    return list(conn.execute(select(C.c.book_id).where(C.c.account_id == account_id, C.c.email == email)).scalars())
+
+
+def lock_books(conn: Connection, book_ids: Iterable[int]) -> None:
+    """Lock books in id order (PostgreSQL; SQLite's write lock covers it): every write that
+    touches contacts of several books takes their locks in the same order, so none deadlock."""
+    ids = sorted(set(book_ids))
+    if ids:
+        conn.execute(select(B.c.id).where(B.c.id.in_(ids)).order_by(B.c.id).with_for_update()).all()
+
+
 def set_phone(conn: Connection, contact_id: int, phone: str) -> None:
     conn.execute(update(C).where(C.c.id == contact_id).values(phone=phone))
 

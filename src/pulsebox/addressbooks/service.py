@@ -108,7 +108,7 @@ def _queue_confirmations(conn: Connection, account_id: int, book_row: dict, cont
     from_ = _quoted_sender(sender)
     queued = 0
     for contact_id, email in contacts:
-        link = links.confirm_url(settings.public_url, settings.signing_key, contact_id)
+        link = links.confirm_url(settings.public_url, settings.signing_key, contact_id, email)
         message = confirmation.message(double_opt_in.get("message_lang"), email, book_row["name"], link,
                                        template_body)
         smtp.queue_notice(conn, account_id, to=email, subject=message.subject, text=message.text,
@@ -229,11 +229,21 @@ def unsubscribe(conn: Connection, account_id: int, book_id: int, emails: list[st
     return set_status(conn, account_id, book_id, emails, UNSUBSCRIBED)
 
 
+def contact_email(conn: Connection, contact_id: int) -> str | None:
+    """The address of a contact named by a signed link (which checks it against its signature)."""
+    return repository.contact_email(conn, contact_id)
+
+
 def confirm_contact(conn: Connection, contact_id: int) -> bool:
     """A subscriber opened its confirmation link (the contact id comes from a signed token, so no
     account is needed): "Confirmation requested" (2) becomes Active (1), with the book's counters.
     True when the contact is now subscribed (also when it already was: New or Active); False when
-    it is gone or in any other status (unsubscribed, blocked, ...), which a link cannot undo."""
+    it is gone or in any other status (unsubscribed, blocked, ...), which a link cannot undo.
+    The book is locked before the contact, like every other contact write (no deadlock)."""
+    book_id = repository.book_of_contact(conn, contact_id)
+    if book_id is None:
+        return False
+    repository.lock_books(conn, [book_id])
     moved = repository.confirm(conn, contact_id, CONFIRMATION_REQUESTED, ACTIVE)
     if moved is not None:
         delta = tally([(ACTIVE, moved["phone"])])
@@ -246,8 +256,10 @@ def confirm_contact(conn: Connection, contact_id: int) -> bool:
 def set_status_everywhere(conn: Connection, account_id: int, email: str, status: int) -> int:
     """Give an address ``status`` in every book of the account (a hard bounce: 9 "Sending error";
     a complaint: 6 "Unsubscribed from all newsletters"), keeping each book's counters right.
-    Returns the number of contacts whose status changed."""
-    rows = repository.lock_memberships(conn, account_id, email.strip().lower(), status)
+    Returns the number of contacts whose status changed. Books are locked first, in id order."""
+    email = email.strip().lower()
+    repository.lock_books(conn, repository.books_of_address(conn, account_id, email))
+    rows = repository.lock_memberships(conn, account_id, email, status)
     if not rows:
         return 0
     repository.set_status(conn, [r["id"] for r in rows], status)
@@ -272,6 +284,7 @@ def variable_types_for_books(conn: Connection, book_ids: Iterable[int]) -> dict[
 
 
 def remove_everywhere(conn: Connection, account_id: int, email: str) -> int:
+    repository.lock_books(conn, repository.books_of_address(conn, account_id, email))  # books first
     removed = repository.delete_memberships(conn, account_id, email)
     by_book: dict[int, list] = {}
     for row in removed:

@@ -127,11 +127,11 @@ async def unsubscribe(request: Request) -> Response:
 
 async def confirm(request: Request) -> Response:
     ctx = _ctx(request)
-    contact_id = service.contact_id(ctx.settings.signing_key, request.path_params["token"])
-    if contact_id is None:
+    token = request.path_params["token"]
+    if service.confirmable(token) is None:
         return _page(pages.not_found(), 404)
     if request.method == "HEAD":
         return _page("")  # a link checker confirms nothing
-    if not await _write(ctx, service.confirm, contact_id):
+    if not await _write(ctx, service.confirm, ctx.settings.signing_key, token):
         return _page(pages.not_found(), 404)
     return _page(pages.confirmed())

@@ -51,9 +51,10 @@ def click_ids(key: bytes, token: str) -> tuple[int, int] | None:
     return (ids[0], ids[1]) if ids else None
 
 
-def contact_id(key: bytes, token: str) -> int | None:
-    ids = _ids(key, links.CONFIRM, token, 1)
-    return ids[0] if ids else None
+def confirmable(token: str) -> int | None:
+    """The contact id a confirmation token claims (checked by :func:`confirm`), or None."""
+    ids = links.claimed_ids(token)
+    return ids[0] if ids and len(ids) == 1 and ids[0] <= MAX_ID else None
 
 
 # ---- opens and clicks ----
@@ -129,6 +130,11 @@ def unsubscribe(conn: Connection, delivery_id: int, *, one_click: bool) -> tuple
 
 # ---- double opt-in ----
 
-def confirm(conn: Connection, contact_id: int) -> bool:
-    """Make the contact Active; False if it no longer exists."""
+def confirm(conn: Connection, key: bytes, token: str) -> bool:
+    """Make the contact Active if the token was signed for its id *and* address; False if it was
+    not, or the contact no longer exists (or has since unsubscribed)."""
+    contact_id = confirmable(token)
+    email = addressbooks.contact_email(conn, contact_id) if contact_id is not None else None
+    if email is None or links.verify(key, links.confirm_purpose(email), token, 1) != (contact_id,):
+        return False
     return bool(addressbooks.confirm_contact(conn, contact_id))
