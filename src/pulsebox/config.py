@@ -63,12 +63,22 @@ class Settings:
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if not path.exists():  # written whole to a temp file, then linked into place: a process
+            path.parent.mkdir(parents=True, exist_ok=True)  # starting alongside never reads it half-made
+            temp = path.with_name(f".secret.key.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+            try:
+                os.link(temp, path)  # fails if another process won the race: its key is the key
+            except FileExistsError:
+                pass
+            finally:
+                temp.unlink()
+        key = path.read_text().strip().encode()
+        if len(key) < 32:
+            raise SystemExit(f"{path} holds no usable key: delete it, or set PULSEBOX_SECRET_KEY")
+        return key
 
     @property
     def verify_senders(self) -> bool:

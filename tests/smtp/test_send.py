@@ -314,3 +314,22 @@ def test_unsubscribe_list(api):
 
 def test_ips(api):
     assert api.get("/smtp/ips").json == ["127.0.0.1"]
+
+
+def test_copies_not_started_before_the_lease_ends_go_back_to_the_queue(api, ctx, monkeypatch):
+    from pulsebox.smtp import tasks
+
+    to = unique()
+    public_id = send(api, to=[{"email": to}])
+    real = tasks.utcnow
+    first = iter([real()])  # the claim's lease is computed now; every later look at the clock is a day on
+    monkeypatch.setattr(tasks, "utcnow", lambda: next(first, None) or real() + timedelta(days=1))
+    transport = MemoryTransport()
+    worker = Worker(ctx, transport)
+    worker.run_once()
+    worker.pool.shutdown()
+    monkeypatch.undo()
+    assert [m for m in transport.sent if m[1] == [to]] == []  # not sent late...
+    assert api.get(f"/smtp/emails/{public_id}").json["status"] == "queued"  # ...but queued again, due now
+    _, message = received(deliver(ctx), to)
+    assert message["To"] == to

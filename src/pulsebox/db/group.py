@@ -54,7 +54,10 @@ class GroupCommit:
                     batch.append(self._waiting.get_nowait())
                 except queue.Empty:
                     break
-            self._run(batch)
+            try:
+                self._run(batch)
+            except BaseException:  # noqa: BLE001 - this thread serves every later request: it must live
+                log.exception("group commit thread: unexpected error")
 
     def _run(self, batch: list[tuple[Work, asyncio.Future]]) -> None:
         outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
@@ -78,7 +81,10 @@ class GroupCommit:
         for outcome in outcomes:
             by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
         for loop, items in by_loop.items():
-            loop.call_soon_threadsafe(_resolve, items)
+            try:
+                loop.call_soon_threadsafe(_resolve, items)
+            except RuntimeError:  # that loop has closed: nobody is waiting for these answers
+                pass
 
 
 def _resolve(outcomes: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:

@@ -83,6 +83,11 @@ def record_outcomes(conn: Connection, outcomes: Sequence[dict]) -> None:
         conn.execute(statement, rows)
 
 
+def status_of(conn: Connection, delivery_id: int, attempts: int) -> str | None:
+    """The copy's status if ``attempts`` is still its latest claim, else None."""
+    return conn.execute(select(D.c.status).where(D.c.id == delivery_id, D.c.attempts == attempts)).scalar()
+
+
 def clear_content(conn: Connection, message_ids: Iterable[int]) -> None:
     """System notices carry secrets (activation codes, confirmation links): once every copy is
     done, only the envelope of the message is kept."""

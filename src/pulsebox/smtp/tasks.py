@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pulsebox import links
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pulsebox.delivery")
 
 BATCH = 200
+LEASE_MARGIN = timedelta(seconds=30)  # no copy is started this close to its lease's end (at most a fifth of it)
 # seconds before attempt 2, 3, ...: about 2 days in all, then the copy is given up ("failed")
 RETRY = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
 
@@ -112,7 +113,14 @@ class Composer:
         return links.return_path(self.domain, self.key, delivery_id), mime.build(mail, domain=self.domain)
 
 
-def _send(transport: Transport, recipient: str, mail_from: str, data: bytes) -> Receipt | DeliveryError:
+class LeaseLapsed(Exception):
+    """The round ran so long that the claim may have passed to another worker: not sent."""
+
+
+def _send(transport: Transport, recipient: str, mail_from: str, data: bytes,
+          send_by: datetime) -> Receipt | DeliveryError | LeaseLapsed:
+    if utcnow() >= send_by:  # another worker may have claimed this copy again: let it send it
+        return LeaseLapsed()
     try:
         return transport.send(mail_from, [recipient], data)
     except DeliveryError as error:
@@ -122,9 +130,11 @@ def _send(transport: Transport, recipient: str, mail_from: str, data: bytes) -> 
         return DeliveryError(f"transport error: {exc}")
 
 
-def _outcome(delivery: dict, result: Receipt | DeliveryError) -> dict:
+def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed) -> dict:
     base = {"id": delivery["id"], "attempts": delivery["attempts"]}
     now = utcnow()
+    if isinstance(result, LeaseLapsed):  # back to the queue, due at once (if the claim is still ours)
+        return {**base, "status": "queued"}
     if isinstance(result, Receipt):
         return {**base, "status": "sent", "reason": None, "sent_at": now, "smtp_answer_code": result.code,
                 "smtp_answer_subcode": service.enhanced_status(result.text) or "0",
@@ -169,7 +179,8 @@ def deliver_due(job: JobContext) -> int:
             continue
         work.append((delivery, mail_from, data))
 
-    results = job.pool.map(lambda w: _send(job.transport, w[0]["email"], w[1], w[2]), work)
+    send_by = lease_until - min(LEASE_MARGIN, timedelta(seconds=ctx.settings.delivery_lease) / 5)
+    results = job.pool.map(lambda w: _send(job.transport, w[0]["email"], w[1], w[2], send_by), work)
     bounced: list[tuple[dict, DeliveryError]] = []
     for (delivery, _, _), result in zip(work, results):
         outcomes.append(_outcome(delivery, result))
@@ -178,6 +189,8 @@ def deliver_due(job: JobContext) -> int:
 
     with ctx.db.transaction() as conn:
         repository.record_outcomes(conn, outcomes)
+        # a bounce is recorded only where the outcome was (the claim was still this worker's)
+        bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
         for delivery, error in bounced:  # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1)
             status = service.enhanced_status(str(error)) or "5.0.0"
             # the address's fault: refused at RCPT, no such domain, or a bad-mailbox status at DATA
