@@ -7,7 +7,7 @@ from email.policy import default
 
 import pytest
 
-from pulsebox.delivery.message import Address, Attachment, HeaderInjection, Mail, build, text_from_html
+from pulsebox.delivery.message import Address, Attachment, HeaderInjection, Mail, build, check, text_from_html
 
 
 def parse(raw: bytes):
@@ -92,3 +92,21 @@ def test_reserved_or_malformed_custom_headers_are_refused():
     for name in ("Bcc", "Content-Type", "Bad Header", "X:Y"):
         with pytest.raises(ValueError):
             build(Mail(Address("f@example.com"), [Address("t@example.com")], "S", text="x", headers={name: "v"}))
+
+
+def test_long_headers_are_folded_and_parse_back_whole():
+    subject = "A subject of many words " * 12
+    unsubscribe = "<https://pulsebox.example/t/u/1f.0123456789abcdef01234567>, <mailto:unsubscribe+1f.0123456789abcdef01234567@pulsebox.example>"
+    raw = build(Mail(Address("f@example.com"), [Address("t@example.com")], subject, text="x",
+                     headers={"List-Unsubscribe": unsubscribe}))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78  # RFC 5322 section 2.1.1's "should"
+    message = message_from_bytes(raw, policy=default)
+    assert message["Subject"] == subject.strip() and message["List-Unsubscribe"] == unsubscribe
+
+
+def test_a_word_longer_than_a_line_is_refused():
+    with pytest.raises(ValueError):
+        check(Mail(Address("f@example.com"), [Address("t@example.com")], "x" * 1000, text="x"))
+    with pytest.raises(ValueError):  # a non-ASCII local part needs SMTPUTF8, which Pulsebox does not speak
+        check(Mail(Address("f@example.com"), [Address("üser@example.com")], "s", text="x"))

@@ -191,6 +191,32 @@ def _headers(mail: Mail, domain: str, date: str | None) -> list[tuple[str, str]]
     return headers
 
 
+def _fold(name: str, value: str) -> str:
+    """``name: value`` folded at spaces into lines of at most 78 characters (RFC 5322 section
+    2.2.3: a fold is CRLF before whitespace); a word that cannot fit in 998 is refused (2.1.1)."""
+    line = f"{name}: {value}"
+    if len(line) <= 78:
+        return line
+    words = value.split(" ")
+    lines, current = [], f"{name}: {words[0]}"  # never fold between the name and the first word
+    for word in words[1:]:
+        if len(current) + 1 + len(word) > 78 and current.strip():
+            lines.append(current)
+            current = " " + word
+        else:
+            current += " " + word
+    lines.append(current)
+    if any(len(part) > 998 for part in lines):
+        raise ValueError(f"header {name} holds a word longer than a line may be (998 characters)")
+    return "\r\n".join(lines)
+
+
+def _head(headers: list[tuple[str, str]]) -> bytes:
+    """The header block; a value that is not ASCII by now (a non-ASCII local part, which needs
+    SMTPUTF8) raises UnicodeEncodeError, a ValueError."""
+    return "".join(_fold(name, value) + "\r\n" for name, value in headers).encode("ascii")
+
+
 def check(mail: Mail) -> None:
     """Everything :func:`build` would refuse in this message (header injection, reserved or bad
     header names, domains IDNA cannot encode, no recipient), without encoding the bodies: cheap
@@ -198,10 +224,10 @@ def check(mail: Mail) -> None:
     if not mail.to:
         raise ValueError("a message needs at least one To recipient")
     message_id = mail.message_id
-    _headers(mail, "check.invalid", "-")
+    _head(_headers(mail, "check.invalid", "-"))
     mail.message_id = message_id
     for address in mail.bcc:
-        idna_address(address.email)
+        idna_address(address.email).encode("ascii")
     for item in mail.attachments:
         _check(item.filename)
         _check(item.content_type)
@@ -228,8 +254,7 @@ def build(mail: Mail, *, domain: str = "pulsebox.localhost", date: str | None = 
     headers.append(("Content-Type", content_type))
     if encoding:
         headers.append(("Content-Transfer-Encoding", encoding))
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return head.encode("ascii") + CRLF + body
+    return _head(headers) + CRLF + body
 
 
 def build_text(*, sender: str, to: str, subject: str, text: str, domain: str = "pulsebox.localhost") -> bytes:

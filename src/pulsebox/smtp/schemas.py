@@ -20,7 +20,7 @@ from pulsebox.errors import ApiError
 from pulsebox.wire import as_bool, as_list, as_text, b64_text
 
 MAX_RECIPIENTS = 1000  # to + cc + bcc of one message
-MAX_SUBJECT = 998  # RFC 5322 section 2.1.1 line limit
+MAX_SUBJECT = 998  # characters; longer words are folded or encoded, and one that cannot fit a line is refused
 MAX_ATTACHMENTS = 10
 
 
@@ -156,10 +156,10 @@ def send_request(params: dict) -> SendRequest:
             raise ApiError(8, "template.id must be a template id (real_id or id)")
         template_id = str(ref).strip()
         variables = template.get("variables") or {}
-    if email.get("variables") not in (None, "", [], {}):
-        variables = {**email["variables"], **variables} if isinstance(email["variables"], dict) else variables
-    if not isinstance(variables, dict):
+    extra = email.get("variables") or {}
+    if not isinstance(variables, dict) or not isinstance(extra, dict):
         raise ApiError(8, "variables must be an object of name -> value")
+    variables = {**extra, **variables}
     html = as_text(email.get("html"))
     text = as_text(email.get("text"))
     if template_id is None and not (html or text):
@@ -193,7 +193,7 @@ def when(value: object, *, end_of_day: bool = False) -> datetime | None:
         except ValueError:
             continue
         if fmt == "%Y-%m-%d" and end_of_day:
-            parsed += timedelta(days=1) - timedelta(seconds=1)
+            parsed = parsed.replace(hour=23, minute=59, second=59)
         return parsed
     raise ApiError(799, f"Incorrect date {text[:40]!r}: use YYYY-MM-DD or YYYY-MM-DD hh:mm:ss")
 
@@ -203,6 +203,8 @@ def day(params: dict) -> tuple[datetime, datetime] | None:
     if start is None:
         return None
     start = start.replace(hour=0, minute=0, second=0)
+    if start.date() == datetime.max.date():  # the day after 9999-12-31 does not exist
+        raise ApiError(799, "Incorrect date: the day must be before 9999-12-31")
     return start, start + timedelta(days=1)
 
 
