@@ -765,6 +765,7 @@ CASES = [
     ("smtp unsubscribe list: bad day", "GET", "/smtp/unsubscribe", {"params": {"day": "yesterday"}}, 799, None),
     ("smtp domain add: nothing", "POST", "/smtp/domains", {}, 1101, None),
     ("smtp domain add: bad", "POST", "/smtp/domains", {"json": {"email": "nope"}}, 906, None),
+    ("smtp domain add: public mailbox", "POST", "/smtp/domains", {"json": {"email": "me@gmail.com"}}, 97, None),
     ("smtp domain code: unknown domain", "GET", "/smtp/domains/x@unknown.example", {}, 404, None),
     ("smtp domain verify: no code", "POST", "/smtp/domains/{domain_email}", {}, 1104, None),
     ("smtp domain verify: no code sent", "POST", "/smtp/domains/{domain_email}", {"json": {"code": "abc"}}, 800, None),

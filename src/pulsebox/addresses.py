@@ -33,3 +33,13 @@ def require(value: object, *, missing: int = 1101, invalid: int = 906) -> str:
 
 def domain(address: str) -> str:
     return address.rpartition("@")[2]
+
+
+# Mailbox providers where anyone can get an address: proving control of one address there proves
+# nothing about the domain, so such a domain can never become an account's verified sending domain.
+PUBLIC_MAILBOX_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+    "icloud.com", "me.com", "aol.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "proton.me",
+    "protonmail.com", "zoho.com", "yandex.ru", "yandex.com", "ya.ru", "mail.ru", "bk.ru", "inbox.ru", "list.ru",
+    "rambler.ru", "ukr.net", "i.ua", "meta.ua", "qq.com", "163.com", "126.com", "naver.com",
+})

@@ -23,7 +23,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_account", "account_id", "id"),)
+    __table_args__ = (Index("ix_outbox_messages_account", "account_id", "id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
@@ -46,6 +46,7 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_account", "account_id", "id"),
         Index("ix_deliveries_message", "message_id"),
+        {"sqlite_autoincrement": True},  # ids in signed links are never handed out again
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -73,7 +74,7 @@ class TrackingEvent(Base):
     """An open, a click or an unsubscribe, with where it came from."""
 
     __tablename__ = "tracking_events"
-    __table_args__ = (Index("ix_tracking_events_delivery", "delivery_id", "id"),)
+    __table_args__ = (Index("ix_tracking_events_delivery", "delivery_id", "id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -103,7 +104,7 @@ class Bounce(Base):
     """A hard or soft bounce, or a complaint: from a 5xx during delivery or a DSN/ARF that came back."""
 
     __tablename__ = "bounces"
-    __table_args__ = (Index("ix_bounces_account_time", "account_id", "created_at"),)
+    __table_args__ = (Index("ix_bounces_account_time", "account_id", "created_at"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

@@ -67,7 +67,7 @@ def domains(call: Call) -> list:
 
 
 def add_domain(call: Call) -> dict:
-    service.add_domain(call.conn, call.account_id, addresses.require(call.params.get("email")))
+    service.add_domain(call.conn, call.account_id, addresses.require(call.params.get("email")), call.ctx.settings)
     return {"result": True}
 
 

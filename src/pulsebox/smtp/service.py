@@ -245,8 +245,10 @@ def allowed_domains(conn: Connection, account_id: int) -> list[str]:
     return [f"@{r['domain']}" for r in repository.domains(conn, account_id) if r["verified"]]
 
 
-def add_domain(conn: Connection, account_id: int, email: str) -> None:
+def add_domain(conn: Connection, account_id: int, email: str, settings: Settings) -> None:
     name = addresses.domain(email)
+    if name in addresses.PUBLIC_MAILBOX_DOMAINS or name in settings.free_mail_domains:
+        raise ApiError(97, f"{name} is a public mailbox service: it cannot be verified as a sending domain")
     if repository.domain(conn, account_id, name) is not None:
         return  # adding twice is harmless; the address to verify with stays the first one
     if repository.count_domains(conn, account_id) >= MAX_DOMAINS:
