@@ -29,6 +29,7 @@ from pulsebox.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED, ApiError
 
 log = logging.getLogger("pulsebox.api")
 WRITERS = CapacityLimiter(4)  # threads for write requests; below the database pool size
+INLINE_BODY = 64 * 1024  # a grouped request with a larger body is decoded in a thread
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Call:
     ctx: Context
     account: dict | None = None
     limits: Limits | None = None
+    parsed: Any = None  # what a grouped endpoint's ``parse`` made of the params
 
     def on(self, conn: Connection) -> Call:
         return replace(self, conn=conn)
@@ -95,14 +97,18 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
     rare answer that is not JSON (a captured message's ``.eml``). ``public`` skips the bearer
     check; ``write`` defaults to True for every verb but GET (it picks SQLite's write lock up front
     and a pool thread); ``grouped`` hands the write to the group commit (``db/group.py``) for
-    endpoints that take thousands of small writes a second."""
+    endpoints that take thousands of small writes a second, with ``parse(call)`` making
+    ``call.parsed``: a small body is decoded on the loop and parsed in the group (cheapest,
+    bench/README.md); one above ``INLINE_BODY`` is decoded and parsed in a pool thread first, so
+    neither the loop nor the shared transaction waits for it."""
 
     def __init__(self, handler: Handler, *, public: bool = False, write: bool | None = None,
-                 grouped: bool = False) -> None:
+                 grouped: bool = False, parse: Callable[[Call], Any] | None = None) -> None:
         self.handler = handler
         self.public = public
         self.write = write
         self.grouped = grouped
+        self.parse = parse
         self.__name__ = getattr(handler, "__name__", "endpoint")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,8 +123,11 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
             args = (ctx, self.public, bearer(headers.get(b"authorization", "")), headers.get(b"content-type", ""),
                     body, scope.get("query_string", b""), scope.get("path_params", {}))
             if self.grouped:
-                call = _prepare(*args)
-                result = await ctx.group.submit(lambda conn: self.handler(call.on(conn)))
+                if len(body) <= INLINE_BODY:  # small: parsed in the group (measured fastest)
+                    call = _prepare(*args)
+                else:  # large: decoded and parsed in a pool thread, outside the shared transaction
+                    call = await to_thread.run_sync(_parsed, self.parse, *args, limiter=WRITERS)
+                result = await ctx.group.submit(lambda conn: self._grouped(call.on(conn)))
             elif is_write:
                 result = await to_thread.run_sync(_run, self.handler, is_write, *args, limiter=WRITERS)
             else:
@@ -129,6 +138,11 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
         except ClientGone:
             return
         await response(scope, receive, send)
+
+    def _grouped(self, call: Call) -> Any:
+        if self.parse is not None and call.parsed is None:
+            call.parsed = self.parse(call)
+        return self.handler(call)
 
 
 _WANTED = frozenset({b"authorization", b"content-type", b"content-length"})
@@ -149,6 +163,13 @@ def _prepare(ctx: Context, public: bool, token: str | None, content_type: str, b
         raise ApiError(NOT_FOUND, "Not found")  # a path with a NUL names nothing that can exist
     params = wire.decode(content_type, body, query)
     return Call(params=params, path=path, conn=None, ctx=ctx, account=account, limits=limits)
+
+
+def _parsed(parse: Callable[[Call], Any] | None, *args: Any) -> Call:
+    call = _prepare(*args)
+    if parse is not None:
+        call.parsed = parse(call)
+    return call
 
 
 def _run(handler: Handler, is_write: bool, *args: Any) -> Any:

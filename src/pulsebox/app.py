@@ -107,7 +107,7 @@ ROUTES = [
     route("/balance/{currency}", balance.balance, "GET"),
     route("/user/balance/detail", balance.detail, "GET"),
     # SMTP (transactional) service
-    route("/smtp/emails", smtp_api.send, "POST", grouped=True),
+    route("/smtp/emails", smtp_api.send, "POST", grouped=True, parse=smtp_api.parse_send),
     route("/smtp/emails", smtp_api.list_emails, "GET"),
     route("/smtp/emails/{id}", smtp_api.email_info, "GET"),
     route("/smtp/unsubscribe", smtp_api.unsubscribe, "POST"),

@@ -9,8 +9,13 @@ from pulsebox.smtp import schemas, service
 from pulsebox.wire import as_text, paging
 
 
+def parse_send(call: Call) -> schemas.SendRequest:
+    """Run before the group commit: parsing (base64, attachments) holds no transaction."""
+    return schemas.send_request(call.params)
+
+
 def send(call: Call) -> dict:
-    public_id = service.accept(call.conn, call.account_id, schemas.send_request(call.params), call.ctx.settings)
+    public_id = service.accept(call.conn, call.account_id, call.parsed, call.ctx.settings)
     return {"result": True, "id": public_id}
 
 
