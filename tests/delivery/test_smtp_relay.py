@@ -9,7 +9,7 @@ from email.policy import default
 
 import pytest
 
-from pulsebox.delivery.message import build_text
+from pulsebox.delivery.message import Address, Mail, build
 from pulsebox.delivery.transports import DeliveryError, from_url
 from pulsebox.delivery.transports.smtp import SmtpRelayTransport
 
@@ -17,7 +17,7 @@ from smtp_servers import auth_server, smtp_server  # noqa: F401 (fixtures)
 
 
 def _message(to: str = "rcpt@example.com", subject: str = "Hello") -> bytes:
-    return build_text(sender="Sender <from@example.com>", to=to, subject=subject, text="Body\n")
+    return build(Mail(Address("from@example.com", "Sender"), [Address(to)], subject, text="Body\n"))
 
 
 def test_many_messages_over_one_pooled_connection(smtp_server):

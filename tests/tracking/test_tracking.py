@@ -104,7 +104,7 @@ def assert_json_error(response, status: int = 404) -> None:
 def test_open_pixel_records_ip_country_browser_and_os(ctx, key, proxied):
     copy = make_delivery(ctx)
     response = proxied.get(path(links.open_url(BASE, key, copy.id)),
-                           headers={"User-Agent": CHROME_LINUX, "X-Forwarded-For": f"{UKRAINE_IP}, 10.9.9.9"})
+                           headers={"User-Agent": CHROME_LINUX, "X-Forwarded-For": f"6.6.6.6, {UKRAINE_IP}"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/gif"
     assert response.content.startswith(b"GIF89a") and len(response.content) == 43
@@ -297,6 +297,8 @@ def test_forged_confirmation_link_is_a_404_page(ctx, key, browser):
 
 @pytest.mark.parametrize(("peer", "forwarded", "trusted", "expected"), [
     ("10.0.0.1", "46.149.83.86, 10.0.0.1", "10.0.0.1", "46.149.83.86"),
+    ("10.0.0.1", "6.6.6.6, 46.149.83.86", "10.0.0.1", "46.149.83.86"),  # the client's own entry is not believed
+    ("10.0.0.1", "46.149.83.86, 10.0.0.2", "10.0.0.1", "10.0.0.2"),  # an untrusted hop is the client
     ("10.0.0.1", "46.149.83.86", "10.0.0.0/8", "46.149.83.86"),
     ("10.0.0.1", "garbage", "10.0.0.1", "10.0.0.1"),
     ("10.0.0.1", "46.149.83.86", "", "10.0.0.1"),

@@ -255,15 +255,3 @@ def build(mail: Mail, *, domain: str = "pulsebox.localhost", date: str | None = 
     if encoding:
         headers.append(("Content-Transfer-Encoding", encoding))
     return _head(headers) + CRLF + body
-
-
-def build_text(*, sender: str, to: str, subject: str, text: str, domain: str = "pulsebox.localhost") -> bytes:
-    """A plain-text system message; ``sender`` may be ``Name <addr>``."""
-    name, addr = email.utils.parseaddr(_check(sender))
-    return build(Mail(sender=Address(addr or sender, name), to=[Address(_check(to))], subject=subject, text=text),
-                 domain=domain)
-
-
-def address_of(header_value: str) -> str:
-    """The bare address in ``Name <addr>`` (or the value itself)."""
-    return email.utils.parseaddr(header_value)[1] or header_value

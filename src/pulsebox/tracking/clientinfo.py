@@ -70,15 +70,21 @@ def trusted_proxies() -> tuple[_Network, ...]:
 
 
 def client_ip(peer: str, forwarded_for: str | None, trusted: tuple[_Network, ...] | None = None) -> str:
-    """The client's address: ``forwarded_for``'s first entry when ``peer`` is a trusted proxy,
-    else ``peer``. Anything that is not an IP address gives ""."""
+    """The client's address. Behind trusted proxies, ``X-Forwarded-For`` is read from the right
+    (each proxy appends the address it got the request from), skipping trusted proxies: the first
+    address that is not one is the client. Entries left of it are whatever the client sent, so
+    they are never believed. Anything that is not an IP address gives ""."""
     trusted = trusted_proxies() if trusted is None else trusted
-    peer_address = _address(peer or "")
-    if forwarded_for and trusted and peer_address is not None and any(peer_address in n for n in trusted):
-        first = _address(forwarded_for.split(",")[0])
-        if first is not None:
-            return str(first)
-    return str(peer_address) if peer_address is not None else ""
+    address = _address(peer or "")
+    if forwarded_for and trusted and address is not None and any(address in n for n in trusted):
+        for entry in reversed(forwarded_for.split(",")):
+            hop = _address(entry)
+            if hop is None:
+                break  # garbage in the chain: stop at the last proxy we trust
+            address = hop
+            if not any(hop in n for n in trusted):
+                break
+    return str(address) if address is not None else ""
 
 
 def country(ip: str) -> str:
