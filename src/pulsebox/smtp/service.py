@@ -23,7 +23,7 @@ from email.utils import parseaddr
 from sqlalchemy import Connection
 
 from pulsebox import addresses
-from pulsebox.blacklist import repository as blacklist
+from pulsebox.blacklist import service as blacklist
 from pulsebox.config import Settings
 from pulsebox.db.engine import after_commit
 from pulsebox.delivery import message as mime
