@@ -96,7 +96,9 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
     the hot path of every call). The handler returns JSON-able data, or a ``Response`` for the
     rare answer that is not JSON (a captured message's ``.eml``). ``public`` skips the bearer
     check; ``write`` defaults to True for every verb but GET (it picks SQLite's write lock up front
-    and a pool thread); ``grouped`` hands the write to the group commit (``db/group.py``) for
+    and a pool thread); ``parse(call)`` (``call.parsed``) runs in a read transaction before the
+    write transaction opens, for work that must not hold the write lock (checking client
+    credentials: scrypt takes ~40 ms); ``grouped`` hands the write to the group commit (``db/group.py``) for
     endpoints that take thousands of small writes a second, with ``parse(call)`` making
     ``call.parsed``: a small body is decoded on the loop and parsed in the group (cheapest,
     bench/README.md); one above ``INLINE_BODY`` is decoded and parsed in a pool thread first, so
@@ -129,9 +131,9 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
                     call = await to_thread.run_sync(_parsed, self.parse, *args, limiter=WRITERS)
                 result = await ctx.group.submit(lambda conn: self._grouped(call.on(conn)))
             elif is_write:
-                result = await to_thread.run_sync(_run, self.handler, is_write, *args, limiter=WRITERS)
+                result = await to_thread.run_sync(_run, self.handler, self.parse, is_write, *args, limiter=WRITERS)
             else:
-                result = _run(self.handler, is_write, *args)
+                result = _run(self.handler, self.parse, is_write, *args)
             response = result if isinstance(result, Response) else json_response(result)
         except ApiError as error:
             response = error_response(error)
@@ -166,13 +168,15 @@ def _prepare(ctx: Context, public: bool, token: str | None, content_type: str, b
 
 
 def _parsed(parse: Callable[[Call], Any] | None, *args: Any) -> Call:
+    """``_prepare``, then ``parse`` in a read transaction of its own (before any write lock)."""
     call = _prepare(*args)
     if parse is not None:
-        call.parsed = parse(call)
+        with call.ctx.db.transaction(write=False) as conn:
+            call.parsed = parse(call.on(conn))
     return call
 
 
-def _run(handler: Handler, is_write: bool, *args: Any) -> Any:
-    call = _prepare(*args)
+def _run(handler: Handler, parse: Callable[[Call], Any] | None, is_write: bool, *args: Any) -> Any:
+    call = _parsed(parse, *args)
     with call.ctx.db.transaction(write=is_write) as conn:
         return handler(call.on(conn))

@@ -15,27 +15,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pulsebox.addressbooks import endpoints as books
-from pulsebox.api import Call, endpoint, error_response, json_response
+from pulsebox.api import endpoint, error_response, json_response
 from pulsebox.balance import endpoints as balance
 from pulsebox.blacklist import endpoints as blacklist_api
 from pulsebox.capture import endpoints as capture_api
 from pulsebox.context import Context
 from pulsebox.emails import endpoints as emails_api
 from pulsebox.errors import METHOD_NOT_ALLOWED, NOT_FOUND, ApiError
-from pulsebox.oauth import schemas as oauth_schemas
-from pulsebox.oauth import service as oauth
+from pulsebox.oauth import endpoints as oauth_api
 from pulsebox.senders import endpoints as senders_api
 from pulsebox.smtp import endpoints as smtp_api
 from pulsebox.templates import endpoints as templates_api
 from pulsebox.tracking import endpoints as tracking
 
 log = logging.getLogger("pulsebox")
-
-
-def access_token(call: Call) -> dict:
-    client_id, client_secret = oauth_schemas.token_request(call.params)
-    ttl = call.ctx.settings.token_ttl
-    return oauth_schemas.token_answer(oauth.issue_token(call.conn, client_id, client_secret, ttl), ttl)
 
 
 async def healthz(request: Request) -> Response:
@@ -58,7 +51,7 @@ def route(path: str, handler, methods: str, **options) -> Route:  # noqa: ANN001
 
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
-    route("/oauth/access_token", access_token, "POST", public=True),
+    route("/oauth/access_token", oauth_api.access_token, "POST", public=True, parse=oauth_api.authenticate_client),
     # mailing lists and contacts
     route("/addressbooks", books.create_book, "POST"),
     route("/addressbooks", books.list_books, "GET"),

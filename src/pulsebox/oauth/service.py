@@ -25,13 +25,20 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue_token(conn: Connection, client_id: str, client_secret: str, ttl: int) -> str:
+def authenticate(conn: Connection, client_id: str, client_secret: str) -> int:
+    """The account of these client credentials, or InvalidClient. Run in a read transaction: the
+    scrypt check (~40 ms) must never hold the write lock that every other write waits for."""
     account = accounts_repository.by_client_id(conn, client_id)
     if account is None or not verify_secret(client_secret, account["secret_hash"]):
         raise InvalidClient()
+    return account["id"]
+
+
+def issue_token(conn: Connection, account_id: int, ttl: int) -> str:
+    """A new token for an authenticated account (write transaction)."""
     token = secrets.token_urlsafe(32)
     now = int(time.time())
-    repository.insert_token(conn, _digest(token), account["id"], now + ttl)
+    repository.insert_token(conn, _digest(token), account_id, now + ttl)
     if secrets.randbelow(100) == 0:  # now and then, forget long-expired tokens
         repository.delete_expired(conn, now - 86400)
     return token
