@@ -17,20 +17,17 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .e2e_helpers import Account, Api, LiveServer, free_port, unique
+from .e2e_helpers import Account, Api, LiveServer, free_port, unique, wait_healthy
 
 E2E_DIR = Path(__file__).resolve().parent
 
 pytestmark = pytest.mark.e2e
 
-STARTUP_TIMEOUT = 30.0  # seconds for /healthz to answer 200
 TEST_TIMEOUT = int(os.environ.get("PULSEBOX_E2E_TEST_TIMEOUT", "180"))  # hard cap per test
 RATE_LIMITS = "1000/second;100000/minute;1000000/day"
 
@@ -82,24 +79,7 @@ def live_server() -> Iterator[LiveServer]:
         base_url=f"http://127.0.0.1:{port}", port=port, data_dir=data_dir, env=env, process=proc, log_dir=log_dir
     )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last_error = "no attempt"
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"pulsebox serve exited with {proc.returncode} before /healthz\n{server.server_output()}")
-            try:
-                r = httpx.get(f"{server.base_url}/healthz", timeout=2.0)
-                if r.status_code == 200:
-                    break
-                last_error = f"HTTP {r.status_code}: {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                last_error = repr(exc)
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"pulsebox serve did not answer /healthz within {STARTUP_TIMEOUT}s "
-                    f"(last: {last_error})\n{server.server_output()}"
-                )
-            time.sleep(0.2)
+        wait_healthy(server)
         server.account = server.create_account(unique("default"))
         yield server
     finally:

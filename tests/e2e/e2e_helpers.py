@@ -429,7 +429,7 @@ class SmtpSink:
         self.controller.stop()
 
 
-# ---- the Node client (tests/e2e/node), for modules other than test_node_client.py ----
+# ---- the Node client (tests/e2e/node) ----
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 

@@ -9,18 +9,14 @@ tests assert those answers and cross-check with httpx that the data really lande
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from .e2e_helpers import Account, Api, LiveServer, unique
+from .e2e_helpers import Account, Api, LiveServer, node_modules_ready, run_node_scenario
 
 pytestmark = pytest.mark.e2e
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
 NPM_TIMEOUT = 300
 SCENARIO_TIMEOUT = 90  # the scenario's own watchdog fires at 60 s
 NAME_WITH_QUOTES = 'Zoë "Zo" Ünal'
@@ -28,14 +24,7 @@ NAME_WITH_QUOTES = 'Zoë "Zo" Ünal'
 
 @pytest.fixture(scope="module")
 def node_ready() -> Path:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.skip("node and npm are needed for the Node client e2e tests")
-    if not (NODE_DIR / "node_modules" / "sendpulse-api" / "package.json").is_file():
-        cmd = [npm, "ci" if (NODE_DIR / "package-lock.json").is_file() else "install", "--no-audit", "--no-fund"]
-        cp = subprocess.run(cmd, cwd=NODE_DIR, capture_output=True, text=True, timeout=NPM_TIMEOUT)
-        assert cp.returncode == 0, f"{' '.join(cmd)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}"
-    return NODE_DIR
+    return node_modules_ready(NPM_TIMEOUT)
 
 
 def token_file(token_dir: Path, account: Account) -> Path:
@@ -45,30 +34,8 @@ def token_file(token_dir: Path, account: Account) -> Path:
 def run_scenario(
     live_server: LiveServer, account: Account, token_dir: Path, mode: str = "full", tag: str | None = None
 ) -> dict:
-    env = {
-        **live_server.env,
-        "PULSEBOX_E2E_PORT": str(live_server.port),
-        "PULSEBOX_CLIENT_ID": account.client_id,
-        "PULSEBOX_CLIENT_SECRET": account.client_secret,
-        "PULSEBOX_TOKEN_DIR": str(token_dir),
-        "PULSEBOX_MAIL_DIR": str(live_server.mail_dir),
-        "PULSEBOX_E2E_TAG": tag or unique(""),
-    }
-    cmd = ["node", "-r", "./redirect.js", "scenario.js", mode]
-    try:
-        cp = subprocess.run(
-            cmd, cwd=NODE_DIR, env=env, capture_output=True, text=True, encoding="utf-8", timeout=SCENARIO_TIMEOUT
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{' '.join(cmd)} did not finish within {SCENARIO_TIMEOUT}s; stdout: {exc.stdout!r}")
-    lines = [ln for ln in cp.stdout.splitlines() if ln.strip()]
-    assert lines, f"scenario printed nothing (exit {cp.returncode}); stderr:\n{cp.stderr}"
-    result = json.loads(lines[-1])
-    assert cp.returncode == 0, (
-        f"scenario {mode} exited {cp.returncode}: {result.get('timeout') or result.get('exception')}\n"
-        f"results: {json.dumps(result, ensure_ascii=False)[:4000]}\nstderr:\n{cp.stderr[-3000:]}"
-    )
-    return result
+    return run_node_scenario(live_server, account, token_dir, mode, timeout=SCENARIO_TIMEOUT,
+                             extra_env={"PULSEBOX_E2E_TAG": tag} if tag else None)
 
 
 def ok(answer) -> bool:
