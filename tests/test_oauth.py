@@ -53,3 +53,19 @@ def test_secret_is_stored_hashed_and_rotation_works(ctx, client):
     old = {"grant_type": "client_credentials", "client_id": account["client_id"], "client_secret": account["client_secret"]}
     assert client.post("/oauth/access_token", json=old).status_code == 401
     assert client.post("/oauth/access_token", json={**old, "client_secret": rotated["client_secret"]}).status_code == 200
+
+
+def test_token_requests_per_client_are_capped(ctx, client, monkeypatch):  # noqa: ANN001
+    """Each check costs ~40 ms of scrypt: one client_id gets at most TOKEN_RULES' worth."""
+    from pulsebox import ratelimit
+    from pulsebox.oauth import endpoints
+
+    monkeypatch.setattr(endpoints, "TOKEN_RULES", ratelimit.parse("1000/second;3/minute"))
+    account = make_account(ctx)
+    wrong = {"grant_type": "client_credentials", "client_id": account["client_id"], "client_secret": "guess"}
+    assert [client.post("/oauth/access_token", json=wrong).status_code for _ in range(3)] == [401, 401, 401]
+    capped = client.post("/oauth/access_token", json={**wrong, "client_secret": account["client_secret"]})
+    assert capped.status_code == 429 and capped.json()["error_code"] == 429
+    other = make_account(ctx)  # another client is not affected
+    assert client.post("/oauth/access_token", json={**wrong, "client_id": other["client_id"],
+                                                    "client_secret": other["client_secret"]}).status_code == 200
