@@ -61,7 +61,8 @@ def test_a_message_is_built_tracked_and_recorded(api, ctx):
                      variables={"name": "Ann"})
     assert api.get(f"/smtp/emails/{public_id}").json["status"] == "queued"  # committed, not sent yet
 
-    mail_from, message = received(deliver(ctx), to)
+    transport = deliver(ctx)
+    mail_from, message = received(transport, to)
     assert message["Subject"] == "Hi Ann ✓" and message["To"].addresses[0].display_name == "Ann Ö"
     # VERP: the envelope sender names this copy, signed
     assert links.parse_local_address(ctx.settings.signing_key, mail_from)[0] == links.BOUNCE
@@ -78,6 +79,7 @@ def test_a_message_is_built_tracked_and_recorded(api, ctx):
     info = api.get(f"/smtp/emails/{public_id}").json
     assert info["status"] == "sent" and info["smtp_answer_code"] == 250 and info["recipient"] == to
     assert info["sender"] == "shop@example.com" and info["subject"] == "Hi Ann ✓"
+    assert info["total_size"] == len(next(m[2] for m in transport.sent if m[1] == [to]))  # bytes as sent
     assert info["tracking"] == {"click": 0, "open": 0, "link": [], "client_info": []}
     with ctx.db.transaction() as conn:
         (row,) = repository.deliveries_of(conn, api.id, public_id)

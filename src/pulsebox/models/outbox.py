@@ -64,6 +64,7 @@ class Delivery(Base):
     smtp_answer_subcode: Mapped[str | None] = mapped_column(String(12))  # enhanced status, 5.1.1
     smtp_answer_data: Mapped[str | None] = mapped_column(Text)
     capture_key: Mapped[str | None] = mapped_column(String(120))  # capture:// only: Maildir key
+    size: Mapped[int | None] = mapped_column(Integer)  # bytes of the copy as sent (what total_size shows)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     opens: Mapped[int] = mapped_column(Integer, default=0)
     clicks: Mapped[int] = mapped_column(Integer, default=0)

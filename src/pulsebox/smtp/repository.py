@@ -116,7 +116,7 @@ def unsubscribed(conn: Connection, account_id: int, emails: Sequence[str]) -> se
 def _listing(account_id: int):  # noqa: ANN202
     return (select(D.c.id.label("delivery_id"), D.c.email.label("recipient"), D.c.status, D.c.reason,
                    D.c.smtp_answer_code, D.c.smtp_answer_subcode, D.c.smtp_answer_data, D.c.sent_at,
-                   D.c.opens, D.c.clicks, D.c.updated_at, D.c.capture_key,
+                   D.c.opens, D.c.clicks, D.c.updated_at, D.c.capture_key, D.c.size.label("copy_size"),
                    M.c.id.label("message_id"), M.c.public_id, M.c.sender_email, M.c.sender_name, M.c.subject,
                    M.c.size, M.c.created_at, M.c.kind)
             .select_from(D.join(M, M.c.id == D.c.message_id))

@@ -244,7 +244,7 @@ def email_answer(row: dict, events: list[dict], ip: str) -> dict:
         "sender": row["sender_email"],
         "recipient": row["recipient"],
         "subject": row["subject"],
-        "total_size": row["size"],
+        "total_size": row["copy_size"] or row["size"],  # as sent; until then, the content's size
         "sender_ip": ip,
         "used_ip": ip,
         "smtp_answer_code": row["smtp_answer_code"],

@@ -130,14 +130,14 @@ def _send(transport: Transport, recipient: str, mail_from: str, data: bytes,
         return DeliveryError(f"transport error: {exc}")
 
 
-def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed) -> dict:
+def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed, size: int) -> dict:
     base = {"id": delivery["id"], "attempts": delivery["attempts"]}
     now = utcnow()
     if isinstance(result, LeaseLapsed):  # back to the queue, due at once (if the claim is still ours)
         return {**base, "status": "queued"}
     if isinstance(result, Receipt):
-        return {**base, "status": "sent", "reason": None, "sent_at": now, "smtp_answer_code": result.code,
-                "smtp_answer_subcode": service.enhanced_status(result.text) or "0",
+        return {**base, "status": "sent", "reason": None, "sent_at": now, "size": size,
+                "smtp_answer_code": result.code, "smtp_answer_subcode": service.enhanced_status(result.text) or "0",
                 "smtp_answer_data": result.text[:2000], "capture_key": result.capture_key}
     answer = {"smtp_answer_code": result.code, "smtp_answer_subcode": service.enhanced_status(str(result)) or "0",
               "smtp_answer_data": str(result)[:2000]}
@@ -182,8 +182,8 @@ def deliver_due(job: JobContext) -> int:
     send_by = lease_until - min(LEASE_MARGIN, timedelta(seconds=ctx.settings.delivery_lease) / 5)
     results = job.pool.map(lambda w: _send(job.transport, w[0]["email"], w[1], w[2], send_by), work)
     bounced: list[tuple[dict, DeliveryError]] = []
-    for (delivery, _, _), result in zip(work, results):
-        outcomes.append(_outcome(delivery, result))
+    for (delivery, _, data), result in zip(work, results):
+        outcomes.append(_outcome(delivery, result, len(data)))
         if isinstance(result, DeliveryError) and result.permanent:
             bounced.append((delivery, result))
 

@@ -75,6 +75,7 @@ def upgrade() -> None:
     sa.Column('smtp_answer_subcode', sa.String(length=12), nullable=True),
     sa.Column('smtp_answer_data', sa.Text(), nullable=True),
     sa.Column('capture_key', sa.String(length=120), nullable=True),
+    sa.Column('size', sa.Integer(), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('opens', sa.Integer(), nullable=False),
     sa.Column('clicks', sa.Integer(), nullable=False),
