@@ -65,3 +65,37 @@ def test_redis_counters_are_shared_between_processes():
         except ApiError as exc:
             outcomes.append(exc.code)
     assert outcomes == ["ok"] * 5 + [429] * 3
+
+
+def test_api_with_redis_counts_reads_off_the_event_loop(ctx, monkeypatch):
+    """With Redis, GETs run in a thread (never waiting for Redis on the loop) and are still counted."""
+    import asyncio
+
+    from starlette.testclient import TestClient
+
+    from conftest import Api, make_account
+    from pulsebox.app import build
+
+    limiter = ratelimit.RedisLimiter(REDIS_URL)
+    on_loop: list[bool] = []
+    original = limiter.hit
+
+    def hit(account_id, rules):  # noqa: ANN001, ANN202
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:  # no event loop runs in this thread
+            on_loop.append(False)
+        return original(account_id, rules)
+
+    monkeypatch.setattr(limiter, "hit", hit)
+    monkeypatch.setattr(ctx, "limiter", limiter)
+    with TestClient(build(ctx), raise_server_exceptions=False) as client:
+        account = make_account(ctx, rate_limits="100/second;3/day")
+        stale = limiter._redis.keys(f"pulsebox:rl:{account['id']}:*")  # ids repeat across test sessions
+        if stale:
+            limiter._redis.delete(*stale)
+        api = Api(client, account)
+        answers = [api.get("/balance").status for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    assert len(on_loop) >= 4 and not any(on_loop)  # the token request is counted too, also off the loop

@@ -4,7 +4,8 @@ read the body (bounded) -> bearer token -> rate limit -> decode (``wire``) -> op
 transaction -> call the endpoint -> commit -> JSON answer. Any ``ApiError`` becomes SendPulse's
 error object with its 4xx status and rolls the transaction back; nothing is half-written.
 Reads (GET) run on the event loop: they are short, and a thread hop per request costs more than
-the query (bench/README.md). Writes run in a small thread pool sized to the database pool, so a
+the query (bench/README.md); with Redis rate limits they run in a small thread pool instead, so
+the loop never waits for Redis. Writes run in a small thread pool sized to the database pool, so a
 long import never stalls the loop and never queues more threads than there are connections.
 """
 
@@ -29,6 +30,7 @@ from pulsebox.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED, ApiError
 
 log = logging.getLogger("pulsebox.api")
 WRITERS = CapacityLimiter(4)  # threads for write requests; below the database pool size
+READERS = CapacityLimiter(4)  # threads for reads that must not run on the loop (Redis rate limits)
 INLINE_BODY = 64 * 1024  # a grouped request with a larger body is decoded in a thread
 
 
@@ -132,6 +134,8 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
                 result = await ctx.group.submit(lambda conn: self._grouped(call.on(conn)))
             elif is_write:
                 result = await to_thread.run_sync(_run, self.handler, self.parse, is_write, *args, limiter=WRITERS)
+            elif ctx.limiter.blocking:  # Redis counts the request: never wait for it on the loop
+                result = await to_thread.run_sync(_run, self.handler, self.parse, is_write, *args, limiter=READERS)
             else:
                 result = _run(self.handler, self.parse, is_write, *args)
             response = result if isinstance(result, Response) else json_response(result)

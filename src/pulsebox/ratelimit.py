@@ -44,6 +44,8 @@ def _exceeded(rule: Rule) -> ApiError:
 
 
 class MemoryLimiter:
+    blocking = False  # answers from memory: fine on the event loop
+
     def __init__(self) -> None:
         self._counts: dict[tuple[int, int, int], int] = {}
         self._lock = threading.Lock()
@@ -67,6 +69,8 @@ class MemoryLimiter:
 
 
 class RedisLimiter:
+    blocking = True  # a network round trip: API reads leave the event loop for a thread
+
     def __init__(self, url: str) -> None:
         import redis
 
