@@ -335,3 +335,23 @@ def test_copies_not_started_before_the_lease_ends_go_back_to_the_queue(api, ctx,
     assert api.get(f"/smtp/emails/{public_id}").json["status"] == "queued"  # ...but queued again, due now
     _, message = received(deliver(ctx), to)
     assert message["To"] == to
+
+
+def test_sent_messages_keep_only_their_links_and_old_ones_are_pruned(api, ctx):
+    from pulsebox.models import OutboxMessage
+    from pulsebox.smtp import tasks
+
+    to = unique()
+    public_id = send(api, to=[{"email": to}], html=b64('<p><a href="https://x.example/a">a</a></p>'),
+                     attachments={"a.txt": "attached"})
+    deliver(ctx)
+    with ctx.db.transaction() as conn:
+        (row,) = repository.deliveries_of(conn, api.id, public_id)
+        assert repository.delivery(conn, row["delivery_id"])["content"] == {"links": ["https://x.example/a"]}
+        conn.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.public_id == public_id)
+                     .values(created_at=utcnow() - timedelta(days=91)))
+    worker = Worker(ctx, MemoryTransport())
+    assert tasks.prune_outbox(worker.job_context) >= 1
+    assert tasks.prune_outbox(worker.job_context) == 0  # nothing left: it looks again in ten minutes
+    worker.pool.shutdown()
+    assert api.get(f"/smtp/emails/{public_id}").status == 404

@@ -88,17 +88,31 @@ def status_of(conn: Connection, delivery_id: int, attempts: int) -> str | None:
     return conn.execute(select(D.c.status).where(D.c.id == delivery_id, D.c.attempts == attempts)).scalar()
 
 
-def clear_content(conn: Connection, message_ids: Iterable[int]) -> None:
-    """System notices carry secrets (activation codes, confirmation links): once every copy is
-    done, only the envelope of the message is kept."""
-    ids = sorted(set(message_ids))
+def retire_content(conn: Connection, kept: dict[int, dict]) -> None:
+    """Once no copy of a message waits to be sent, its bodies and attachments are not needed:
+    ``kept`` maps message id -> the content to keep (what later events still read)."""
+    ids = sorted(kept)
     if not ids:
         return
     pending = set(conn.execute(select(D.c.message_id).where(
         D.c.message_id.in_(ids), D.c.status.in_(("queued", "deferred", "sending")))).scalars())
-    done = [i for i in ids if i not in pending]
-    if done:
-        conn.execute(update(M).where(M.c.id.in_(done), M.c.kind == "system").values(content={}))
+    rows = [{"b_id": i, "b_content": kept[i]} for i in ids if i not in pending]
+    if rows:
+        conn.execute(update(M).where(M.c.id == bindparam("b_id"))
+                     .values(content=bindparam("b_content", type_=M.c.content.type)), rows)
+
+
+def prune(conn: Connection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` messages created before ``before`` whose copies are all done, with
+    their copies and events (foreign keys cascade; bounces keep their row without the copy)."""
+    old = (select(M.c.id).where(M.c.created_at < before)
+           .where(~select(D.c.id).where(D.c.message_id == M.c.id,
+                                        D.c.status.in_(("queued", "deferred", "sending"))).exists())
+           .order_by(M.c.id).limit(limit))
+    ids = list(conn.execute(old).scalars())
+    if ids:
+        conn.execute(delete(M).where(M.c.id.in_(ids)))
+    return len(ids)
 
 
 # ---- suppression ----

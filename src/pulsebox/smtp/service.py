@@ -116,6 +116,15 @@ def queue_notice(conn: Connection, account_id: int, *, to: str, subject: str, te
     return _store(conn, account_id, outgoing, NOTICE, False)
 
 
+def kept_after_sending(message: dict) -> dict:
+    """What a message keeps once every copy is sent: a notice nothing (it carried a code or a
+    signed link); SMTP mail its links, which click redirects still resolve. Bodies and
+    attachments go: at thousands of messages a second they would fill the disk."""
+    if message["kind"] == NOTICE:
+        return {}
+    return {"links": (message["content"] or {}).get("links", [])}
+
+
 # ---- reading (GET /smtp/emails, /smtp/emails/{id}) ----
 
 def _events_by_delivery(conn: Connection, rows: Sequence) -> dict[int, list[dict]]:

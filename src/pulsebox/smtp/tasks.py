@@ -198,5 +198,23 @@ def deliver_due(job: JobContext) -> int:
             service.record_bounce(conn, delivery, kind="hard", status=status, smtp_code=error.code,
                                   diagnostic=str(error), source="smtp",
                                   address_fault=error.recipient or status.startswith("5.1."))
-        repository.clear_content(conn, [i for i, m in messages.items() if m["kind"] == service.NOTICE])
+        repository.retire_content(conn, {i: service.kept_after_sending(m) for i, m in messages.items()})
     return len(claimed)
+
+
+PRUNE_EVERY = timedelta(minutes=10)
+PRUNE_BATCH = 1000
+
+
+def prune_outbox(job: JobContext) -> int:
+    """Delete messages older than ``PULSEBOX_OUTBOX_RETENTION_DAYS`` (with their copies and
+    events), a batch a round, looking again every ten minutes once nothing is left to delete."""
+    days = job.ctx.settings.outbox_retention_days
+    now = utcnow()
+    if not days or job.not_before.get("prune", now) > now:
+        return 0
+    with job.ctx.db.transaction() as conn:
+        pruned = repository.prune(conn, now - timedelta(days=days), PRUNE_BATCH)
+    if pruned < PRUNE_BATCH:
+        job.not_before["prune"] = now + PRUNE_EVERY
+    return pruned

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from pulsebox.context import Context
 from pulsebox.delivery.transports import Transport
@@ -19,6 +20,7 @@ class JobContext:
     ctx: Context
     transport: Transport
     pool: ThreadPoolExecutor
+    not_before: dict[str, datetime] = field(default_factory=dict)  # pumps that run now and then
 
 
 def _tasks() -> dict[str, Callable[[JobContext, dict], None]]:
@@ -33,7 +35,7 @@ def _pumps() -> list[Callable[[JobContext], int]]:
     """Work that is not a job row but a queue of its own, polled every round: the outbox."""
     from pulsebox.smtp import tasks as smtp
 
-    return [smtp.deliver_due]
+    return [smtp.deliver_due, smtp.prune_outbox]
 
 
 PUMPS = _pumps()
