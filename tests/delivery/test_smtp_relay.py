@@ -98,3 +98,21 @@ def test_a_dropped_pooled_connection_is_replaced(smtp_server):
     transport.send("f@example.com", ["b@example.com"], _message())
     assert [m[1] for m in handler.messages] == [["a@example.com"], ["b@example.com"]]
     assert transport.connections_opened == 2
+
+
+@pytest.mark.parametrize(("answer", "permanent", "address_fault"), [
+    ("550 5.1.1 No such user", True, True),
+    ("550 No such user", True, True),  # no enhanced code: a 550 at RCPT is the mailbox
+    ("554 5.7.1 Relay access denied", False, False),  # the relay's policy about us: ours to fix, retried
+    ("554 5.7.1 Client host blocked using zen.spamhaus.org", False, False),
+    ("553 5.1.8 Sender address rejected: Domain not found", True, False),  # the sender's address, not theirs
+    ("554 Your IP 5.1.3.77 is listed", True, False),  # not an enhanced code: the IP is
+])
+def test_whose_fault_a_refused_recipient_is(smtp_server, answer, permanent, address_fault):
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none")
+    handler.rcpt_answers = [answer]
+    with pytest.raises(DeliveryError) as refused:
+        transport.send("f@example.com", ["x@example.com"], _message())
+    transport.close()
+    assert (refused.value.permanent, refused.value.address_fault) == (permanent, address_fault)

@@ -80,6 +80,17 @@ def test_hard_bounce_marks_the_delivery_and_the_contact(ctx, api, inbound):  # n
     assert len(bounces(ctx, api.id)) == 1
 
 
+def test_a_policy_bounce_bounces_the_copy_but_not_the_address(ctx, api, inbound):  # noqa: ANN001
+    book = api.new_book()
+    api.add_contacts(book, [{"email": "strict@example.org", "variables": {}}])
+    delivery_id = make_delivery(ctx, api.id, "strict@example.org")
+    send(inbound, verp(ctx, delivery_id), postfix_dsn(verp(ctx, delivery_id), "strict@example.org", status="5.7.1"))
+    (bounce,) = bounces(ctx, api.id)
+    assert (bounce["kind"], bounce["status"]) == ("hard", "5.7.1")
+    assert delivery_status(ctx, delivery_id) == "bounced"
+    assert api.get(f"/addressbooks/{book}/emails/strict@example.org").json["status"] == 1  # spam rules, not the address
+
+
 def test_delay_warning_is_a_soft_bounce(ctx, api, inbound):  # noqa: ANN001
     book = api.new_book()
     api.add_contacts(book, [{"email": "full@example.org", "variables": {}}])

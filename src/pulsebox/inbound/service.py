@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from pulsebox import links
+from pulsebox.delivery.transports import address_fault
 from pulsebox.inbound import arf, dsn, mime
 from pulsebox.smtp import service as smtp
 
@@ -62,6 +63,7 @@ def _bounce(conn: Connection, delivery: dict, report: dsn.Report) -> str:
         return f"ignored: delivery {delivery['id']}: hard bounce already recorded"
     status = failure.status or ("5.0.0" if kind == dsn.HARD else "4.0.0")  # RFC 3463: x.0.0, undefined
     smtp.record_bounce(conn, delivery, kind=kind, status=status, smtp_code=failure.smtp_code,
-                       diagnostic=failure.diagnostic, source="dsn")
+                       diagnostic=failure.diagnostic, source="dsn",
+                       address_fault=address_fault(failure.status, code=failure.smtp_code, recipient=True))
     style = "" if report.standard else ", plain-text bounce"
     return f"{kind} bounce: delivery {delivery['id']} {status}{style}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
@@ -39,7 +38,6 @@ NOTICE = "system"
 BOUNCE_WINDOW = timedelta(hours=24)
 DOMAIN_CODE_RESEND = timedelta(minutes=15)
 MAX_DOMAINS = 100
-_ENHANCED_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")  # RFC 3463 section 2
 
 # contact statuses (document 004) set by what comes back
 SENDING_ERROR = 9
@@ -188,11 +186,6 @@ def unsubscribe(conn: Connection, delivery: dict, *, comment: str) -> None:
     """The recipient asked to get no more of this account's mail (List-Unsubscribe, RFC 8058)."""
     if repository.add_unsubscribes(conn, delivery["account_id"], [(delivery["email"], comment[:1000])]):
         record_event(conn, delivery, "unsubscribe")  # once: a repeated one-click POST adds nothing
-
-
-def enhanced_status(text: str) -> str:
-    found = _ENHANCED_STATUS.search(text or "")
-    return ".".join(found.groups()) if found else ""
 
 
 def record_bounce(conn: Connection, delivery: dict, *, kind: str, status: str, smtp_code: int | None,

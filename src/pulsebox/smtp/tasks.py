@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from pulsebox import links
 from pulsebox.delivery import message as mime
 from pulsebox.delivery.render import track
-from pulsebox.delivery.transports import DeliveryError, Receipt, Transport
+from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enhanced_status
 from pulsebox.models import utcnow
 from pulsebox.smtp import repository, service
 from pulsebox.smtp.schemas import people_of
@@ -137,9 +137,9 @@ def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed, size
         return {**base, "status": "queued"}
     if isinstance(result, Receipt):
         return {**base, "status": "sent", "reason": None, "sent_at": now, "size": size,
-                "smtp_answer_code": result.code, "smtp_answer_subcode": service.enhanced_status(result.text) or "0",
+                "smtp_answer_code": result.code, "smtp_answer_subcode": enhanced_status(result.text) or "0",
                 "smtp_answer_data": result.text[:2000], "capture_key": result.capture_key}
-    answer = {"smtp_answer_code": result.code, "smtp_answer_subcode": service.enhanced_status(str(result)) or "0",
+    answer = {"smtp_answer_code": result.code, "smtp_answer_subcode": result.status or "0",
               "smtp_answer_data": str(result)[:2000]}
     if result.permanent:
         return {**base, **answer, "status": "bounced", "reason": "refused by the receiving server"}
@@ -192,12 +192,10 @@ def deliver_due(job: JobContext) -> int:
         # a bounce is recorded only where the outcome was (the claim was still this worker's)
         bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
         for delivery, error in bounced:  # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1)
-            status = service.enhanced_status(str(error)) or "5.0.0"
-            # the address's fault: refused at RCPT, no such domain, or a bad-mailbox status at DATA
-            # (RFC 3463 5.1.x); content refused (5.7.x, 5.6.x...) bounces only this copy
-            service.record_bounce(conn, delivery, kind="hard", status=status, smtp_code=error.code,
-                                  diagnostic=str(error), source="smtp",
-                                  address_fault=error.recipient or status.startswith("5.1."))
+            # only the address's own failure counts against it (transports.address_fault); a
+            # policy or content refusal bounces this copy alone
+            service.record_bounce(conn, delivery, kind="hard", status=error.status or "5.0.0", smtp_code=error.code,
+                                  diagnostic=str(error), source="smtp", address_fault=error.address_fault)
         repository.retire_content(conn, {i: service.kept_after_sending(m) for i, m in messages.items()})
     return len(claimed)
 

@@ -8,10 +8,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
+
+
+# RFC 3463 section 2: an enhanced status code opens the reply text, right after the reply code
+_ENHANCED_STATUS = re.compile(r"(?:^|\b[2-5]\d\d[ -])([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def enhanced_status(text: str) -> str:
+    """``5.1.1`` from "550 5.1.1 No such user" or "5.1.1 No such user"; "" when the reply has
+    none (an address-like "5.1.3.77" later in the text is not one)."""
+    found = _ENHANCED_STATUS.search(text or "")
+    return found[1] if found else ""
+
+
+def address_fault(status: str, *, code: int | None = None, recipient: bool = False) -> bool:
+    """Whether a permanent failure is the recipient address's own (so it counts against the
+    address): RFC 3463 5.1.x "bad destination address" but 5.1.7/5.1.8 (the *sender's* address),
+    and 5.2.1 "mailbox disabled". A policy refusal (5.7.x: spam, blocklists, relay denied) never
+    is. Without an enhanced code, a refusal at RCPT with 550/551/553, or a domain that takes no mail."""
+    if status:
+        return (status.startswith("5.1.") and status not in ("5.1.7", "5.1.8")) or status == "5.2.1"
+    return recipient and code in (550, 551, 553, 556)
 
 
 class DeliveryError(Exception):
@@ -28,6 +50,14 @@ class DeliveryError(Exception):
         self.recipient = recipient
         self.sender = False  # refused at MAIL FROM
         self.reusable = False  # whether the connection it happened on can carry the next message
+
+    @property
+    def status(self) -> str:
+        return enhanced_status(str(self))
+
+    @property
+    def address_fault(self) -> bool:
+        return self.permanent and address_fault(self.status, code=self.code, recipient=self.recipient)
 
 
 @dataclass(frozen=True)

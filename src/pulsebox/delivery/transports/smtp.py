@@ -138,7 +138,10 @@ class SmtpRelayTransport:
                 self._release(conn if error.reusable else None)
                 if not error.reusable:
                     self._discard(conn)
-                if error.permanent and error.sender:  # the relay refusing our MAIL FROM: ours to fix
+                # the relay refusing our MAIL FROM, or a recipient for policy (5.7.x at RCPT: relay
+                # access denied, our IP blocklisted) is ours to fix, not the recipient's: retried,
+                # never a bounce. Content refused at DATA (5.7.1 spam) stays a bounce of the copy.
+                if error.permanent and (error.sender or (error.recipient and error.status.startswith("5.7."))):
                     error.permanent = False
                 raise
             self._release(conn)
