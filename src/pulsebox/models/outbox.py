@@ -105,7 +105,11 @@ class Bounce(Base):
     """A hard or soft bounce, or a complaint: from a 5xx during delivery or a DSN/ARF that came back."""
 
     __tablename__ = "bounces"
-    __table_args__ = (Index("ix_bounces_account_time", "account_id", "created_at"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        Index("ix_bounces_account_time", "account_id", "created_at"),
+        Index("ix_bounces_delivery", "delivery_id"),  # deleting a copy sets it NULL here: no table scan
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

@@ -201,7 +201,7 @@ def deliver_due(job: JobContext) -> int:
 
 
 PRUNE_EVERY = timedelta(minutes=10)
-PRUNE_BATCH = 1000
+PRUNE_BATCH = 200  # messages a transaction: short write locks, even for messages of many copies
 
 
 def prune_outbox(job: JobContext) -> int:

@@ -108,6 +108,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('bounces', schema=None) as batch_op:
         batch_op.create_index('ix_bounces_account_time', ['account_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_bounces_delivery', ['delivery_id'], unique=False)
 
     op.create_table('tracking_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -142,6 +143,7 @@ def downgrade() -> None:
 
     op.drop_table('tracking_events')
     with op.batch_alter_table('bounces', schema=None) as batch_op:
+        batch_op.drop_index('ix_bounces_delivery')
         batch_op.drop_index('ix_bounces_account_time')
 
     op.drop_table('bounces')
