@@ -55,17 +55,22 @@ def test_secret_is_stored_hashed_and_rotation_works(ctx, client):
     assert client.post("/oauth/access_token", json={**old, "client_secret": rotated["client_secret"]}).status_code == 200
 
 
-def test_token_requests_per_client_are_capped(ctx, client, monkeypatch):  # noqa: ANN001
-    """Each check costs ~40 ms of scrypt: one client_id gets at most TOKEN_RULES' worth."""
+def test_wrong_secrets_per_client_are_capped(ctx, client, monkeypatch):  # noqa: ANN001
+    """Each check costs ~40 ms of scrypt: a client_id gets only so many wrong secrets; right ones are never capped."""
     from pulsebox import ratelimit
     from pulsebox.oauth import endpoints
 
-    monkeypatch.setattr(endpoints, "TOKEN_RULES", ratelimit.parse("1000/second;3/minute"))
+    monkeypatch.setattr(endpoints, "FAILURE_RULES", ratelimit.parse("1000/second;3/minute"))
     account = make_account(ctx)
-    wrong = {"grant_type": "client_credentials", "client_id": account["client_id"], "client_secret": "guess"}
+    right = {"grant_type": "client_credentials", "client_id": account["client_id"],
+             "client_secret": account["client_secret"]}
+    assert [client.post("/oauth/access_token", json=right).status_code for _ in range(5)] == [200] * 5
+    wrong = {**right, "client_secret": "guess"}
     assert [client.post("/oauth/access_token", json=wrong).status_code for _ in range(3)] == [401, 401, 401]
-    capped = client.post("/oauth/access_token", json={**wrong, "client_secret": account["client_secret"]})
+    capped = client.post("/oauth/access_token", json=right)
     assert capped.status_code == 429 and capped.json()["error_code"] == 429
     other = make_account(ctx)  # another client is not affected
-    assert client.post("/oauth/access_token", json={**wrong, "client_id": other["client_id"],
+    assert client.post("/oauth/access_token", json={**right, "client_id": other["client_id"],
                                                     "client_secret": other["client_secret"]}).status_code == 200
+    huge = client.post("/oauth/access_token", json={**right, "client_id": "x" * 100_000})
+    assert huge.status_code == 401 and huge.json()["error"] == "invalid_client"

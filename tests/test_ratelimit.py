@@ -99,3 +99,16 @@ def test_api_with_redis_counts_reads_off_the_event_loop(ctx, monkeypatch):
         answers = [api.get("/balance").status for _ in range(4)]
     assert answers == [200, 200, 200, 429]
     assert len(on_loop) >= 4 and not any(on_loop)  # the token request is counted too, also off the loop
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_check_raises_like_hit_without_counting(kind):
+    limiter = ratelimit.MemoryLimiter() if kind == "memory" else ratelimit.RedisLimiter(REDIS_URL)
+    rules = ratelimit.parse("2/day")
+    key = f"check-{secrets.token_hex(6)}"
+    for _ in range(5):
+        limiter.check(key, rules)  # counts nothing
+    limiter.hit(key, rules)
+    limiter.hit(key, rules)
+    with pytest.raises(ApiError):
+        limiter.check(key, rules)

@@ -63,6 +63,14 @@ class MemoryLimiter:
             for key in keys:
                 self._counts[key] = self._counts.get(key, 0) + 1
 
+    def check(self, key: object, rules: tuple[Rule, ...]) -> None:
+        """Raise as ``hit`` would, without counting (count later, e.g. only failures)."""
+        now = time.time()
+        with self._lock:
+            for rule in rules:
+                if self._counts.get((key, rule.seconds, int(now // rule.seconds)), 0) >= rule.count:
+                    raise _exceeded(rule)
+
     def _sweep(self, now: float) -> None:
         self._counts = {k: v for k, v in self._counts.items() if (k[2] + 1) * k[1] > now}
         self._next_sweep = now + 1
@@ -86,6 +94,14 @@ class RedisLimiter:
         counts = pipe.execute()[::2]
         for rule, count in zip(rules, counts):
             if count > rule.count:
+                raise _exceeded(rule)
+
+
+    def check(self, key: object, rules: tuple[Rule, ...]) -> None:
+        now = time.time()
+        counts = self._redis.mget([f"pulsebox:rl:{key}:{r.seconds}:{int(now // r.seconds)}" for r in rules])
+        for rule, count in zip(rules, counts):
+            if count is not None and int(count) >= rule.count:
                 raise _exceeded(rule)
 
 

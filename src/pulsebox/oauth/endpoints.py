@@ -6,16 +6,22 @@ from pulsebox import ratelimit
 from pulsebox.api import Call
 from pulsebox.oauth import schemas, service
 
-# Real clients ask for a token once an hour; each check costs ~40 ms of scrypt, so requests for one
-# client_id are capped (an unknown client_id costs no scrypt and needs no cap).
-TOKEN_RULES = ratelimit.parse("20/second;60/minute")
+# Each check costs ~40 ms of scrypt: wrong secrets for one client_id are capped, so guessing cannot
+# eat the CPU (an unknown client_id costs no scrypt). Only failures count: a client that knows its
+# secret is never slowed down by its own token requests.
+FAILURE_RULES = ratelimit.parse("10/second;60/minute")
 
 
 def authenticate_client(call: Call) -> int:
     """The route's ``parse``: the credentials' account, checked before the write transaction."""
     client_id, client_secret = schemas.token_request(call.params)
-    call.ctx.limiter.hit(f"oauth:{client_id}", TOKEN_RULES)
-    return service.authenticate(call.conn, client_id, client_secret)
+    key = f"oauth-failures:{client_id}"
+    call.ctx.limiter.check(key, FAILURE_RULES)
+    try:
+        return service.authenticate(call.conn, client_id, client_secret)
+    except schemas.InvalidClient:
+        call.ctx.limiter.hit(key, FAILURE_RULES)
+        raise
 
 
 def access_token(call: Call) -> dict:

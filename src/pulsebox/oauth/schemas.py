@@ -28,13 +28,16 @@ class UnsupportedGrant(ApiError):
                          extra={"error": "unsupported_grant_type"})
 
 
+MAX_CREDENTIAL = 255
+
+
 def token_request(params: dict) -> tuple[str, str]:
     grant = as_text(params.get("grant_type"))
     if grant != "client_credentials":
         raise UnsupportedGrant()
     client_id, client_secret = as_text(params.get("client_id")), as_text(params.get("client_secret"))
-    if not client_id or not client_secret:
-        raise InvalidClient()
+    if not client_id or not client_secret or len(client_id) > MAX_CREDENTIAL or len(client_secret) > MAX_CREDENTIAL:
+        raise InvalidClient()  # ours are 32 characters; a 5 MB "client_id" is refused unread
     return client_id, client_secret
 
 
