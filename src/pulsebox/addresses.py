@@ -42,4 +42,7 @@ PUBLIC_MAILBOX_DOMAINS = frozenset({
     "icloud.com", "me.com", "aol.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "proton.me",
     "protonmail.com", "zoho.com", "yandex.ru", "yandex.com", "ya.ru", "mail.ru", "bk.ru", "inbox.ru", "list.ru",
     "rambler.ru", "ukr.net", "i.ua", "meta.ua", "qq.com", "163.com", "126.com", "naver.com",
+    "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.it", "hotmail.es", "live.co.uk", "live.fr", "outlook.de",
+    "outlook.fr", "outlook.es", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.co.jp", "yahoo.com.br", "mail.ua",
+    "seznam.cz", "wp.pl", "o2.pl", "interia.pl", "libero.it", "orange.fr", "free.fr", "laposte.net", "t-online.de",
 })

@@ -127,9 +127,9 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
             args = (ctx, self.public, bearer(headers.get(b"authorization", "")), headers.get(b"content-type", ""),
                     body, scope.get("query_string", b""), scope.get("path_params", {}))
             if self.grouped:
-                if len(body) <= INLINE_BODY:  # small: parsed in the group (measured fastest)
+                if len(body) <= INLINE_BODY and not ctx.limiter.blocking:  # small: parsed in the group
                     call = _prepare(*args)
-                else:  # large: decoded and parsed in a pool thread, outside the shared transaction
+                else:  # large (or Redis to ask): decoded and parsed in a pool thread, off the loop
                     call = await to_thread.run_sync(_parsed, self.parse, *args, limiter=WRITERS)
                 result = await ctx.group.submit(lambda conn: self._grouped(call.on(conn)))
             elif is_write:

@@ -37,6 +37,8 @@ def test_rsa_signature_verifies_and_breaks_when_tampered():
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
     signed = DkimSigner({"shop.example": ("s1", _pem(key))}).sign(MESSAGE)
+    head = signed.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78  # folded (RFC 6376 section 3.5 FWS)
     assert signed.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=shop.example; s=s1;")
     assert _verify(signed, record)
     # relaxed canonicalisation absorbs whitespace changes in transit...

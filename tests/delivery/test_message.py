@@ -102,7 +102,8 @@ def test_long_headers_are_folded_and_parse_back_whole():
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert max(len(line) for line in head.split(b"\r\n")) <= 78  # RFC 5322 section 2.1.1's "should"
     message = message_from_bytes(raw, policy=default)
-    assert message["Subject"] == subject and message["List-Unsubscribe"] == unsubscribe
+    # trailing blanks are dropped: after a fold they would make a line of only whitespace
+    assert message["Subject"] == subject.rstrip() and message["List-Unsubscribe"] == unsubscribe
 
 
 def test_a_word_longer_than_a_line_is_refused():

@@ -333,6 +333,9 @@ def test_copies_not_started_before_the_lease_ends_go_back_to_the_queue(api, ctx,
     monkeypatch.undo()
     assert [m for m in transport.sent if m[1] == [to]] == []  # not sent late...
     assert api.get(f"/smtp/emails/{public_id}").json["status"] == "queued"  # ...but queued again, due now
+    with ctx.db.transaction() as conn:  # and the attempt it never made is not counted against its retries
+        (row,) = repository.deliveries_of(conn, api.id, public_id)
+        assert repository.delivery(conn, row["delivery_id"])["attempts"] == 0
     _, message = received(deliver(ctx), to)
     assert message["To"] == to
 

@@ -116,6 +116,16 @@ def test_open_pixel_records_ip_country_browser_and_os(ctx, key, proxied):
     assert counts(ctx, copy) == (1, 0)
 
 
+def test_every_forwarded_for_line_is_read(ctx, key, proxied):
+    """A proxy may add its own X-Forwarded-For line after the client's: the rightmost entries count."""
+    copy = make_delivery(ctx)
+    proxied.get(path(links.open_url(BASE, key, copy.id)),
+                headers=[("User-Agent", CHROME_LINUX), ("X-Forwarded-For", "6.6.6.6"),
+                         ("X-Forwarded-For", UKRAINE_IP)])
+    [event] = events(ctx, copy)
+    assert event["ip"] == UKRAINE_IP
+
+
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(ctx, key, monkeypatch):
     copy = make_delivery(ctx)
     url = path(links.open_url(BASE, key, copy.id))
@@ -291,6 +301,7 @@ def test_forged_confirmation_link_is_a_404_page(ctx, key, browser):
                   links.sign(key, links.OPEN, 1), links.sign(key, links.CONFIRM, 1)):
         response = browser.get(links.CONFIRM_PATH + token)
         assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+        assert browser.head(links.CONFIRM_PATH + token).status_code == 404  # a checker learns nothing either
 
 
 # ---------------------------------------------------------------- client info

@@ -253,6 +253,16 @@ def confirm_contact(conn: Connection, contact_id: int) -> bool:
     return repository.contact_status(conn, contact_id) in ACTIVE_STATUSES
 
 
+def lock_books_of(conn: Connection, addresses: Iterable[tuple[int, str]]) -> None:
+    """Lock every book holding any of these (account id, address) pairs, all in one id order:
+    a transaction that changes several addresses' statuses (a round of bounces) takes its locks
+    in the same order as any other, so two of them cannot deadlock."""
+    book_ids: list[int] = []
+    for account_id, email in addresses:
+        book_ids += repository.books_of_address(conn, account_id, email.strip().lower())
+    repository.lock_books(conn, book_ids)
+
+
 def set_status_everywhere(conn: Connection, account_id: int, email: str, status: int) -> int:
     """Give an address ``status`` in every book of the account (a hard bounce: 9 "Sending error";
     a complaint: 6 "Unsubscribed from all newsletters"), keeping each book's counters right.

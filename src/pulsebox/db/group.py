@@ -56,8 +56,13 @@ class GroupCommit:
                     break
             try:
                 self._run(batch)
-            except BaseException:  # noqa: BLE001 - this thread serves every later request: it must live
+            except BaseException as exc:  # noqa: BLE001 - this thread serves every later request: it must live
                 log.exception("group commit thread: unexpected error")
+                for _, future in batch:  # nobody may wait for ever: each request gets the error
+                    try:
+                        future.get_loop().call_soon_threadsafe(_fail, future, exc)
+                    except RuntimeError:
+                        pass
 
     def _run(self, batch: list[tuple[Work, asyncio.Future]]) -> None:
         outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
@@ -87,9 +92,14 @@ class GroupCommit:
                 pass
 
 
+def _fail(future: asyncio.Future, error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
 def _resolve(outcomes: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
     for future, result, error in outcomes:
-        if future.cancelled():
+        if future.done():
             continue
         if error is not None:
             future.set_exception(error)

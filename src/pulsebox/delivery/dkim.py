@@ -88,7 +88,24 @@ class DkimSigner:
             signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         else:
             raise ValueError(f"DKIM key for {domain} is neither RSA nor Ed25519")
-        return b"DKIM-Signature: " + tags + base64.b64encode(signature) + b"\r\n" + message
+        return _folded(tags, base64.b64encode(signature)) + b"\r\n" + message
+
+
+def _folded(tags: bytes, signature: bytes) -> bytes:
+    """The header in lines of at most 78 characters, folded between tags and inside b= (RFC 6376
+    section 3.5 allows FWS there): relaxed canonicalisation unfolds the tags back to what was
+    signed, and a verifier drops the b= value whole."""
+    parts = tags.split(b"; ")
+    lines, current = [], b"DKIM-Signature: " + parts[0]
+    for part in parts[1:]:
+        if len(current) + 2 + len(part) > 78:
+            lines.append(current + b";")
+            current = b" " + part
+        else:
+            current += b"; " + part
+    lines.append(current)  # ends with "b="
+    lines += [b" " + signature[i:i + 72] for i in range(0, len(signature), 72)]
+    return b"\r\n".join(lines)
 
 
 def _from_domain(fields: list[tuple[bytes, bytes]]) -> str:

@@ -201,6 +201,8 @@ def _fold(name: str, value: str) -> str:
     if len(line) <= 78:
         return line
     words = value.split(" ")
+    while len(words) > 1 and not words[-1]:  # a fold before trailing spaces would leave a blank line
+        words.pop()
     lines, current = [], f"{name}: {words[0]}"  # never fold between the name and the first word
     for word in words[1:]:
         if len(current) + 1 + len(word) > 78 and current.strip():

@@ -67,7 +67,8 @@ def messages(conn: Connection, ids: Iterable[int]) -> dict[int, dict]:
 
 def record_outcomes(conn: Connection, outcomes: Sequence[dict]) -> None:
     """``outcomes``: dicts with ``id``, ``attempts`` (the claim they report on) and the new values
-    of status, reason, next_attempt_at, smtp_answer_*, capture_key, sent_at. A worker whose lease
+    of status, reason, next_attempt_at, smtp_answer_*, capture_key, sent_at, size (and
+    ``attempts_after``: a copy handed back unsent). A worker whose lease
     lapsed (another claim raised ``attempts``) changes nothing. One executemany per shape of
     outcome (sent, deferred, ...): a round of 200 copies is a handful of statements."""
     now = utcnow()
@@ -77,9 +78,10 @@ def record_outcomes(conn: Connection, outcomes: Sequence[dict]) -> None:
         shapes.setdefault(columns, []).append(
             {"b_id": outcome["id"], "b_attempts": outcome["attempts"], **{f"b_{c}": outcome[c] for c in columns}})
     for columns, rows in shapes.items():
+        values = {("attempts" if c == "attempts_after" else c): bindparam(f"b_{c}") for c in columns}
         statement = (update(D).where(D.c.id == bindparam("b_id"), D.c.attempts == bindparam("b_attempts"),
                                      D.c.status == "sending")
-                     .values(locked_until=None, updated_at=now, **{c: bindparam(f"b_{c}") for c in columns}))
+                     .values(locked_until=None, updated_at=now, **values))
         conn.execute(statement, rows)
 
 

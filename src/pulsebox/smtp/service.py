@@ -188,6 +188,15 @@ def unsubscribe(conn: Connection, delivery: dict, *, comment: str) -> None:
         record_event(conn, delivery, "unsubscribe")  # once: a repeated one-click POST adds nothing
 
 
+def lock_lists_of(conn: Connection, addresses: list[tuple[int, str]]) -> None:
+    """Before recording several bounces in one transaction: lock all their addresses' mailing
+    lists at once, in one order (no deadlock with another round doing the same)."""
+    from pulsebox.addressbooks import service as books
+
+    if addresses:
+        books.lock_books_of(conn, addresses)
+
+
 def record_bounce(conn: Connection, delivery: dict, *, kind: str, status: str, smtp_code: int | None,
                   diagnostic: str, source: str, address_fault: bool = True) -> None:
     """A hard or soft bounce, or a complaint. Hard bounces and complaints change the copy's status

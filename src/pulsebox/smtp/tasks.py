@@ -133,8 +133,8 @@ def _send(transport: Transport, recipient: str, mail_from: str, data: bytes,
 def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed, size: int) -> dict:
     base = {"id": delivery["id"], "attempts": delivery["attempts"]}
     now = utcnow()
-    if isinstance(result, LeaseLapsed):  # back to the queue, due at once (if the claim is still ours)
-        return {**base, "status": "queued"}
+    if isinstance(result, LeaseLapsed):  # back to the queue, due at once, the attempt not spent
+        return {**base, "status": "queued", "attempts_after": delivery["attempts"] - 1}
     if isinstance(result, Receipt):
         return {**base, "status": "sent", "reason": None, "sent_at": now, "size": size,
                 "smtp_answer_code": result.code, "smtp_answer_subcode": enhanced_status(result.text) or "0",
@@ -191,6 +191,7 @@ def deliver_due(job: JobContext) -> int:
         repository.record_outcomes(conn, outcomes)
         # a bounce is recorded only where the outcome was (the claim was still this worker's)
         bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
+        service.lock_lists_of(conn, [(d["account_id"], d["email"]) for d, e in bounced if e.address_fault])
         for delivery, error in bounced:  # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1)
             # only the address's own failure counts against it (transports.address_fault); a
             # policy or content refusal bounces this copy alone

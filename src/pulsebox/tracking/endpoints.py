@@ -48,7 +48,8 @@ async def _write(ctx: Context, work: Callable[..., Any], *args: Any, **kwargs: A
 
 def _client(request: Request) -> tuple[str, str]:
     peer = request.client.host if request.client else ""
-    return client_ip(peer, request.headers.get("x-forwarded-for")), request.headers.get("user-agent", "")
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))  # proxies may add a line of their own
+    return client_ip(peer, forwarded or None), request.headers.get("user-agent", "")
 
 
 def _not_found_json() -> Response:
@@ -130,6 +131,9 @@ async def confirm(request: Request) -> Response:
     token = request.path_params["token"]
     if service.confirmable(token) is None:
         return _page(pages.not_found(), 404)
+    with ctx.db.transaction(write=False) as conn:  # forged tokens stop here, before any write lock
+        if service.confirm_target(conn, ctx.settings.signing_key, token) is None:
+            return _page(pages.not_found(), 404)
     if request.method == "HEAD":
         return _page("")  # a link checker confirms nothing
     if not await _write(ctx, service.confirm, ctx.settings.signing_key, token):

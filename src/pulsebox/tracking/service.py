@@ -130,11 +130,18 @@ def unsubscribe(conn: Connection, delivery_id: int, *, one_click: bool) -> tuple
 
 # ---- double opt-in ----
 
-def confirm(conn: Connection, key: bytes, token: str) -> bool:
-    """Make the contact Active if the token was signed for its id *and* address; False if it was
-    not, or the contact no longer exists (or has since unsubscribed)."""
+def confirm_target(conn: Connection, key: bytes, token: str) -> int | None:
+    """The contact a confirmation token was signed for (its id *and* address), or None. A read:
+    a forged token never reaches a write transaction."""
     contact_id = confirmable(token)
     email = addressbooks.contact_email(conn, contact_id) if contact_id is not None else None
     if email is None or links.verify(key, links.confirm_purpose(email), token, 1) != (contact_id,):
-        return False
-    return bool(addressbooks.confirm_contact(conn, contact_id))
+        return None
+    return contact_id
+
+
+def confirm(conn: Connection, key: bytes, token: str) -> bool:
+    """Make the contact Active (checking the token again inside the write); False if the token
+    does not fit the contact, or it no longer exists (or has since unsubscribed)."""
+    contact_id = confirm_target(conn, key, token)
+    return contact_id is not None and bool(addressbooks.confirm_contact(conn, contact_id))
