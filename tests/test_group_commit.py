@@ -61,3 +61,17 @@ def make_account_id(ctx):  # noqa: ANN001, ANN201
     from conftest import make_account
 
     return lambda: make_account(ctx)["id"]
+
+
+def test_a_send_run_twice_by_the_group_is_personalised_once(api, ctx):
+    """When one unit of a group fails, the others run again: the same request must give the same message."""
+    from pulsebox.smtp import schemas, service
+
+    request = schemas.send_request({"email": {"subject": "Hi {{name}}", "from": {"email": "f@example.com"},
+                                              "to": [{"email": "t@example.com"}], "text": "Dear {{name}}",
+                                              "variables": {"name": "{{name}} the Second"}}})
+    with ctx.db.transaction() as conn:
+        service.accept(conn, api.id, request, ctx.settings)
+        service.accept(conn, api.id, request, ctx.settings)
+    subjects = [e["subject"] for e in api.get("/smtp/emails").json]
+    assert subjects == ["Hi {{name}} the Second"] * 2

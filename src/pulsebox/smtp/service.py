@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -70,8 +71,10 @@ def _check_sender(conn: Connection, account_id: int, email: str) -> None:
 
 
 def accept(conn: Connection, account_id: int, request: SendRequest, settings: Settings) -> str:
-    """Validate, personalise and store an SMTP API message; the public id for the answer."""
-    outgoing = request.outgoing
+    """Validate, personalise and store an SMTP API message; the public id for the answer. The
+    request is not changed (the group commit may run this twice: personalising twice would
+    fill in placeholders that a variable's value happened to contain)."""
+    outgoing = replace(request.outgoing)
     if settings.verify_senders:
         _check_sender(conn, account_id, outgoing.sender.email)
     if request.template_id is not None:
