@@ -54,14 +54,6 @@ def list_books(conn: Connection, account_id: int, limit: int, offset: int) -> li
                              .limit(limit).offset(offset)).mappings())
 
 
-def books_by_ids(conn: Connection, account_id: int, ids: Iterable[int]) -> dict[int, RowMapping]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    rows = conn.execute(select(B).where(B.c.account_id == account_id, B.c.id.in_(ids))).mappings()
-    return {row["id"]: row for row in rows}
-
-
 def rename_book(conn: Connection, book_id: int, name: str) -> bool:
     """False when another book of the account has that name (checked by the unique constraint)."""
     try:
