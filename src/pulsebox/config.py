@@ -54,6 +54,7 @@ class Settings:
     delivery_lease: int = 300  # seconds a claimed delivery stays leased to its worker
     tracking: bool = True  # open/click tracking unless a message switches it off
     outbox_retention_days: int = 90  # sent messages older than this are deleted (0: kept for ever)
+    trusted_proxies: str = ""  # IPs/networks whose X-Forwarded-For is believed (opens and clicks)
     sender_check: str = "auto"  # strict | off | auto (strict unless mail stays on this machine)
 
     @cached_property
@@ -125,5 +126,6 @@ class Settings:
             delivery_lease=max(5, _int("DELIVERY_LEASE", 300)),
             tracking=_str("TRACKING", "on").lower() not in ("off", "0", "false", "no"),
             sender_check=_str("SENDER_CHECK", "auto").lower(),
+            trusted_proxies=_str("TRUSTED_PROXIES", ""),
             outbox_retention_days=max(0, _int("OUTBOX_RETENTION_DAYS", 90)),
         )

@@ -4,7 +4,7 @@ double-opt-in confirmation. Deliveries are made straight through the outbox repo
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from conftest import make_account
@@ -80,7 +80,7 @@ def key(ctx) -> bytes:
 @pytest.fixture
 def proxied(ctx, monkeypatch):
     """A client behind a trusted reverse proxy (PULSEBOX_TRUSTED_PROXIES names its address)."""
-    monkeypatch.setenv(clientinfo.TRUSTED_PROXIES_ENV, f"127.0.0.1, {PROXY[0]}")
+    monkeypatch.setattr(ctx, "settings", replace(ctx.settings, trusted_proxies=f"127.0.0.1, {PROXY[0]}"))
     with TestClient(build(ctx), raise_server_exceptions=False, client=PROXY, follow_redirects=False) as test_client:
         yield test_client
 
@@ -130,10 +130,10 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(ctx, key, m
     copy = make_delivery(ctx)
     url = path(links.open_url(BASE, key, copy.id))
     forged = {"X-Forwarded-For": UKRAINE_IP, "User-Agent": CHROME_WINDOWS}
-    monkeypatch.delenv(clientinfo.TRUSTED_PROXIES_ENV, raising=False)
+    monkeypatch.setattr(ctx, "settings", replace(ctx.settings, trusted_proxies=""))
     with TestClient(build(ctx), client=("198.51.100.7", 1)) as direct:
         assert direct.get(url, headers=forged).status_code == 200
-    monkeypatch.setenv(clientinfo.TRUSTED_PROXIES_ENV, "10.0.0.0/8")  # set, but the peer is not a proxy
+    monkeypatch.setattr(ctx, "settings", replace(ctx.settings, trusted_proxies="10.0.0.0/8"))  # not the peer
     with TestClient(build(ctx), client=("198.51.100.7", 1)) as direct:
         assert direct.get(url, headers=forged).status_code == 200
     assert [(e["ip"], e["country"], e["browser"], e["os"]) for e in events(ctx, copy)] == \
@@ -317,9 +317,8 @@ def test_forged_confirmation_link_is_a_404_page(ctx, key, browser):
     ("testclient", "46.149.83.86", "10.0.0.1", ""),
     ("10.0.0.1", "[2001:db8::1]:443", "10.0.0.1", "2001:db8::1"),
 ])
-def test_client_ip(monkeypatch, peer, forwarded, trusted, expected):
-    monkeypatch.setenv(clientinfo.TRUSTED_PROXIES_ENV, trusted)
-    assert clientinfo.client_ip(peer, forwarded) == expected
+def test_client_ip(peer, forwarded, trusted, expected):
+    assert clientinfo.client_ip(peer, forwarded, clientinfo.networks(trusted)) == expected
 
 
 def test_client_info_of_private_addresses_and_unknown_agents():

@@ -12,13 +12,11 @@ networks) and the peer is one of them; then its first address is the client's.
 from __future__ import annotations
 
 import ipaddress
-import os
 import threading
 from functools import lru_cache
 
 from ua_parser import parse
 
-TRUSTED_PROXIES_ENV = "PULSEBOX_TRUSTED_PROXIES"
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _geo = None
@@ -52,7 +50,8 @@ def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 
 
 @lru_cache(maxsize=8)
-def _parse_networks(raw: str) -> tuple[_Network, ...]:
+def networks(raw: str) -> tuple[_Network, ...]:
+    """``PULSEBOX_TRUSTED_PROXIES`` (comma-separated IPs or networks), parsed once per value."""
     networks = []
     for item in raw.split(","):
         item = item.strip()
@@ -64,17 +63,11 @@ def _parse_networks(raw: str) -> tuple[_Network, ...]:
     return tuple(networks)
 
 
-def trusted_proxies() -> tuple[_Network, ...]:
-    """The networks of ``PULSEBOX_TRUSTED_PROXIES`` (read on each call, parsed once per value)."""
-    return _parse_networks(os.environ.get(TRUSTED_PROXIES_ENV, ""))
-
-
-def client_ip(peer: str, forwarded_for: str | None, trusted: tuple[_Network, ...] | None = None) -> str:
+def client_ip(peer: str, forwarded_for: str | None, trusted: tuple[_Network, ...]) -> str:
     """The client's address. Behind trusted proxies, ``X-Forwarded-For`` is read from the right
     (each proxy appends the address it got the request from), skipping trusted proxies: the first
     address that is not one is the client. Entries left of it are whatever the client sent, so
     they are never believed. Anything that is not an IP address gives ""."""
-    trusted = trusted_proxies() if trusted is None else trusted
     address = _address(peer or "")
     if forwarded_for and trusted and address is not None and any(address in n for n in trusted):
         for entry in reversed(forwarded_for.split(",")):

@@ -21,7 +21,7 @@ from pulsebox.api import WRITERS, error_response
 from pulsebox.context import Context
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.tracking import pages, service
-from pulsebox.tracking.clientinfo import client_ip
+from pulsebox.tracking.clientinfo import client_ip, networks
 
 log = logging.getLogger("pulsebox.tracking")
 
@@ -49,7 +49,8 @@ async def _write(ctx: Context, work: Callable[..., Any], *args: Any, **kwargs: A
 def _client(request: Request) -> tuple[str, str]:
     peer = request.client.host if request.client else ""
     forwarded = ",".join(request.headers.getlist("x-forwarded-for"))  # proxies may add a line of their own
-    return client_ip(peer, forwarded or None), request.headers.get("user-agent", "")
+    trusted = networks(_ctx(request).settings.trusted_proxies)
+    return client_ip(peer, forwarded or None, trusted), request.headers.get("user-agent", "")
 
 
 def _not_found_json() -> Response:
