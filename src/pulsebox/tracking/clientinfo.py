@@ -6,7 +6,7 @@ a fraction of a second, so one instance is made on first use and shared), browse
 
 The client address is the connection's peer. ``X-Forwarded-For`` is believed only when the
 operator lists the reverse proxies in ``PULSEBOX_TRUSTED_PROXIES`` (comma-separated IPs or
-networks) and the peer is one of them; then its first address is the client's.
+networks) and the peer is one of them; then it is read from the right, past trusted proxies.
 """
 
 from __future__ import annotations
