@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .e2e_helpers import Account, Api, LiveServer, free_port, unique, wait_healthy
+from .e2e_helpers import Account, Api, LiveServer, spawn_serve, stop_server, unique
 
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -63,41 +62,12 @@ def live_server() -> Iterator[LiveServer]:
     data_dir.mkdir()
     log_dir = root / "logs"
     log_dir.mkdir()
-    port = free_port()
-    env = _server_env(data_dir)
-    stdout = open(log_dir / "server.stdout", "wb")
-    stderr = open(log_dir / "server.stderr", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pulsebox", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=stdout,
-        stderr=stderr,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: teardown can stop any workers it forks
-    )
-    server = LiveServer(
-        base_url=f"http://127.0.0.1:{port}", port=port, data_dir=data_dir, env=env, process=proc, log_dir=log_dir
-    )
+    server = spawn_serve(_server_env(data_dir), log_dir)
     try:
-        wait_healthy(server)
         server.account = server.create_account(unique("default"))
         yield server
     finally:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=10)
-        stdout.close()
-        stderr.close()
+        stop_server(server)
         if os.environ.get("PULSEBOX_E2E_KEEP"):
             print(f"\n[e2e] kept server data and logs in {root}", file=sys.stderr)
         else:
