@@ -47,11 +47,11 @@ class MemoryLimiter:
     blocking = False  # answers from memory: fine on the event loop
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[int, int, int], int] = {}
+        self._counts: dict[tuple[object, int, int], int] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
-    def hit(self, account_id: int, rules: tuple[Rule, ...]) -> None:
+    def hit(self, account_id: object, rules: tuple[Rule, ...]) -> None:
         now = time.time()
         with self._lock:
             if now > self._next_sweep:
@@ -84,7 +84,7 @@ class RedisLimiter:
 
         self._redis = redis.Redis.from_url(url)
 
-    def hit(self, account_id: int, rules: tuple[Rule, ...]) -> None:
+    def hit(self, account_id: object, rules: tuple[Rule, ...]) -> None:
         now = time.time()
         pipe = self._redis.pipeline(transaction=False)
         for rule in rules:

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from sqlalchemy import Connection
 
 from pulsebox.capture import repository
-from pulsebox.capture.store import Captured, Store, for_settings
+from pulsebox.capture.store import Captured, for_settings
 from pulsebox.config import Settings
 from pulsebox.db.engine import after_commit
 from pulsebox.errors import NOT_FOUND, ApiError
@@ -20,14 +20,10 @@ def not_found() -> ApiError:
     return ApiError(NOT_FOUND, "Captured message not found")
 
 
-def _store(settings: Settings) -> Store | None:
-    return for_settings(settings)
-
-
 def listing(conn: Connection, account_id: int, settings: Settings, limit: int, offset: int,
             recipient: str | None, subject: str | None) -> list[dict]:
     """Newest first; empty when the transport is not ``capture://``."""
-    store = _store(settings)
+    store = for_settings(settings)
     if store is None:
         return []
     rows = [dict(r) for r in repository.page(conn, account_id, limit, offset, recipient, subject)]
@@ -37,7 +33,7 @@ def listing(conn: Connection, account_id: int, settings: Settings, limit: int, o
 
 
 def _captured(conn: Connection, account_id: int, settings: Settings, delivery_id: int) -> tuple[dict, Captured]:
-    store = _store(settings)
+    store = for_settings(settings)
     row = repository.one(conn, account_id, delivery_id) if store is not None else None
     captured = store.read(row["capture_key"]) if row is not None else None
     if row is None or captured is None:
@@ -87,7 +83,7 @@ def message(conn: Connection, account_id: int, settings: Settings, delivery_id: 
 
 def clear(conn: Connection, account_id: int, settings: Settings) -> int:
     """Delete the account's captured files and forget their keys; how many messages were cleared."""
-    store = _store(settings)
+    store = for_settings(settings)
     if store is None:
         return 0
     keys = repository.keys(conn, account_id)
