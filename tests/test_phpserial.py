@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pulsebox import phpserial
 from pulsebox.phpserial import PhpSerialError, loads, looks_serialized
@@ -251,6 +254,76 @@ def test_very_deep_nesting_fails_cleanly_not_with_recursion_error():
     depth = 100_000
     with pytest.raises(PhpSerialError):
         loads("a:1:{i:0;" * depth + "N;" + "}" * depth)
+
+
+# ---- hostile input: every length and count is bounded by the input, the reader only moves forward ----
+
+HOSTILE = [
+    "a:1000000000000000:{i:0;a:0:{}i:1;O:-17:}",  # a negative class-name length jumped backwards for ever
+    'a:1:{i:0;O:-5:"x":0:{}}',
+    'a:1:{i:0;s:-1:"";}',
+    "a:99999999:{i:0;N;}",  # a count the input cannot hold
+    's:999999999:"x";',
+    "i:1_000;",  # int() takes underscores and spaces; serialize() never writes them
+    "i: 5;",
+    "i:" + "9" * 5000 + ";",
+    "d:nan;",
+    "d:1e999;",
+    'O:4:"Evil"',
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE)
+def test_hostile_input_is_refused_at_once(data):
+    started = time.perf_counter()
+    with pytest.raises(PhpSerialError):
+        loads(data)
+    assert time.perf_counter() - started < 0.05
+
+
+def _finishes(data: bytes) -> None:
+    started = time.perf_counter()
+    try:
+        loads(data)
+    except PhpSerialError:
+        pass
+    assert time.perf_counter() - started < 0.5, data
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_read_or_refused_quickly(data):
+    _finishes(data)
+
+
+_TOKENS = st.sampled_from([b"a:", b"O:", b"s:", b"i:", b"d:", b"b:", b"N;", b"{", b"}", b";", b":", b'"',
+                           b"-1", b"-17", b"0", b"1", b"2", b"99999999999", b"1e999", b"nan", b"x"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TOKENS, max_size=60))
+def test_serialize_shaped_noise_read_or_refused_quickly(tokens):
+    _finishes(b"".join(tokens))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text("abc_", max_size=5), inner, max_size=4),
+                    max_leaves=20),
+       st.data())
+def test_mutated_serializations_read_or_refused_quickly(value, data):
+    raw = bytearray(php_serialize(value))
+    for _ in range(data.draw(st.integers(0, 4))):
+        if raw:
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.sampled_from(b"-0123456789:;{}\"xsaOiN"))
+    _finishes(bytes(raw))
+
+
+def test_large_input_reads_in_linear_time():
+    large = b"a:200000:{" + b"".join(b"i:%d;i:%d;" % (i, i) for i in range(200_000)) + b"}"
+    started = time.perf_counter()
+    assert loads(large) == list(range(200_000))
+    assert time.perf_counter() - started < 1.0
 
 
 def test_error_is_a_value_error():

@@ -7,18 +7,23 @@ is split once into literal and placeholder pieces (:class:`Compiled`) and joined
 
 Click tracking replaces each ``<a href="http(s)://...">`` with a signed redirect that names the
 link by its *index* in :func:`find_links` order; the target URL is stored with the message, so
-the redirect endpoint never takes a URL from the request (no open redirect).
+the redirect endpoint never takes a URL from the request (no open redirect). The links are found
+by ``markup.links`` in linear time: hostile HTML costs what its length costs.
 """
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from collections.abc import Callable, Mapping
 
+from pulsebox.delivery import markup as html_markup
+
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
-_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>\s]+)\2""", re.I)
-_BODY_END = re.compile(r"</body\s*>", re.I)
+_BODY_END = re.compile(r"</body[\t\n\f\r ]*>", re.I)
+
+
+class TooLarge(ValueError):
+    """Personalising would make the text longer than its limit."""
 
 
 class Compiled:
@@ -29,35 +34,72 @@ class Compiled:
     def __init__(self, text: str) -> None:
         self.pieces = _PLACEHOLDER.split(text)
 
-    def render(self, variables: Mapping[str, object]) -> str:
+    def render(self, variables: Mapping[str, object], limit: int | None = None) -> str:
+        """The text with its placeholders filled; TooLarge (before anything is joined) if it
+        would be longer than ``limit``: a short placeholder repeated with a long value multiplies."""
         if len(self.pieces) == 1:
             return self.pieces[0]
         out = self.pieces[:]
         for i in range(1, len(out), 2):
             value = variables.get(out[i])
             out[i] = "" if value is None else str(value)  # an unknown variable renders empty
+        if limit is not None and sum(map(len, out)) > limit:
+            raise TooLarge(f"longer than {limit} characters once personalised")
         return "".join(out)
 
 
-def personalise(text: str, variables: Mapping[str, object]) -> str:
-    return Compiled(text).render(variables)
+def personalise(text: str, variables: Mapping[str, object], limit: int | None = None) -> str:
+    return Compiled(text).render(variables, limit)
 
 
 def find_links(markup: str) -> list[str]:
     """The trackable links of an HTML body, in document order, entity-decoded (the URL a
     browser would follow: ``&amp;`` in an attribute is ``&``)."""
-    return [html_lib.unescape(m[3]) for m in _HREF.finditer(markup)]
+    return [url for _, _, url, _ in html_markup.links(markup)]
+
+
+class Trackable:
+    """An HTML body split once at its links' values and before ``</body>``: each copy's tracked
+    body is then one join (the split is per message, the join per copy)."""
+
+    __slots__ = ("links", "_pieces", "_values", "_quotes", "_pixel_at")
+
+    def __init__(self, markup: str) -> None:
+        self.links: list[str] = []
+        self._pieces: list[str] = []  # text before link 0, text between links 0 and 1, ..., the rest
+        self._values: list[str] = []  # each link's value as written
+        self._quotes: list[str] = []  # an unquoted value gets quotes when it is replaced
+        last = 0
+        for start, end, url, quote in html_markup.links(markup):
+            self._pieces.append(markup[last:start])
+            self._values.append(markup[start:end])
+            self._quotes.append("" if quote else '"')
+            self.links.append(url)
+            last = end
+        self._pieces.append(markup[last:])
+        found = None
+        for found in _BODY_END.finditer(self._pieces[-1]):
+            pass
+        self._pixel_at = found.start() if found else None
+
+    def render(self, *, click_url: Callable[[int], str] | None, pixel_url: str | None) -> str:
+        """The body with each link replaced by ``click_url(index)`` and the open pixel added."""
+        out: list[str] = []
+        for index, piece in enumerate(self._pieces[:-1]):
+            out.append(piece)
+            if click_url is None:
+                out.append(self._values[index])
+            else:
+                out.append(f"{self._quotes[index]}{click_url(index)}{self._quotes[index]}")
+        rest = self._pieces[-1]
+        if pixel_url is not None:
+            pixel = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">'
+            at = self._pixel_at if self._pixel_at is not None else len(rest)
+            rest = rest[:at] + pixel + rest[at:]
+        out.append(rest)
+        return "".join(out)
 
 
 def track(markup: str, *, click_url: Callable[[int], str] | None, pixel_url: str | None) -> str:
     """The HTML body with its links replaced by ``click_url(index)`` and the open pixel added."""
-    if click_url is not None:
-        counter = iter(range(1 << 30))
-        markup = _HREF.sub(lambda m: f"{m[1]}{m[2]}{click_url(next(counter))}{m[2]}", markup)
-    if pixel_url is not None:
-        pixel = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">'
-        found = None
-        for found in _BODY_END.finditer(markup):
-            pass
-        markup = (markup[:found.start()] + pixel + markup[found.start():]) if found else markup + pixel
-    return markup
+    return Trackable(markup).render(click_url=click_url, pixel_url=pixel_url)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pulsebox import links
 from pulsebox.delivery import message as mime
-from pulsebox.delivery.render import track
+from pulsebox.delivery.render import Trackable
 from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enhanced_status
 from pulsebox.models import utcnow
 from pulsebox.smtp import repository, service
@@ -53,6 +53,7 @@ class _Template:
     subject: str
     text: str | None
     html: str | None
+    trackable: Trackable | None  # the html split at its links, once per message
     attachments: list[mime.Attachment]
     headers: dict[str, str]
     has_links: bool
@@ -67,6 +68,10 @@ def _prepare(message: dict) -> _Template:
 
     reply = content.get("reply_to")
     html = content.get("html")
+    trackable = Trackable(html) if html and (message["track_opens"] or message["track_clicks"]) else None
+    # a click names its link by index into the links stored at accept: if this split finds other
+    # links (a message accepted by an older version), its links are left as they are
+    has_links = bool(trackable and content.get("links") and trackable.links == content["links"])
     return _Template(
         sender=mime.Address(message["sender_email"], message["sender_name"]),
         to=addresses("to"), cc=addresses("cc"),
@@ -75,10 +80,11 @@ def _prepare(message: dict) -> _Template:
         # the text alternative is made from the html before tracking rewrites its links
         text=content.get("text") or (mime.text_from_html(html) if html else None),
         html=html,
+        trackable=trackable,
         attachments=[mime.Attachment(a["filename"], base64.b64decode(a["content"]), a["content_type"])
                      for a in content.get("attachments") or []],
         headers=dict(content.get("headers") or {}),
-        has_links=bool(content.get("links")),
+        has_links=has_links,
         message=message,
     )
 
@@ -94,11 +100,11 @@ class Composer:
     def compose(self, delivery: dict, t: _Template) -> tuple[str, bytes]:
         message, delivery_id = t.message, delivery["id"]
         html = t.html
-        if html and (message["track_opens"] or (message["track_clicks"] and t.has_links)):
+        if t.trackable and (message["track_opens"] or (message["track_clicks"] and t.has_links)):
             click = ((lambda i: links.click_url(self.base, self.key, delivery_id, i))
                      if message["track_clicks"] and t.has_links else None)
             pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
-            html = track(html, click_url=click, pixel_url=pixel)
+            html = t.trackable.render(click_url=click, pixel_url=pixel)
         headers = t.headers
         if message["content"].get("list_unsubscribe", True) and not any(
                 h.lower() == "list-unsubscribe" for h in headers):
@@ -164,7 +170,14 @@ def deliver_due(job: JobContext) -> int:
     work: list[tuple[dict, str, bytes]] = []
     templates: dict[int, _Template] = {}
     composer = Composer(ctx.settings)
+    send_by = lease_until - min(LEASE_MARGIN, timedelta(seconds=ctx.settings.delivery_lease) / 5)
+    # building stops halfway to send_by: what is built gets sent, the rest goes back to the queue
+    # (attempt not spent) for the next round, so a round that builds slowly still makes progress
+    build_by = utcnow() + (send_by - utcnow()) / 2
     for delivery in claimed:
+        if work and utcnow() >= build_by:
+            outcomes.append(_outcome(delivery, LeaseLapsed(), 0))
+            continue
         if delivery["id"] in stop:  # recorded as not sent, with the reason: never dropped silently
             outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "suppressed",
                              "reason": stop[delivery["id"]]})
@@ -179,7 +192,6 @@ def deliver_due(job: JobContext) -> int:
             continue
         work.append((delivery, mail_from, data))
 
-    send_by = lease_until - min(LEASE_MARGIN, timedelta(seconds=ctx.settings.delivery_lease) / 5)
     results = job.pool.map(lambda w: _send(job.transport, w[0]["email"], w[1], w[2], send_by), work)
     bounced: list[tuple[dict, DeliveryError]] = []
     for (delivery, _, data), result in zip(work, results):
