@@ -9,9 +9,11 @@ migrated database per backend serves the whole session.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,19 +38,36 @@ def _pg_admin():  # noqa: ANN202
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request, tmp_path_factory) -> str:  # noqa: ANN001
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'pulsebox.db'}"
+@contextlib.contextmanager
+def empty_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of a new, empty database on ``backend`` (a file in ``folder`` for SQLite, a database
+    of its own on PULSEBOX_TEST_PG_URL for PostgreSQL, dropped afterwards)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'pulsebox.db'}"
         return
     name = f"pulsebox_test_{os.getpid()}_{secrets.token_hex(3)}"
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:  # noqa: ANN001
+    with empty_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def scratch_url(database_url, tmp_path) -> str:  # noqa: ANN001
+    """An empty database of the test's own on the session's backend (to migrate step by step)."""
+    with empty_database("sqlite" if database_url.startswith("sqlite") else "postgresql", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

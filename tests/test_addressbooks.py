@@ -210,3 +210,102 @@ def test_book_names_are_unique_in_the_database_too(api, ctx):
     with ctx.db.transaction() as conn:
         assert repository.insert_book(conn, api.id, "Race") is None
     assert [b["name"] for b in api.get("/addressbooks").json] == ["Race"]
+
+
+def test_search_with_no_value_is_an_error_not_a_redirect(api, client):
+    """``.../variables/name/`` (an empty searchValue) used to answer 307 to itself for ever."""
+    book = api.new_book()
+    api.add_contacts(book, [{"email": "a@example.com", "variables": {"name": ""}}])
+    for path in (f"/addressbooks/{book}/variables/name/", f"/addressbooks/{book}/variables/name",
+                 f"/addressbooks/{book}//variables//name//"):
+        response = client.get(path, headers=api.headers, follow_redirects=False)
+        body = response.json()
+        assert (response.status_code, body["is_error"], body["error_code"]) == (400, True, 8), (path, body)
+    unknown = client.get("/addressbooks/2000000000/variables/name/", headers=api.headers, follow_redirects=False)
+    assert unknown.status_code == 400  # the value is checked before the book
+
+
+def test_no_api_path_answers_a_redirect(client):
+    """Slashes are NormalisePath's business alone: no route, filled in any way, answers 3xx. (The
+    router decides on a redirect before any token check: no token needed to see one.)"""
+    import re
+
+    from starlette.routing import Route
+
+    from pulsebox.app import ROUTES
+
+    paths = {r.path for r in ROUTES if isinstance(r, Route) and not r.path.startswith("/t/")}  # /t/c/ redirects
+    for path in sorted(paths):
+        slots = len(re.findall(r"\{[^}]+\}", path))
+        for empty in range(-1, slots):  # every parameter "1", then each one empty in turn
+            fills = iter(["" if i == empty else "1" for i in range(slots)])
+            variant = re.sub(r"\{[^}]+\}", lambda _: next(fills), path) + "/"
+            response = client.get(variant, follow_redirects=False)
+            assert not 300 <= response.status_code < 400, (variant, response.status_code, response.headers)
+            assert response.status_code < 500, (variant, response.text)
+
+
+def test_search_compares_the_value_as_the_variable_type(api):
+    """PostgreSQL used to cast every row's value to float ("Kyiv"::float: a 500) and compared numbers
+    as floats (2**53 + 1 found 2**53); SQLite compared them as floats too (2**53 + 1 found nothing)."""
+    book = api.new_book()
+    api.add_contacts(book, [
+        {"email": "a@example.com", "variables": {"code": "30", "age": 30, "since": "2020-01-01", "score": 2.5,
+                                                 "big": 2 ** 53 + 1}},
+        {"email": "b@example.com", "variables": {"code": "Kyiv", "age": 31.0, "since": "2021-02-03", "big": 2 ** 53}},
+        {"email": "c@example.com", "variables": {"code": "nan"}}])
+    found = lambda name, value: [c["email"] for c in api.get(  # noqa: E731
+        f"/addressbooks/{book}/variables/{name}/{value}").json]
+    assert found("code", "30") == ["a@example.com"]  # a string variable: compared as text
+    assert found("code", "30.0") == []
+    assert found("code", "nan") == ["c@example.com"]
+    for value in ("nan", "NaN", "inf", "-Infinity", "1e999", "-1e999", "Kyiv", "1,5", "0x1E", "9" * 30, "9" * 5000):
+        answer = api.get(f"/addressbooks/{book}/variables/age/{value}")
+        assert (answer.status, answer.json) == (200, []), value
+    assert found("age", "30") == found("age", "30.0") == found("age", "3e1") == ["a@example.com"]
+    assert found("age", "31") == ["b@example.com"]
+    assert found("score", "2.5") == found("score", "2.50") == ["a@example.com"]
+    assert found("big", str(2 ** 53 + 1)) == ["a@example.com"]
+    assert found("big", str(2 ** 53)) == ["b@example.com"]
+    assert found("since", "2020-01-01") == ["a@example.com"]
+    assert found("since", "2020-1-1") == found("since", "30") == found("since", "2020-02-30") == []
+    assert found("nosuchvariable", "30") == []
+
+
+def test_numbers_that_cannot_be_kept_exactly_are_refused(api):
+    """Integers must fit in signed 64 bits and floats be finite (and below 2**63 in magnitude: past
+    that orjson has already turned a too-large integer into a float): 2**200 used to be stored as
+    1.6e+60. Refused with error 800, nothing written; what is accepted comes back exactly."""
+    book = api.new_book()
+    api.add_contacts(book, [{"email": "a@example.com", "variables": {"age": 30, "note": "x"}}])
+
+    def values() -> dict:
+        info = api.get(f"/addressbooks/{book}/emails/a@example.com").json
+        return {v["name"]: v["value"] for v in info["variables"]}
+
+    before = values()
+    for name, value in [("age", 2 ** 200), ("age", -(2 ** 200)), ("age", 2 ** 63), ("age", -(2 ** 63) - 1),
+                        ("age", 2 ** 64 - 1), ("age", 1e300), ("note", 2 ** 200), ("fresh", 2 ** 64),
+                        ("age", str(2 ** 200)), ("age", "1e999"), ("age", "-1e999"), ("age", str(2 ** 63)),
+                        ("age", "9" * 5000)]:
+        answer = api.post(f"/addressbooks/{book}/emails/variable",
+                          json={"email": "a@example.com", "variables": {name: value}})
+        assert (answer.status, answer.error_code) == (400, 800), (name, value, answer.json)
+        added = api.add_contacts(book, [{"email": "b@example.com", "variables": {name: value}}])
+        assert (added.status, added.error_code) == (400, 800), (name, value, added.json)
+    assert values() == before
+    assert api.get(f"/addressbooks/{book}/emails/total").json == {"total": 1}
+    assert [v["name"] for v in api.get(f"/addressbooks/{book}/variables").json] == ["age", "note"]
+    # JSON cannot even spell these: the body is refused as malformed
+    for literal in (b"1e999", b"NaN", b"Infinity"):
+        body = b'{"email": "a@example.com", "variables": {"age": ' + literal + b"}}"
+        answer = api.post(f"/addressbooks/{book}/emails/variable", content=body,
+                          headers={"content-type": "application/json"})
+        assert (answer.status, answer.error_code) == (400, 8), literal
+    # the edges are kept exactly, as numbers, also when written as text
+    for value, stored in [(2 ** 63 - 1, 2 ** 63 - 1), (-(2 ** 63), -(2 ** 63)), (str(2 ** 53 + 1), 2 ** 53 + 1),
+                          ("-9223372036854775808", -(2 ** 63)), (1.5e18, 1.5e18), ("0.1", 0.1)]:
+        answer = api.post(f"/addressbooks/{book}/emails/variable",
+                          json={"email": "a@example.com", "variables": {"age": value}})
+        assert answer.json == {"result": True}, (value, answer.json)
+        assert values()["age"] == stored and type(values()["age"]) is type(stored), (value, values())

@@ -439,6 +439,7 @@ CASES = [
      8, None),
     ("find by variable: negative offset", "GET", "/addressbooks/{book}/variables/name/Ann",
      {"params": {"offset": -5}}, 8, None),
+    ("find by variable: no value", "GET", "/addressbooks/{book}/variables/name", {}, 8, None),
     # ---- contacts list / total / info
     ("contacts: unknown book", "GET", f"/addressbooks/{NEVER_BOOK}/emails", {}, 213, None),
     ("contacts: limit abc", "GET", "/addressbooks/{book}/emails", {"params": {"limit": "abc"}}, 8, None),

@@ -4,8 +4,8 @@ read the body (bounded) -> bearer token -> rate limit -> decode (``wire``) -> op
 transaction -> call the endpoint -> commit -> JSON answer. Any ``ApiError`` becomes SendPulse's
 error object with its 4xx status and rolls the transaction back; nothing is half-written.
 Reads (GET) run on the event loop: they are short, and a thread hop per request costs more than
-the query (bench/README.md); with Redis rate limits they run in a small thread pool instead, so
-the loop never waits for Redis. Writes run in a small thread pool sized to the database pool, so a
+the query (bench/README.md); with Redis rate limits, or a body above ``INLINE_BODY`` to decode,
+they run in a small thread pool instead, so the loop never waits for Redis or a decode. Writes run in a small thread pool sized to the database pool, so a
 long import never stalls the loop and never queues more threads than there are connections.
 """
 
@@ -27,11 +27,12 @@ from pulsebox import wire
 from pulsebox.accounts.service import Limits
 from pulsebox.context import Context
 from pulsebox.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED, ApiError
+from pulsebox.clientinfo import client_ip, networks
 
 log = logging.getLogger("pulsebox.api")
 WRITERS = CapacityLimiter(4)  # threads for write requests; below the database pool size
 READERS = CapacityLimiter(4)  # threads for reads that must not run on the loop (Redis rate limits)
-INLINE_BODY = 64 * 1024  # a grouped request with a larger body is decoded in a thread
+INLINE_BODY = 64 * 1024  # a larger body is decoded in a thread (grouped writes and reads alike)
 
 
 @dataclass
@@ -45,6 +46,12 @@ class Call:
     account: dict | None = None
     limits: Limits | None = None
     parsed: Any = None  # what a grouped endpoint's ``parse`` made of the params
+    peer: tuple[str, str | None] = ("", None)  # (connection peer, X-Forwarded-For): see client_ip
+
+    @property
+    def client_ip(self) -> str:
+        """The client's address: the peer, or X-Forwarded-For from a PULSEBOX_TRUSTED_PROXIES peer."""
+        return client_ip(self.peer[0], self.peer[1], networks(self.ctx.settings.trusted_proxies))
 
     def on(self, conn: Connection) -> Call:
         return replace(self, conn=conn)
@@ -66,10 +73,6 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), error.status)
 
 
-class ClientGone(Exception):
-    """The client disconnected before its body was complete."""
-
-
 async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(PAYLOAD_TOO_LARGE, f"Request body larger than {limit} bytes")
@@ -77,7 +80,10 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientGone()  # never act on half a body
+            # Never act on half a body. The server also says "disconnect" for a body it could not
+            # read (granian: a malformed or truncated chunked body, fewer bytes than Content-Length)
+            # while the client still waits: answer it; to a client really gone the answer is dropped.
+            raise ApiError(8, "The request body is malformed or incomplete")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -120,12 +126,15 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
         headers = {}
         for key, value in scope["headers"]:
             if key in _WANTED:
-                headers[key] = value.decode("latin-1")
+                text = value.decode("latin-1")
+                # proxies may each add an X-Forwarded-For line of their own: every line is read
+                headers[key] = f"{headers[key]},{text}" if key == b"x-forwarded-for" and key in headers else text
         try:
             body = await read_body(receive, headers.get(b"content-length"), ctx.settings.max_body_bytes)
             is_write = self.write if self.write is not None else scope["method"] != "GET"
             args = (ctx, self.public, bearer(headers.get(b"authorization", "")), headers.get(b"content-type", ""),
-                    body, scope.get("query_string", b""), scope.get("path_params", {}))
+                    body, scope.get("query_string", b""), scope.get("path_params", {}),
+                    ((scope.get("client") or ("",))[0], headers.get(b"x-forwarded-for")))
             if self.grouped:
                 if len(body) <= INLINE_BODY and not ctx.limiter.blocking:  # small: parsed in the group
                     call = _prepare(*args)
@@ -134,15 +143,14 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
                 result = await ctx.group.submit(lambda conn: self._grouped(call.on(conn)))
             elif is_write:
                 result = await to_thread.run_sync(_run, self.handler, self.parse, is_write, *args, limiter=WRITERS)
-            elif ctx.limiter.blocking:  # Redis counts the request: never wait for it on the loop
+            elif ctx.limiter.blocking or len(body) > INLINE_BODY:  # Redis to ask, or a body to decode:
+                # never on the loop (a 12 MB form on a GET took the loop 2.5 s)
                 result = await to_thread.run_sync(_run, self.handler, self.parse, is_write, *args, limiter=READERS)
             else:
                 result = _run(self.handler, self.parse, is_write, *args)
             response = result if isinstance(result, Response) else json_response(result)
         except ApiError as error:
             response = error_response(error)
-        except ClientGone:
-            return
         await response(scope, receive, send)
 
     def _grouped(self, call: Call) -> Any:
@@ -151,11 +159,11 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
         return self.handler(call)
 
 
-_WANTED = frozenset({b"authorization", b"content-type", b"content-length"})
+_WANTED = frozenset({b"authorization", b"content-type", b"content-length", b"x-forwarded-for"})
 
 
 def _prepare(ctx: Context, public: bool, token: str | None, content_type: str, body: bytes, query: bytes,
-             path: dict) -> Call:
+             path: dict, peer: tuple[str, str | None] = ("", None)) -> Call:
     """Authenticate, count against the rate limit, decode: a Call without its connection yet."""
     account = limits = None
     if not public:
@@ -168,7 +176,7 @@ def _prepare(ctx: Context, public: bool, token: str | None, content_type: str, b
     if any("\x00" in str(v) for v in path.values()):
         raise ApiError(NOT_FOUND, "Not found")  # a path with a NUL names nothing that can exist
     params = wire.decode(content_type, body, query)
-    return Call(params=params, path=path, conn=None, ctx=ctx, account=account, limits=limits)
+    return Call(params=params, path=path, conn=None, ctx=ctx, account=account, limits=limits, peer=peer)
 
 
 def _parsed(parse: Callable[[Call], Any] | None, *args: Any) -> Call:

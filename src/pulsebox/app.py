@@ -10,7 +10,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -61,6 +61,7 @@ ROUTES = [
     route("/addressbooks/{id}", books.delete_book, "DELETE"),
     route("/addressbooks/{id}/variables", books.variables, "GET"),
     route("/addressbooks/{id}/variables/{name}/{value:path}", books.find_by_variable, "GET"),
+    route("/addressbooks/{id}/variables/{name}", books.find_by_variable, "GET"),  # no searchValue: error 8
     route("/addressbooks/{id}/emails", books.list_contacts, "GET"),
     route("/addressbooks/{id}/emails", books.add_contacts, "POST"),
     route("/addressbooks/{id}/emails", books.delete_contacts, "DELETE"),
@@ -129,7 +130,9 @@ _SLASHES = re.compile(r"/{2,}")
 
 
 class NormalisePath:
-    """``//push/tasks`` and ``/balance/`` route like ``/push/tasks`` and ``/balance`` (wire README 8)."""
+    """``//push/tasks`` and ``/balance/`` route like ``/push/tasks`` and ``/balance`` (wire README 8).
+    This is the only slash handling: the router's ``redirect_slashes`` is off (``build``), so no
+    path is ever answered with a redirect (it would send ``.../name/`` back to itself forever)."""
 
     def __init__(self, app) -> None:  # noqa: ANN001
         self.app = app
@@ -149,6 +152,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     return error_response(ApiError(code, status=exc.status_code if exc.status_code < 500 else 400))
 
 
+async def _body_unreadable(request: Request, exc: ClientDisconnect) -> Response:
+    """A plain Starlette route read a body the server could not deliver whole (granian reports a
+    malformed or cut-short body as a disconnect): the same answer as ``api.read_body`` gives."""
+    return error_response(ApiError(8, "The request body is malformed or incomplete"))
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return json_response({"is_error": True, "message": "Internal error", "error_code": 500}, 500)
@@ -166,6 +175,8 @@ def build(ctx: Context, *, on_startup=None, on_shutdown=None) -> NormalisePath: 
                 on_shutdown()
 
     app = Starlette(routes=ROUTES, lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error, Exception: _unexpected})
+                    exception_handlers={HTTPException: _http_error, ClientDisconnect: _body_unreadable,
+                                        Exception: _unexpected})
+    app.router.redirect_slashes = False  # NormalisePath has already dealt with slashes
     app.state.ctx = ctx
     return NormalisePath(app)

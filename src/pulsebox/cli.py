@@ -178,6 +178,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def cmd_accounts(args: argparse.Namespace) -> None:
     from pulsebox.accounts import service as accounts
+    from pulsebox.oauth import service as oauth
 
     ctx = _context(Settings.from_env())
     _prepare_database(ctx, allow_create=True)
@@ -191,7 +192,7 @@ def cmd_accounts(args: argparse.Namespace) -> None:
                     print(json.dumps(row))
                 return
             elif args.action == "rotate-secret":
-                out = accounts.rotate_secret(conn, args.account)
+                out = oauth.rotate_secret(conn, args.account)
             elif args.action == "set":
                 out = accounts.configure(conn, args.account, **_overrides(args))
             elif args.action == "credit":

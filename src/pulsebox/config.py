@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from pulsebox import ratelimit
+
 DEFAULT_API_RATE_LIMITS = "10/second;1000/minute;500000/day"  # document 003: burst + Free plan quotas
+# per client address and kind of public /t/ route (pixel, click, pages): far above a mail client or
+# a person, well below a replay script
+DEFAULT_PUBLIC_RATE_LIMITS = "20/second;600/minute"
 
 
 def _int(name: str, default: int) -> int:
@@ -28,6 +33,17 @@ def _int(name: str, default: int) -> int:
 def _str(name: str, default: str) -> str:
     raw = os.environ.get(f"PULSEBOX_{name}")
     return default if raw is None or raw.strip() == "" else raw.strip()
+
+
+def _rates(name: str, default: str) -> str:
+    """A rate limit spec (``20/second;600/minute``, or ``off``), checked at start-up."""
+    raw = _str(name, default)
+    if raw.lower() != "off":
+        try:
+            ratelimit.parse(raw)
+        except ValueError as exc:
+            raise SystemExit(f"PULSEBOX_{name}: {exc}") from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class Settings:
     outbox_retention_days: int = 90  # sent messages older than this are deleted (0: kept for ever)
     trusted_proxies: str = ""  # IPs/networks whose X-Forwarded-For is believed (opens and clicks)
     sender_check: str = "auto"  # strict | off | auto (strict unless mail stays on this machine)
+    public_rate_limits: str = DEFAULT_PUBLIC_RATE_LIMITS  # the /t/ routes, per client address; "off": none
 
     @cached_property
     def signing_key(self) -> bytes:
@@ -128,4 +145,5 @@ class Settings:
             sender_check=_str("SENDER_CHECK", "auto").lower(),
             trusted_proxies=_str("TRUSTED_PROXIES", ""),
             outbox_retention_days=max(0, _int("OUTBOX_RETENTION_DAYS", 90)),
+            public_rate_limits=_rates("PUBLIC_RATE_LIMITS", DEFAULT_PUBLIC_RATE_LIMITS),
         )

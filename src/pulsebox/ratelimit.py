@@ -46,22 +46,31 @@ def _exceeded(rule: Rule) -> ApiError:
 class MemoryLimiter:
     blocking = False  # answers from memory: fine on the event loop
 
-    def __init__(self) -> None:
+    def __init__(self, max_keys: int | None = None) -> None:
+        """``max_keys`` bounds the counters held at once, for keys anyone can mint (the client
+        addresses of the public ``/t/`` routes): while the table is full, a key it does not hold
+        yet is refused as over its longest window (it cannot reset anyone's count); windows that
+        end free room again."""
+        self.max_keys = max_keys
         self._counts: dict[tuple[object, int, int], int] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
-    def hit(self, account_id: object, rules: tuple[Rule, ...]) -> None:
+    def hit(self, key: object, rules: tuple[Rule, ...]) -> None:
         now = time.time()
         with self._lock:
             if now > self._next_sweep:
                 self._sweep(now)
-            keys = [(account_id, r.seconds, int(now // r.seconds)) for r in rules]
-            for rule, key in zip(rules, keys):
-                if self._counts.get(key, 0) >= rule.count:
+            counters = [(key, r.seconds, int(now // r.seconds)) for r in rules]
+            for rule, counter in zip(rules, counters):
+                if self._counts.get(counter, 0) >= rule.count:
                     raise _exceeded(rule)
-            for key in keys:
-                self._counts[key] = self._counts.get(key, 0) + 1
+            if self.max_keys is not None and rules:
+                fresh = sum(1 for counter in counters if counter not in self._counts)
+                if fresh and len(self._counts) + fresh > self.max_keys:
+                    raise _exceeded(max(rules, key=lambda r: r.seconds))
+            for counter in counters:
+                self._counts[counter] = self._counts.get(counter, 0) + 1
 
     def check(self, key: object, rules: tuple[Rule, ...]) -> None:
         """Raise as ``hit`` would, without counting (count later, e.g. only failures)."""

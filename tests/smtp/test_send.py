@@ -358,3 +358,67 @@ def test_sent_messages_keep_only_their_links_and_old_ones_are_pruned(api, ctx):
     assert tasks.prune_outbox(worker.job_context) == 0  # nothing left: it looks again in ten minutes
     worker.pool.shutdown()
     assert api.get(f"/smtp/emails/{public_id}").status == 404
+
+
+@pytest.mark.parametrize("name", ["Sender", "Return-Path", "DKIM-Signature", "Content-Disposition", "Received",
+                                  "Resent-From", "ARC-Seal", "Authentication-Results", "Errors-To",
+                                  "X-Pulsebox-Envelope-From", "sender"])
+def test_headers_that_name_the_sender_route_or_signature_are_refused(api, name):
+    answer = api.post("/smtp/emails", json={"email": {
+        "subject": "s", "from": {"email": "f@example.com"}, "to": [{"email": unique()}], "html": b64("<p>x</p>"),
+        "headers": {"X-Fine": "1", name: "ceo@bank.example"}}})
+    assert answer.status == 400 and answer.error_code == 800, answer.json
+    assert name in answer.json["message"]
+    assert api.get("/smtp/emails").json == []
+
+
+def test_allowed_headers_reach_the_message(api, ctx):
+    to = unique()
+    send(api, to=[{"email": to}], headers={"X-Campaign": "spring", "List-Id": "News <news.example.com>",
+                                           "In-Reply-To": "<a@example.com>", "precedence": "bulk"})
+    _, message = received(deliver(ctx), to)
+    assert (message["X-Campaign"], message["List-Id"], message["In-Reply-To"], message["Precedence"]) == (
+        "spring", "News <news.example.com>", "<a@example.com>", "bulk")
+
+
+def test_html_and_personalisation_are_bounded(api):
+    from pulsebox.smtp.schemas import MAX_HTML
+
+    big = {"subject": "s", "from": {"email": "f@example.com"}, "to": [{"email": unique()}],
+           "html": b64("x" * (MAX_HTML + 1))}
+    assert api.post("/smtp/emails", json={"email": big}).error_code == 8
+    # a short placeholder repeated with a long value would multiply into gigabytes
+    bomb = {**big, "html": b64("{{a}}" * 100_000), "variables": {"a": "y" * 1000}}
+    answer = api.post("/smtp/emails", json={"email": bomb})
+    assert answer.status == 400 and answer.error_code == 8, answer.json
+    assert api.get("/smtp/emails").json == []
+
+
+def test_a_round_that_builds_slowly_still_sends_what_it_built(api, ctx, monkeypatch):
+    """A round whose building reaches halfway to its lease's end sends what it has built and puts
+    the rest back (attempt not spent): slow copies can delay the queue but never stall it."""
+    from pulsebox.smtp import tasks
+
+    recipients = [unique() for _ in range(3)]
+    for to in recipients:
+        send(api, to=[{"email": to}])
+    clock = [tasks.utcnow()]
+    compose = tasks.Composer.compose
+
+    def slow_compose(self, delivery, template):  # noqa: ANN001, ANN202 - each copy takes 100 s to build
+        clock[0] += timedelta(seconds=100)
+        return compose(self, delivery, template)
+
+    monkeypatch.setattr(tasks, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(tasks.Composer, "compose", slow_compose)
+    transport = MemoryTransport()
+    worker = Worker(ctx, transport)
+    worker.run_once()  # lease 300 s, sending by 270 s, building by 135 s: two copies are built
+    worker.pool.shutdown()
+    monkeypatch.undo()
+    assert len(transport.sent) == 2
+    later = deliver(ctx)
+    everything = [m[1][0] for m in transport.sent + later.sent]
+    assert all(everything.count(to) == 1 for to in recipients)
+    for to in recipients:  # the copies put back were sent on their first attempt
+        assert api.get("/smtp/emails", params={"recipient": to}).json[0]["status"] == "sent"

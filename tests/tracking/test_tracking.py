@@ -16,7 +16,8 @@ from pulsebox.app import build
 from pulsebox.models import utcnow
 from pulsebox.smtp import repository
 from pulsebox.smtp import service as smtp
-from pulsebox.tracking import clientinfo, pages
+from pulsebox import clientinfo
+from pulsebox.tracking import pages
 from pulsebox.tracking import service as tracking
 
 CHROME_LINUX = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -34,21 +35,22 @@ class Copy:
     id: int
     account_id: int
     email: str
+    public_id: str = ""  # its message's id, as POST /smtp/emails answers it
 
 
 def make_delivery(ctx, *, track_opens: bool = True, track_clicks: bool = True, email: str | None = None,
-                  account_id: int | None = None) -> Copy:
+                  account_id: int | None = None, links: list[str] = LINKS) -> Copy:
     account_id = account_id or make_account(ctx)["id"]
     email = email or f"rcpt-{secrets.token_hex(4)}@example.com"
     public_id = secrets.token_hex(16)
     with ctx.db.transaction() as conn:
         message_id = repository.insert_message(conn, {
             "public_id": public_id, "account_id": account_id, "kind": "smtp", "sender_email": "news@shop.example",
-            "sender_name": "Shop", "subject": "Hello", "content": {"html": "<p>hi</p>", "links": LINKS},
+            "sender_name": "Shop", "subject": "Hello", "content": {"html": "<p>hi</p>", "links": links},
             "track_opens": track_opens, "track_clicks": track_clicks, "size": 10, "created_at": utcnow()})
         repository.insert_deliveries(conn, message_id, account_id, [email], utcnow())
         delivery_id = repository.deliveries_of(conn, account_id, public_id)[0]["delivery_id"]
-    return Copy(delivery_id, account_id, email)
+    return Copy(delivery_id, account_id, email, public_id)
 
 
 def events(ctx, copy: Copy) -> list[dict]:
@@ -127,16 +129,15 @@ def test_every_forwarded_for_line_is_read(ctx, key, proxied):
 
 
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(ctx, key, monkeypatch):
-    copy = make_delivery(ctx)
-    url = path(links.open_url(BASE, key, copy.id))
+    copies = [make_delivery(ctx), make_delivery(ctx)]
     forged = {"X-Forwarded-For": UKRAINE_IP, "User-Agent": CHROME_WINDOWS}
     monkeypatch.setattr(ctx, "settings", replace(ctx.settings, trusted_proxies=""))
     with TestClient(build(ctx), client=("198.51.100.7", 1)) as direct:
-        assert direct.get(url, headers=forged).status_code == 200
+        assert direct.get(path(links.open_url(BASE, key, copies[0].id)), headers=forged).status_code == 200
     monkeypatch.setattr(ctx, "settings", replace(ctx.settings, trusted_proxies="10.0.0.0/8"))  # not the peer
     with TestClient(build(ctx), client=("198.51.100.7", 1)) as direct:
-        assert direct.get(url, headers=forged).status_code == 200
-    assert [(e["ip"], e["country"], e["browser"], e["os"]) for e in events(ctx, copy)] == \
+        assert direct.get(path(links.open_url(BASE, key, copies[1].id)), headers=forged).status_code == 200
+    assert [(e["ip"], e["country"], e["browser"], e["os"]) for c in copies for e in events(ctx, c)] == \
         [("198.51.100.7", "", "Chrome 120.0", "Windows 10")] * 2
 
 

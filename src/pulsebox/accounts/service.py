@@ -106,6 +106,8 @@ def configure(conn: Connection, account_ref: str, **overrides: object) -> dict:
 
 
 def rotate_secret(conn: Connection, account_ref: str) -> dict:
+    """A new secret; the old one stops working at once. Its tokens are the oauth area's to revoke
+    (``oauth.service.rotate_secret`` does both)."""
     account = find(conn, account_ref)
     secret = secrets.token_hex(16)
     repository.update_account(conn, account["id"], secret_hash=hash_secret(secret))

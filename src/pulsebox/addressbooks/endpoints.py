@@ -76,7 +76,7 @@ def find_by_variable(call: Call) -> list:
     limit, offset = paging(call.params)
     name = schemas.variable_name(call.path["name"])
     rows = service.find_by_variable(call.conn, call.account_id, schemas.book_id(call.path), name,
-                                    call.path["value"], limit, offset)
+                                    schemas.search_text(call.path), limit, offset)
     return [schemas.contact_brief(r) for r in rows]
 
 

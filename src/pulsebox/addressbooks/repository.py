@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Numeric, and_, bindparam, case, cast, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -84,6 +85,10 @@ def variable_types(conn: Connection, book_id: int) -> dict[str, str]:
     return dict(rows.all())
 
 
+def variable_type(conn: Connection, book_id: int, name: str) -> str | None:
+    return conn.execute(select(V.c.type).where(V.c.book_id == book_id, V.c.name == name)).scalar()
+
+
 def variable_types_for_books(conn: Connection, book_ids: Iterable[int]) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = {}
     ids = list(set(book_ids))
@@ -140,16 +145,25 @@ def contacts_page(conn: Connection, book_id: int, limit: int, offset: int,
     return list(conn.execute(query.order_by(C.c.id).limit(limit).offset(offset)).mappings())
 
 
-def contacts_with_variable(conn: Connection, book_id: int, name: str, value: str, limit: int,
+def contacts_with_variable(conn: Connection, book_id: int, name: str, wanted: str | int | float, limit: int,
                            offset: int) -> list[RowMapping]:
-    # A variable value is stored as JSON; compare its text form so "30" finds 30 too.
-    stored = C.c.variables[name].as_string()
-    numeric = C.c.variables[name].as_float()
-    condition = stored == value
-    try:
-        condition = condition | (numeric == float(value))
-    except ValueError:
-        pass
+    """Contacts whose variable ``name`` is the JSON string ``wanted`` (a str) or the JSON number
+    ``wanted`` (an int or float, compared exactly: no cast to float, no 2**53 rounding). Only a
+    value of the matching JSON type is ever compared, so no row can make a cast fail."""
+    number = not isinstance(wanted, str)
+    if conn.dialect.name == "postgresql":
+        element = C.c.variables[name]  # json -> key: the key is a bound parameter, never a path
+        if number:
+            stored = case((func.json_typeof(element) == "number", cast(element.as_string(), Numeric)), else_=None)
+            condition = stored == Decimal(str(wanted))
+        else:
+            condition = and_(func.json_typeof(element) == "string", element.as_string() == wanted)
+    else:
+        # json_each by key, not json_extract by path: a name with a quote is not a path syntax error
+        each = func.json_each(C.c.variables).table_valued("key", "value", "type").alias("var")
+        types = ("integer", "real") if number else ("text",)
+        condition = exists(select(each.c.key).where(each.c.key == name, each.c.type.in_(types),
+                                                    each.c.value == wanted))
     return list(conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, condition)
                              .order_by(C.c.id).limit(limit).offset(offset)).mappings())
 

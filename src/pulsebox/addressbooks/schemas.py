@@ -33,6 +33,8 @@ NEW, ACTIVE, CONFIRMATION_REQUESTED, UNSUBSCRIBED = 0, 1, 2, 4
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+_LIMIT = 2 ** 63  # numbers are kept exactly: integers in signed 64 bits, finite floats below 2**63
 
 
 # ---- requests ----
@@ -66,6 +68,14 @@ def email_list(params: dict, *, required: bool = True) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def search_text(path: dict) -> str:
+    """``searchValue`` of ``GET /addressbooks/{id}/variables/{name}/{value}``: required (document 004)."""
+    value = path.get("value") or ""
+    if not value:
+        raise ApiError(8, "searchValue is required: /addressbooks/{id}/variables/{variableName}/{searchValue}")
+    return value
+
+
 def variable_name(value: object) -> str:
     name = as_text(value)
     if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
@@ -73,14 +83,40 @@ def variable_name(value: object) -> str:
     return name
 
 
+def exact_number(value: int | float) -> bool:
+    """A number a variable keeps exactly: an integer that fits in signed 64 bits, or a finite float
+    below 2**63 in magnitude. Past that a decoded JSON number may be an integer that has already
+    lost digits (orjson reads 2**200 as the float 1.6e+60), so it is refused, not stored rounded."""
+    if isinstance(value, int):
+        return -_LIMIT <= value < _LIMIT
+    return math.isfinite(value) and abs(value) < _LIMIT  # float(-2**63 - 1) == -2**63: refused too
+
+
+def _refuse_inexact(name: str, value: object) -> ApiError:
+    return ApiError(800, f"Variable {name!r}: {str(value)[:50]!r} cannot be kept exactly; numbers must be "
+                         "integers of at most 64 bits (signed) or finite numbers below 2**63 in magnitude")
+
+
+def parse_number(text: str) -> int | float | None:
+    """A number variable's value written as text: ``30`` (an exact int), ``30.5``, ``3e1`` (floats);
+    None when the text is not a number at all (``NaN``, ``Infinity``, ``1,5`` are not)."""
+    text = text.strip()
+    if _INTEGER.fullmatch(text):
+        # past 19 digits it cannot fit anyway; int() would refuse 4300+ digits with a ValueError
+        return int(text) if len(text.lstrip("+-").lstrip("0")) <= 19 else float(text)
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    return None
+
+
 def variable_value(name: str, value: object) -> str | int | float:
     if value is None:
         return ""
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ApiError(800, f"Variable {name!r} must be a finite number")
     if isinstance(value, (int, float)):
+        if not exact_number(value):
+            raise _refuse_inexact(name, value)
         return value
     if isinstance(value, str):
         if len(value) > MAX_VALUE:
@@ -169,12 +205,12 @@ def coerce_to_type(name: str, var_type: str, value: object) -> object:
     """Document 004: number accepts only numbers; date only YYYY-MM-DD; string also accepts
     numbers and dates (so anything printable)."""
     if var_type == "number":
-        if isinstance(value, (int, float)):
-            return value
-        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-            number = float(value)
-            return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
-        raise ApiError(800, f"Variable {name!r} is a number; {str(value)[:50]!r} is not")
+        number = value if isinstance(value, (int, float)) else parse_number(value) if isinstance(value, str) else None
+        if number is None:
+            raise ApiError(800, f"Variable {name!r} is a number; {str(value)[:50]!r} is not")
+        if not exact_number(number):
+            raise _refuse_inexact(name, value)
+        return number
     if var_type == "date":
         if isinstance(value, str) and _DATE.fullmatch(value.strip()):
             try:
@@ -184,6 +220,21 @@ def coerce_to_type(name: str, var_type: str, value: object) -> object:
                 pass
         raise ApiError(800, f"Variable {name!r} is a date (YYYY-MM-DD); {str(value)[:50]!r} is not")
     return value if isinstance(value, str) else str(value)
+
+
+def search_value(var_type: str, text: str) -> str | int | float | None:
+    """The value a search by variable looks for, as the variable's type holds it; None when no
+    value of that type can be equal to ``text`` (``abc``, ``nan``, ``1e999`` for a number; not a
+    real YYYY-MM-DD date for a date), so the search finds nothing without asking the database."""
+    if var_type == "number":
+        number = parse_number(text)
+        return number if number is not None and exact_number(number) else None
+    if var_type == "date":
+        try:
+            return text if _DATE.fullmatch(text) and date.fromisoformat(text) else None
+        except ValueError:
+            return None
+    return text
 
 
 def infer_type(value: object) -> str:

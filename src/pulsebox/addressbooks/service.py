@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from pulsebox import links
 from pulsebox.addressbooks import confirmation, repository
 from pulsebox.addressbooks.schemas import ACTIVE, ACTIVE_STATUSES, CONFIRMATION_REQUESTED, UNSUBSCRIBED, \
-    coerce_to_type, infer_type
+    coerce_to_type, infer_type, search_value
 from pulsebox.addressbooks.schemas import phone as clean_phone
 from pulsebox.balance import service as balance
 from pulsebox.config import Settings
@@ -191,8 +191,15 @@ def total(conn: Connection, account_id: int, book_id: int) -> int:
 
 def find_by_variable(conn: Connection, account_id: int, book_id: int, name: str, value: str,
                      limit: int, offset: int) -> list[dict]:
+    """Contacts whose variable ``name`` equals ``value`` read as the variable's type: a number
+    variable compares numbers exactly (``30`` finds 30 and 30.0), a string or date one compares
+    text. A variable the book lacks, or a value its type cannot hold, finds nothing."""
     book(conn, account_id, book_id)
-    return [dict(r) for r in repository.contacts_with_variable(conn, book_id, name, value, limit, offset)]
+    var_type = repository.variable_type(conn, book_id, name)
+    wanted = search_value(var_type, value) if var_type is not None else None
+    if wanted is None:
+        return []
+    return [dict(r) for r in repository.contacts_with_variable(conn, book_id, name, wanted, limit, offset)]
 
 
 def change_variables(conn: Connection, account_id: int, book_id: int, email: str, variables: dict) -> None:

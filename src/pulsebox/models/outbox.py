@@ -72,15 +72,23 @@ class Delivery(Base):
 
 
 class TrackingEvent(Base):
-    """An open, a click or an unsubscribe, with where it came from."""
+    """An open, a click or an unsubscribe, with where it came from. A copy has at most one of
+    each, and one click per distinct link (``uq_tracking_events_once``): the first is kept, and a
+    replayed pixel or link adds nothing, however often and however concurrently it comes."""
 
     __tablename__ = "tracking_events"
-    __table_args__ = (Index("ix_tracking_events_delivery", "delivery_id", "id"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        # also serves "the events of these copies" and the cascade from deliveries
+        Index("uq_tracking_events_once", "delivery_id", "kind", "link", unique=True),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(12))  # open | click | unsubscribe
+    # click: index of the first of the message's links with this URL (one click per URL); else 0
+    link: Mapped[int] = mapped_column(Integer, default=0)
     url: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str] = mapped_column(String(45), default="")
     country: Mapped[str] = mapped_column(String(64), default="")

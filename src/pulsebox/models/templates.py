@@ -12,7 +12,10 @@ from pulsebox.models.base import Base, utcnow
 
 class Template(Base):
     __tablename__ = "templates"
-    __table_args__ = (Index("ix_templates_account_slug", "account_id", "name_slug"),)
+    # Slugs are unique per account (a second "My Template" gets "my-template-2"), enforced by the
+    # database too: two concurrent creates on PostgreSQL would both pass a check-then-insert.
+    # System templates (account_id NULL) are not constrained: NULLs never collide in an index.
+    __table_args__ = (Index("uq_templates_account_slug", "account_id", "name_slug", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # SendPulse's "real_id"
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)

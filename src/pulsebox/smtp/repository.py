@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.models import (Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent,
@@ -174,11 +176,28 @@ def events(conn: Connection, delivery_ids: Sequence[int]) -> list[RowMapping]:
 
 # ---- tracking ----
 
-def add_event(conn: Connection, values: dict) -> None:
-    conn.execute(insert(E).values(**values))
-    column = {"open": D.c.opens, "click": D.c.clicks}.get(values["kind"])
-    if column is not None:
-        conn.execute(update(D).where(D.c.id == values["delivery_id"]).values({column: column + 1}))
+def _insert_new(table, *keys: str):  # noqa: ANN001, ANN202
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING RETURNING keys[-1]`` for each backend, built once:
+    a row already there (or being written by a concurrent transaction) is skipped, not an error."""
+    return {dialect: insert_(table).on_conflict_do_nothing(index_elements=list(keys)).returning(table.c[keys[-1]])
+            for dialect, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
+_ADD_EVENT = _insert_new(E, "delivery_id", "kind", "link")
+_COUNT_EVENT = {kind: update(D).where(D.c.id == bindparam("b_id")).values({column: column + 1})
+                for kind, column in (("open", D.c.opens), ("click", D.c.clicks))}
+
+
+def add_event(conn: Connection, values: dict) -> bool:
+    """Record the event unless the copy has it already (one open, one unsubscribe, one click per
+    ``link``: the unique index decides, also between concurrent transactions); the copy's open or
+    click count follows the events. True if it was new."""
+    if conn.execute(_ADD_EVENT[conn.dialect.name], values).first() is None:
+        return False
+    counter = _COUNT_EVENT.get(values["kind"])
+    if counter is not None:
+        conn.execute(counter, {"b_id": values["delivery_id"]})
+    return True
 
 
 # ---- status changes after sending ----
@@ -201,15 +220,20 @@ def bounces_since(conn: Connection, account_id: int, since: datetime, until: dat
 
 # ---- the SMTP unsubscribe list ----
 
+_ADD_UNSUBSCRIBE = _insert_new(U, "account_id", "email")
+
+
 def add_unsubscribes(conn: Connection, account_id: int, entries: Sequence[tuple[str, str]]) -> int:
-    """Insert new addresses; an address already listed keeps its first date and comment. Returns
-    how many were new."""
-    emails = [e for e, _ in entries]
-    present = unsubscribed(conn, account_id, emails)
-    rows = [{"account_id": account_id, "email": e, "comment": c} for e, c in entries if e not in present]
-    if rows:
-        conn.execute(insert(U), rows)
-    return len(rows)
+    """Insert new addresses; an address already listed (or being listed by a concurrent
+    transaction: two one-click POSTs at once) keeps its first date and comment. Returns how many
+    were new."""
+    rows: dict[str, dict] = {}
+    for email, comment in entries:
+        rows.setdefault(email, {"account_id": account_id, "email": email, "comment": comment})
+    if not rows:
+        return 0
+    values = list(rows.values())
+    return len(conn.execute(_ADD_UNSUBSCRIBE[conn.dialect.name], values[0] if len(values) == 1 else values).all())
 
 
 def remove_unsubscribes(conn: Connection, account_id: int, emails: Sequence[str]) -> int:

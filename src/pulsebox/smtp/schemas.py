@@ -22,6 +22,7 @@ from pulsebox.wire import as_bool, as_list, as_text, b64_text
 MAX_RECIPIENTS = 1000  # to + cc + bcc of one message
 MAX_SUBJECT = 998  # characters; longer words are folded or encoded, and one that cannot fit a line is refused
 MAX_ATTACHMENTS = 10
+MAX_HTML = 2 * 1024 * 1024  # characters of html or text, as for a template: bounds what one message costs
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,35 @@ def _attachments(email: dict) -> list[dict]:
     return out
 
 
+# Headers a caller may add (README, "Custom headers"): an allow-list, because any header that names
+# the sender (Sender, Resent-*), the route (Return-Path, Received, Errors-To), the signature or the
+# authentication results (DKIM-Signature, ARC-*, Authentication-Results) or the MIME structure
+# (Content-*) would let a message claim what the strict sender check refused.
+CALLER_HEADERS = frozenset({
+    "list-id", "list-unsubscribe", "list-unsubscribe-post", "list-help", "list-subscribe", "list-post",
+    "list-owner", "list-archive", "in-reply-to", "references", "comments", "keywords", "precedence",
+    "auto-submitted", "importance", "priority", "sensitivity", "organization", "content-language",
+    "feedback-id", "thread-topic", "thread-index",
+})
+OWN_HEADERS = "x-pulsebox-"  # ours (the capture store's envelope): never from a caller
+
+
+def caller_may_set(name: str) -> bool:
+    lower = name.lower()
+    return lower in CALLER_HEADERS or (lower.startswith("x-") and not lower.startswith(OWN_HEADERS))
+
+
 def _headers(value: object) -> dict[str, str]:
     if value in (None, "", [], {}):
         return {}
     if not isinstance(value, dict):
         raise ApiError(8, "headers must be an object of header name -> value")
-    return {str(k): str(v) for k, v in value.items()}
+    headers = {str(k): str(v) for k, v in value.items()}
+    refused = sorted(name for name in headers if not caller_may_set(name))
+    if refused:
+        raise ApiError(800, f"These headers cannot be set: {', '.join(refused)} (allowed: X-* and "
+                            f"{', '.join(sorted(CALLER_HEADERS))})")
+    return headers
 
 
 @dataclass
@@ -164,6 +188,9 @@ def send_request(params: dict) -> SendRequest:
     text = as_text(email.get("text"))
     if template_id is None and not (html or text):
         raise ApiError(13)
+    html = b64_text(html) if html else None
+    if (html and len(html) > MAX_HTML) or (text and len(text) > MAX_HTML):
+        raise ApiError(8, f"html and text must be at most {MAX_HTML} characters each")
     subject = as_text(email.get("subject")) or ""
     if not subject.strip():
         raise ApiError(720)
@@ -171,7 +198,7 @@ def send_request(params: dict) -> SendRequest:
         raise ApiError(8, f"subject must be at most {MAX_SUBJECT} characters")
     outgoing = Outgoing(
         sender=sender, to=to, cc=cc, bcc=bcc, subject=subject,
-        html=b64_text(html) if html else None, text=text or None,
+        html=html, text=text or None,
         reply_to=_person(reply_to, missing=8) if reply_to not in (None, "", {}) else None,
         headers=_headers(email.get("headers")), attachments=_attachments(email),
         track_opens=as_bool(email.get("track_opens", 1)), track_clicks=as_bool(email.get("track_clicks", 1)),

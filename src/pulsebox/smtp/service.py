@@ -27,11 +27,11 @@ from pulsebox.blacklist import service as blacklist
 from pulsebox.config import Settings
 from pulsebox.db.engine import after_commit
 from pulsebox.delivery import message as mime
-from pulsebox.delivery.render import find_links, personalise
+from pulsebox.delivery.render import TooLarge, find_links, personalise
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.models import utcnow
 from pulsebox.smtp import repository
-from pulsebox.smtp.schemas import Outgoing, Person, SendRequest
+from pulsebox.smtp.schemas import MAX_HTML, MAX_SUBJECT, Outgoing, Person, SendRequest
 from pulsebox.worker import queue
 
 SMTP = "smtp"
@@ -82,9 +82,12 @@ def accept(conn: Connection, account_id: int, request: SendRequest, settings: Se
 
         outgoing.html = templates.get(conn, account_id, request.template_id)["body"]
     if request.variables:
-        outgoing.subject = personalise(outgoing.subject, request.variables)
-        outgoing.html = personalise(outgoing.html, request.variables) if outgoing.html else outgoing.html
-        outgoing.text = personalise(outgoing.text, request.variables) if outgoing.text else outgoing.text
+        try:
+            outgoing.subject = personalise(outgoing.subject, request.variables, MAX_SUBJECT)
+            outgoing.html = personalise(outgoing.html, request.variables, MAX_HTML) if outgoing.html else None
+            outgoing.text = personalise(outgoing.text, request.variables, MAX_HTML) if outgoing.text else None
+        except TooLarge as exc:
+            raise ApiError(8, f"The message is too large: subject, html or text is {exc}") from None
     outgoing.links = find_links(outgoing.html) if outgoing.html else []
     try:  # whatever cannot become a message is refused here, not in the worker
         mime.check(as_mail(outgoing))
@@ -178,11 +181,13 @@ def delivery(conn: Connection, delivery_id: int) -> dict | None:
     return dict(row) if row else None
 
 
-def record_event(conn: Connection, delivery: dict, kind: str, *, url: str | None = None, ip: str = "",
-                 country: str = "", browser: str = "", os: str = "") -> None:
-    repository.add_event(conn, {"account_id": delivery["account_id"], "delivery_id": delivery["id"], "kind": kind,
-                                "url": url, "ip": ip[:45], "country": country[:64], "browser": browser[:120],
-                                "os": os[:120], "created_at": utcnow()})
+def record_event(conn: Connection, delivery: dict, kind: str, *, url: str | None = None, link: int = 0,
+                 ip: str = "", country: str = "", browser: str = "", os: str = "") -> bool:
+    """Record an open, a click (``link``: which of the message's links, one event each) or an
+    unsubscribe of the copy, unless it has that one already: the first is kept. True if new."""
+    return repository.add_event(conn, {"account_id": delivery["account_id"], "delivery_id": delivery["id"],
+                                       "kind": kind, "link": link, "url": url, "ip": ip[:45], "country": country[:64],
+                                       "browser": browser[:120], "os": os[:120], "created_at": utcnow()})
 
 
 def unsubscribe(conn: Connection, delivery: dict, *, comment: str) -> None:

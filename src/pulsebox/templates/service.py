@@ -18,21 +18,24 @@ def slugify(name: str) -> str:
     return re.sub(r"[^\w]+", "-", name.lower()).strip("-_")[:200] or "template"
 
 
-def _unique_slug(conn: Connection, account_id: int | None, name: str) -> str:
-    base = slugify(name)
-    slug, n = base, 1
-    while repository.slug_taken(conn, account_id, slug):
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
-
-
 def create(conn: Connection, account_id: int, name: str | None, body: str, lang: str) -> int:
+    """A new template. A name the account already uses is not refused (document 004 names no such
+    error): its slug gets the first free ``-2``, ``-3``, ... Slugs are unique per account in the
+    database; a concurrent create that takes the slug between the check and the insert only moves
+    this one on to the next."""
     now = utcnow()
     name = name or now.strftime("Template %Y.%m.%d %H:%M:%S")
-    return repository.insert_template(conn, account_id=account_id, uid=secrets.token_hex(16), name=name,
-                                      name_slug=_unique_slug(conn, account_id, name), lang=lang, body=body,
-                                      created_at=now)
+    base = slugify(name)
+    n = 1
+    while True:
+        slug = base if n == 1 else f"{base}-{n}"
+        if not repository.slug_taken(conn, account_id, slug):
+            real_id = repository.insert_template_with_free_slug(
+                conn, account_id=account_id, uid=secrets.token_hex(16), name=name, name_slug=slug, lang=lang,
+                body=body, created_at=now)
+            if real_id is not None:
+                return real_id
+        n += 1
 
 
 def get(conn: Connection, account_id: int, ref: str) -> dict:

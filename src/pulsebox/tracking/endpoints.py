@@ -4,24 +4,32 @@ Plain Starlette endpoints: these answer a GIF, a redirect or an HTML page, and n
 address and User-Agent. Writes run in the API's write thread pool (``api.WRITERS``, sized below
 the database pool) inside one transaction; the unsubscribe page's read runs on the event loop
 like every API read. A HEAD request (link checkers) is answered like a GET but records nothing.
+
+Rate limits (``PULSEBOX_PUBLIC_RATE_LIMITS``) count per client address (an IPv6 address by its
+/64), separately for the pixel, the click redirect and the pages (unsubscribe, confirmation), in
+the shared Redis limiter when there is one, else in a bounded in-memory one. Over its limit a
+client still gets the pixel and still reaches the link (a person must), but nothing is recorded;
+the pages answer 429. A client whose address is unknown (not an IP: a Unix socket) is not limited:
+it would be everyone at once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from anyio import to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from pulsebox import links
-from pulsebox.api import WRITERS, error_response
+from pulsebox import links, ratelimit
+from pulsebox.api import READERS, WRITERS, error_response
+from pulsebox.clientinfo import client_ip, counted_as, networks
 from pulsebox.context import Context
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.tracking import pages, service
-from pulsebox.tracking.clientinfo import client_ip, networks
 
 log = logging.getLogger("pulsebox.tracking")
 
@@ -32,6 +40,8 @@ NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 PAGE_HEADERS = {**NO_STORE, "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"}
 MAX_FORM = 4096  # an unsubscribe POST carries "List-Unsubscribe=One-Click"; nothing more is read
+# the limits' buckets, each per client address
+OPENS, CLICKS, PAGES = "open", "click", "page"
 
 
 def _ctx(request: Request) -> Context:
@@ -53,6 +63,34 @@ def _client(request: Request) -> tuple[str, str]:
     return client_ip(peer, forwarded or None, trusted), request.headers.get("user-agent", "")
 
 
+@lru_cache(maxsize=4)
+def _rules(spec: str) -> tuple[ratelimit.Rule, ...]:
+    return () if spec.strip().lower() == "off" else ratelimit.parse(spec)
+
+
+async def _over_limit(ctx: Context, bucket: str, ip: str) -> ApiError | None:
+    """Count a request of ``ip`` in ``bucket``; the limit's error if it is over, else None."""
+    rules = _rules(ctx.settings.public_rate_limits)
+    if not rules or not ip:
+        return None
+    limiter, key = ctx.public_limiter, f"t:{bucket}:{counted_as(ip)}"
+    try:
+        if limiter.blocking:  # Redis: never wait for it on the loop
+            await to_thread.run_sync(limiter.hit, key, rules, limiter=READERS)
+        else:
+            limiter.hit(key, rules)
+    except ApiError as error:
+        return error
+    except Exception:  # noqa: BLE001 - Redis unreachable: serve unlimited rather than fail a recipient
+        log.warning("public rate limit not checked", exc_info=True)
+    return None
+
+
+def _too_many(error: ApiError) -> HTMLResponse:
+    retry = error.extra.get("retry_after", 1)
+    return HTMLResponse(pages.too_many(), status_code=429, headers={**PAGE_HEADERS, "Retry-After": str(retry)})
+
+
 def _not_found_json() -> Response:
     return error_response(ApiError(NOT_FOUND, "Link not found", status=404))
 
@@ -68,6 +106,8 @@ async def open_pixel(request: Request) -> Response:
         return _not_found_json()
     if request.method != "HEAD":
         ip, user_agent = _client(request)
+        if await _over_limit(ctx, OPENS, ip):
+            return Response(PIXEL, media_type="image/gif", headers=NO_STORE)  # a mail client sees no error
         try:
             await _write(ctx, service.record_open, delivery_id, ip, user_agent)
         except Exception:  # noqa: BLE001 - the image is served even if the event is lost
@@ -81,9 +121,13 @@ async def click(request: Request) -> Response:
     if ids is None:
         return _not_found_json()
     ip, user_agent = _client(request)
+    record = request.method != "HEAD" and not await _over_limit(ctx, CLICKS, ip)
     try:
-        url = await _write(ctx, service.click, *ids, ip, user_agent,
-                           record=request.method != "HEAD")
+        if record:
+            url = await _write(ctx, service.click, *ids, ip, user_agent)
+        else:  # a link checker, or a client over its limit: it still gets to the link, records nothing
+            with ctx.db.transaction(write=False) as conn:
+                url = service.click(conn, *ids, ip, user_agent, record=False)
     except ApiError as error:
         return error_response(error)
     return RedirectResponse(url, status_code=302, headers={**NO_STORE, "Referrer-Policy": "no-referrer"})
@@ -94,6 +138,8 @@ async def unsubscribe_page(request: Request) -> Response:
     delivery_id = service.delivery_id(ctx.settings.signing_key, links.UNSUBSCRIBE, request.path_params["token"])
     if delivery_id is None:
         return _page(pages.not_found(), 404)
+    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+        return _too_many(limited)
     with ctx.db.transaction(write=False) as conn:
         subject = service.unsubscribe_subject(conn, delivery_id)
     if subject is None:
@@ -116,6 +162,8 @@ async def unsubscribe(request: Request) -> Response:
     delivery_id = service.delivery_id(ctx.settings.signing_key, links.UNSUBSCRIBE, request.path_params["token"])
     if delivery_id is None:
         return _page(pages.not_found(), 404)
+    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+        return _too_many(limited)
     try:
         body = await _small_form(request)
     except ClientDisconnect:
@@ -132,6 +180,8 @@ async def confirm(request: Request) -> Response:
     token = request.path_params["token"]
     if service.confirmable(token) is None:
         return _page(pages.not_found(), 404)
+    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+        return _too_many(limited)
     with ctx.db.transaction(write=False) as conn:  # forged tokens stop here, before any write lock
         if service.confirm_target(conn, ctx.settings.signing_key, token) is None:
             return _page(pages.not_found(), 404)

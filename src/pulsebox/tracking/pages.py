@@ -45,5 +45,9 @@ def confirmed() -> str:
     return _page("Subscription confirmed", "<p>Thank you: your subscription is confirmed.</p>")
 
 
+def too_many() -> str:
+    return _page("Too many requests", "<p>Too many requests from your network. Please try again in a minute.</p>")
+
+
 def not_found() -> str:
     return _page("Link not valid", "<p>This link is not valid or has expired.</p>")

@@ -17,7 +17,7 @@ from pulsebox import links
 from pulsebox.addressbooks import service as addressbooks
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.smtp import service as smtp
-from pulsebox.tracking.clientinfo import client_info
+from pulsebox.clientinfo import client_info
 
 MAX_URL = 8000  # longer than any browser sends; the Location header stays sane
 
@@ -60,12 +60,13 @@ def confirmable(token: str) -> int | None:
 # ---- opens and clicks ----
 
 def record_open(conn: Connection, delivery_id: int, ip: str, user_agent: str) -> bool:
-    """Record an open if the delivery exists and its message tracks opens; True if recorded."""
+    """Record the copy's open if it exists, its message tracks opens and it was not opened yet
+    (an open counts once per copy: its first time, address and browser are the ones kept, and a
+    replayed pixel writes nothing); True if recorded."""
     found = smtp.delivery(conn, delivery_id)
-    if found is None or not found["track_opens"]:
+    if found is None or not found["track_opens"] or found["opens"]:
         return False
-    smtp.record_event(conn, found, "open", **client_info(ip, user_agent))
-    return True
+    return smtp.record_event(conn, found, "open", **client_info(ip, user_agent))
 
 
 def safe_url(value: object) -> str | None:
@@ -86,9 +87,10 @@ def safe_url(value: object) -> str | None:
 def click(conn: Connection, delivery_id: int, index: int, ip: str, user_agent: str, record: bool = True) -> str:
     """The URL that link ``index`` of the delivery's message stands for, after recording the
     click (and an open, if none was seen yet: a click proves the message was opened) unless
-    ``record`` is false (a HEAD from a link checker). Each is recorded only if the message
-    tracks clicks (opens). A missing delivery or link, or a stored URL that is not http(s),
-    raises a 404 ApiError: never a redirect."""
+    ``record`` is false (a HEAD from a link checker, a client over its rate limit). Each is
+    recorded only if the message tracks clicks (opens), and once per copy: a click per distinct
+    URL (links repeating a URL count as the first of them). A missing delivery or link, or a
+    stored URL that is not http(s), raises a 404 ApiError: never a redirect."""
     found = smtp.delivery(conn, delivery_id)
     if found is None:
         raise _not_found()
@@ -106,7 +108,7 @@ def click(conn: Connection, delivery_id: int, index: int, ip: str, user_agent: s
         if count_open:
             smtp.record_event(conn, found, "open", **info)
         if count_click:
-            smtp.record_event(conn, found, "click", url=url, **info)
+            smtp.record_event(conn, found, "click", url=url, link=stored.index(url), **info)
     return url
 
 

@@ -80,6 +80,17 @@ def client_ip(peer: str, forwarded_for: str | None, trusted: tuple[_Network, ...
     return str(address) if address is not None else ""
 
 
+def counted_as(ip: str) -> str:
+    """The unit a client is counted by in rate limits: its address, or for IPv6 its /64, which
+    one host usually holds whole (a client must not get a fresh budget per address of it)."""
+    if ":" in ip:
+        try:
+            return f"{int(ipaddress.IPv6Address(ip)) >> 64:x}/64"
+        except ValueError:
+            return ip
+    return ip
+
+
 def country(ip: str) -> str:
     """The country's name ("Ukraine"), or "" for private, reserved, unknown or invalid addresses."""
     if not ip:
