@@ -31,6 +31,8 @@ from pulsebox.templates.service import sync_system_templates
 PG_ADMIN_URL = os.environ.get("PULSEBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b.strip() for b in os.environ.get("PULSEBOX_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 NO_LIMITS = "100000/second;1000000/minute;100000000/day"
+# accounts made by tests hash their secrets cheaply (each hash says its own cost; servers keep 2**14)
+accounts.SCRYPT_N = 2**4
 
 
 def _pg_admin():  # noqa: ANN202

@@ -1,7 +1,7 @@
 """Bad input, route by route: every answer is SendPulse's error object with a 4xx status, never a
 500, and nothing is written (the account's rows are read back from the database and compared).
 
-Error codes are the catalogue's (../shared/spec/README.md, document 003's table) where the
+Error codes are the catalogue's (docs/sendpulse-rules.md, document 003's table) where the
 documents define one; elsewhere only the 4xx status and the error shape are asserted.
 """
 

@@ -85,3 +85,91 @@ def test_first_start_prints_default_credentials_and_serves(tmp_dir):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _call(port, method, path, body=None, token=None):
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def test_serve_makes_every_folder_it_writes_with_its_parents(tmp_dir):
+    """Started in an empty folder with no data dir, its database in another folder that does not
+    exist yet: the SQLite folder, the data dir, the signing key and the capture Maildir are all made
+    (the Maildir with its parents), and a message sent through the API is captured."""
+    import base64
+    import time
+
+    cwd = tmp_dir / "empty"
+    cwd.mkdir()
+    database = tmp_dir / "elsewhere" / "deeper" / "x.db"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PULSEBOX_")}
+    env["PULSEBOX_DATABASE_URL"] = f"sqlite:///{database}"
+    created = subprocess.run([sys.executable, "-m", "pulsebox", "accounts", "create", "shop"], check=False,
+                             cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    account = json.loads(created.stdout)
+    assert database.is_file()
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "pulsebox", "serve", "--port", str(port)], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                assert _call(port, "GET", "/healthz") == {"status": "ok"}
+                break
+            except OSError:
+                assert server.poll() is None, f"serve died: {server.stderr.read()[-3000:]}"
+                assert time.time() < deadline, "server did not come up"
+                time.sleep(0.2)
+        token = _call(port, "POST", "/oauth/access_token", {
+            "grant_type": "client_credentials", "client_id": account["client_id"],
+            "client_secret": account["client_secret"]})["access_token"]
+        sent = _call(port, "POST", "/smtp/emails", {"email": {
+            "subject": "Made its folders", "html": base64.b64encode(b"<p>Hi</p>").decode(),
+            "from": {"name": "Shop", "email": "shop@example.com"}, "to": [{"email": "ann@example.com"}]}},
+            token)
+        assert sent["result"] is True
+        deadline = time.time() + 20
+        while not (captured := _call(port, "GET", "/capture/messages", token=token)):
+            assert server.poll() is None, f"serve died: {server.stderr.read()[-3000:]}"
+            assert time.time() < deadline, "the message was not captured"
+            time.sleep(0.2)
+        assert [(m["message_id"], m["to"], m["subject"]) for m in captured] == \
+            [(sent["id"], "ann@example.com", "Made its folders")]
+        data_dir = cwd / ".pulsebox"
+        assert (data_dir / "secret.key").is_file()
+        assert len(list((data_dir / "mail" / "new").iterdir())) == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_an_unwritable_data_dir_is_refused_at_start_in_one_line(tmp_dir):
+    blocker = tmp_dir / "a-file"
+    blocker.write_text("not a folder")
+    for data_dir in (blocker / "data", blocker):
+        refused = pulsebox(data_dir, "serve", "--port", str(_free_port()), timeout=30)
+        assert refused.returncode != 0
+        assert refused.stderr.strip().splitlines() == [refused.stderr.strip()], refused.stderr
+        assert refused.stderr.startswith(f"pulsebox: cannot write to {data_dir} (PULSEBOX_DATA_DIR")
+        assert "Traceback" not in refused.stderr
+    maildir = pulsebox(tmp_dir / "data", "serve", "--port", str(_free_port()),
+                       env={"PULSEBOX_MAIL_URL": f"capture://{blocker}/mail"}, timeout=30)
+    assert maildir.returncode != 0 and maildir.stderr.strip().splitlines() == [
+        f"pulsebox: cannot write to the Maildir {blocker}/mail (PULSEBOX_MAIL_URL, PULSEBOX_DATA_DIR): Not a directory"]

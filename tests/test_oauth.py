@@ -55,7 +55,7 @@ def test_secret_is_stored_hashed_and_rotation_works(ctx, client):
     with ctx.db.transaction() as conn:
         stored = repository.get(conn, account["id"])["secret_hash"]
         rotated = service.rotate_secret(conn, str(account["id"]))
-    assert account["client_secret"] not in stored and stored.startswith("scrypt$")
+    assert account["client_secret"] not in stored and stored.startswith("scrypt")
     old = {"grant_type": "client_credentials", "client_id": account["client_id"], "client_secret": account["client_secret"]}
     assert client.post("/oauth/access_token", json=old).status_code == 401
     assert client.post("/oauth/access_token", json={**old, "client_secret": rotated["client_secret"]}).status_code == 200
@@ -236,3 +236,18 @@ class _Clock:
 
     def monotonic(self) -> float:
         return time.monotonic() + self.offset
+
+
+def test_hashes_record_their_cost_and_servers_use_the_full_one(monkeypatch):
+    from pulsebox.accounts import service as accounts
+
+    cheap = accounts.hash_secret("s3cret")  # the suite's cheap cost (tests/conftest.py)
+    assert cheap.startswith(f"scrypt-n{accounts.SCRYPT_N}$") and accounts.verify_secret("s3cret", cheap)
+    monkeypatch.setattr(accounts, "SCRYPT_N", 2**14)
+    full = accounts.hash_secret("s3cret")
+    assert full.startswith("scrypt$") and accounts.verify_secret("s3cret", full)
+    assert not accounts.verify_secret("wrong", full)
+    salt_and_digest = full.split("$", 1)[1]
+    for forged in (f"scrypt-n3${salt_and_digest}", f"scrypt-n{2**30}${salt_and_digest}", f"scrypt-nx${salt_and_digest}",
+                   f"md5${salt_and_digest}"):
+        assert not accounts.verify_secret("s3cret", forged)  # never a cost the stored hash did not pay

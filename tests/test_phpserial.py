@@ -2,7 +2,7 @@
 
 The legacy PHP client (form bodies) and the Node client (JSON bodies) send structured fields as PHP
 ``serialize()`` strings: string lengths are UTF-8 *byte* counts and quotes inside values are not
-escaped, so the reader must walk by length (../shared/wire/README.md, item 6).
+escaped, so the reader must walk by length (docs/wire.md, rule 6).
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 from pulsebox import phpserial
 from pulsebox.phpserial import PhpSerialError, loads, looks_serialized
 
-WIRE_DIR = Path(__file__).resolve().parents[2] / "shared" / "wire"
-if not WIRE_DIR.is_dir():  # the checkout may sit elsewhere; the shared folder is fixed
-    WIRE_DIR = Path("/work/shared/wire")
+WIRE_DIR = Path(__file__).resolve().parent / "contract" / "captures"  # the real clients' requests
 
 
 # ---- a tiny PHP serialize() writer, to check byte-exact round trips ----
@@ -319,11 +317,19 @@ def test_mutated_serializations_read_or_refused_quickly(value, data):
     _finishes(bytes(raw))
 
 
-def test_large_input_reads_in_linear_time():
-    large = b"a:200000:{" + b"".join(b"i:%d;i:%d;" % (i, i) for i in range(200_000)) + b"}"
+def _timed_loads(count: int) -> float:
+    data = b"a:%d:{" % count + b"".join(b"i:%d;i:%d;" % (i, i) for i in range(count)) + b"}"
     started = time.perf_counter()
-    assert loads(large) == list(range(200_000))
-    assert time.perf_counter() - started < 1.0
+    assert loads(data) == list(range(count))
+    return time.perf_counter() - started
+
+
+def test_large_input_reads_in_linear_time():
+    """Ten times the input costs about ten times the time (a quadratic reader: a hundred), whatever
+    else the machine is doing; the best of two runs of each size is compared."""
+    small = min(_timed_loads(10_000) for _ in range(2))
+    large = min(_timed_loads(100_000) for _ in range(2))
+    assert large < 30 * small + 0.05, (small, large)
 
 
 def test_error_is_a_value_error():
@@ -423,7 +429,6 @@ def _serialized_fields_in(capture: Path) -> list[str]:
     return found
 
 
-@pytest.mark.skipif(not WIRE_DIR.is_dir(), reason="capture folder not available")
 def test_the_strings_above_are_the_ones_in_the_captures():
     """Guards the literal table: each serialized field on the wire is listed above, verbatim."""
     listed = {(capture, data) for capture, data, _ in CAPTURED}

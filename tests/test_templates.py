@@ -50,6 +50,41 @@ def test_errors(api):
     assert api.get("/template/slug/none-such").status == 404
 
 
+NOT_FOUND = {"is_error": True, "message": "Template not found", "error_code": 404}
+
+
+@pytest.mark.parametrize("ref", ["1" * 5000, "9" * 50, str(2**64), str(2**63), str(2**31), "0", "-1", "abc",
+                                 "1e3", "１２", "x" * 5000])
+def test_ids_that_name_no_template_answer_404(api, ref):
+    """Out of range (even past int()'s 4,300-digit limit), negative, zero or not a number: 404."""
+    assert (api.get(f"/template/{ref}").status, api.get(f"/template/{ref}").json) == (404, NOT_FOUND)
+    for method in ("POST", "PUT"):
+        answer = api.call(method, f"/template/edit/{ref}", json={"body": b64("<p>x</p>"), "lang": "en"})
+        assert (answer.status, answer.json) == (404, NOT_FOUND)
+    # the same ref as the template id in an SMTP send's body: 404, nothing queued
+    send = api.post("/smtp/emails", json={"email": {"subject": "s", "from": {"email": "me@example.com"},
+                                                    "to": [{"email": "ann@example.com"}], "template": {"id": ref}}})
+    assert (send.status, send.json) == (404, NOT_FOUND)
+    assert api.get("/smtp/emails").json == []
+
+
+def test_a_uid_of_decimal_digits_only_is_still_a_uid(api, ctx):
+    """The 32-hex ``id`` is random: it may hold no letter at all (one in 3 million). It still finds
+    its template, by GET and by edit, though it reads as a (too large) number."""
+    from sqlalchemy import update
+
+    from pulsebox.models import Template
+
+    real_id = api.post("/template", json={"name": "Digits", "body": b64("<p>d</p>"), "lang": "en"}).json["real_id"]
+    uid = f"{secrets.randbelow(10**31) + 10**31}"  # 32 decimal digits
+    T = Template.__table__
+    with ctx.db.transaction() as conn:
+        conn.execute(update(T).where(T.c.id == real_id).values(uid=uid))
+    assert api.get(f"/template/{uid}").json["real_id"] == real_id
+    assert api.post(f"/template/edit/{uid}", json={"body": b64("<p>e</p>")}).json == {"result": True}
+    assert api.get(f"/template/{real_id}").json["body"] == "<p>e</p>"
+
+
 def test_a_repeated_name_gets_the_next_free_slug(api, other):
     """Document 004 names no error for a template name used twice: both are kept, slugs differ."""
     first = api.post("/template", json={"name": "News", "body": b64("<p>1</p>"), "lang": "en"}).json["real_id"]

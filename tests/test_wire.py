@@ -1,5 +1,5 @@
 """Unit tests of pulsebox.wire: every encoding real SendPulse clients send becomes a plain dict
-(../shared/wire/README.md), and the loose field helpers behave like SendPulse."""
+(docs/wire.md), and the loose field helpers behave like SendPulse."""
 
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ class Call:
     ctx: Context
     account: dict | None = None
     limits: Limits | None = None
-    parsed: Any = None  # what a grouped endpoint's ``parse`` made of the params
+    decoded: Any = None  # the typed request the route's ``decode`` made of the params
+    authenticated: Any = None  # what the route's ``authenticate`` found (the client credentials' account)
     peer: tuple[str, str | None] = ("", None)  # (connection peer, X-Forwarded-For): see client_ip
 
     @property
@@ -104,21 +105,24 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
     the hot path of every call). The handler returns JSON-able data, or a ``Response`` for the
     rare answer that is not JSON (a captured message's ``.eml``). ``public`` skips the bearer
     check; ``write`` defaults to True for every verb but GET (it picks SQLite's write lock up front
-    and a pool thread); ``parse(call)`` (``call.parsed``) runs in a read transaction before the
-    write transaction opens, for work that must not hold the write lock (checking client
-    credentials: scrypt takes ~40 ms); ``grouped`` hands the write to the group commit (``db/group.py``) for
-    endpoints that take thousands of small writes a second, with ``parse(call)`` making
-    ``call.parsed``: a small body is decoded on the loop and parsed in the group (cheapest,
-    bench/README.md); one above ``INLINE_BODY`` is decoded and parsed in a pool thread first, so
-    neither the loop nor the shared transaction waits for it."""
+    and a pool thread); ``decode(params)`` makes the typed request (``call.decoded``) with no
+    transaction; ``authenticate(call)`` (``call.authenticated``) runs in a read transaction of its
+    own before the write transaction opens, for a check that must not hold the write lock (client
+    credentials: scrypt takes ~40 ms); ``grouped`` hands the write to the group commit
+    (``db/group.py``) for endpoints that take thousands of small writes a second: a small body is
+    decoded on the loop and its ``decode`` runs in the group (cheapest, bench/README.md); one above
+    ``INLINE_BODY`` is decoded in a pool thread first, so neither the loop nor the shared
+    transaction waits for it."""
 
     def __init__(self, handler: Handler, *, public: bool = False, write: bool | None = None,
-                 grouped: bool = False, parse: Callable[[Call], Any] | None = None) -> None:
+                 grouped: bool = False, decode: Callable[[dict], Any] | None = None,
+                 authenticate: Callable[[Call], Any] | None = None) -> None:
         self.handler = handler
         self.public = public
         self.write = write
         self.grouped = grouped
-        self.parse = parse
+        self.decode = decode
+        self.authenticate = authenticate
         self.__name__ = getattr(handler, "__name__", "endpoint")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,26 +140,26 @@ class endpoint:  # noqa: N801 - used like a decorator in the route table
                     body, scope.get("query_string", b""), scope.get("path_params", {}),
                     ((scope.get("client") or ("",))[0], headers.get(b"x-forwarded-for")))
             if self.grouped:
-                if len(body) <= INLINE_BODY and not ctx.limiter.blocking:  # small: parsed in the group
+                if len(body) <= INLINE_BODY and not ctx.limiter.blocking:  # small: decoded in the group
                     call = _prepare(*args)
-                else:  # large (or Redis to ask): decoded and parsed in a pool thread, off the loop
-                    call = await to_thread.run_sync(_parsed, self.parse, *args, limiter=WRITERS)
+                else:  # large (or Redis to ask): decoded in a pool thread, off the loop
+                    call = await to_thread.run_sync(_before, self.decode, self.authenticate, *args, limiter=WRITERS)
                 result = await ctx.group.submit(lambda conn: self._grouped(call.on(conn)))
             elif is_write:
-                result = await to_thread.run_sync(_run, self.handler, self.parse, is_write, *args, limiter=WRITERS)
+                result = await to_thread.run_sync(_run, self, is_write, *args, limiter=WRITERS)
             elif ctx.limiter.blocking or len(body) > INLINE_BODY:  # Redis to ask, or a body to decode:
                 # never on the loop (a 12 MB form on a GET took the loop 2.5 s)
-                result = await to_thread.run_sync(_run, self.handler, self.parse, is_write, *args, limiter=READERS)
+                result = await to_thread.run_sync(_run, self, is_write, *args, limiter=READERS)
             else:
-                result = _run(self.handler, self.parse, is_write, *args)
+                result = _run(self, is_write, *args)
             response = result if isinstance(result, Response) else json_response(result)
         except ApiError as error:
             response = error_response(error)
         await response(scope, receive, send)
 
     def _grouped(self, call: Call) -> Any:
-        if self.parse is not None and call.parsed is None:
-            call.parsed = self.parse(call)
+        if self.decode is not None and call.decoded is None:
+            call.decoded = self.decode(call.params)
         return self.handler(call)
 
 
@@ -179,16 +183,19 @@ def _prepare(ctx: Context, public: bool, token: str | None, content_type: str, b
     return Call(params=params, path=path, conn=None, ctx=ctx, account=account, limits=limits, peer=peer)
 
 
-def _parsed(parse: Callable[[Call], Any] | None, *args: Any) -> Call:
-    """``_prepare``, then ``parse`` in a read transaction of its own (before any write lock)."""
+def _before(decode: Callable[[dict], Any] | None, authenticate: Callable[[Call], Any] | None, *args: Any) -> Call:
+    """``_prepare``, then ``decode``, then ``authenticate`` in a read transaction of its own (before
+    any write lock)."""
     call = _prepare(*args)
-    if parse is not None:
+    if decode is not None:
+        call.decoded = decode(call.params)
+    if authenticate is not None:
         with call.ctx.db.transaction(write=False) as conn:
-            call.parsed = parse(call.on(conn))
+            call.authenticated = authenticate(call.on(conn))
     return call
 
 
-def _run(handler: Handler, parse: Callable[[Call], Any] | None, is_write: bool, *args: Any) -> Any:
-    call = _parsed(parse, *args)
+def _run(route: endpoint, is_write: bool, *args: Any) -> Any:
+    call = _before(route.decode, route.authenticate, *args)
     with call.ctx.db.transaction(write=is_write) as conn:
-        return handler(call.on(conn))
+        return route.handler(call.on(conn))

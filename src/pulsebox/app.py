@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pulsebox import openapi
 from pulsebox.addressbooks import endpoints as books
 from pulsebox.api import endpoint, error_response, json_response
 from pulsebox.balance import endpoints as balance
@@ -51,7 +52,10 @@ def route(path: str, handler, methods: str, **options) -> Route:  # noqa: ANN001
 
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
-    route("/oauth/access_token", oauth_api.access_token, "POST", public=True, parse=oauth_api.authenticate_client),
+    Route("/openapi.json", openapi.document, methods=["GET"]),  # the API's OpenAPI 3.1 document
+    Route("/docs", openapi.docs_page, methods=["GET"]),  # the reference page (Swagger UI)...
+    Route("/docs/{asset}", openapi.docs_asset, methods=["GET"]),  # ...and its packaged static files
+    route("/oauth/access_token", oauth_api.access_token, "POST", public=True, authenticate=oauth_api.authenticate_client),
     # mailing lists and contacts
     route("/addressbooks", books.create_book, "POST"),
     route("/addressbooks", books.list_books, "GET"),
@@ -101,7 +105,7 @@ ROUTES = [
     route("/balance/{currency}", balance.balance, "GET"),
     route("/user/balance/detail", balance.detail, "GET"),
     # SMTP (transactional) service
-    route("/smtp/emails", smtp_api.send, "POST", grouped=True, parse=smtp_api.parse_send),
+    route("/smtp/emails", smtp_api.send, "POST", grouped=True, decode=smtp_api.decode_send),
     route("/smtp/emails", smtp_api.list_emails, "GET"),
     route("/smtp/emails/{id}", smtp_api.email_info, "GET"),
     route("/smtp/unsubscribe", smtp_api.unsubscribe, "POST"),

@@ -11,11 +11,62 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from pulsebox.config import Settings
 
 log = logging.getLogger("pulsebox")
+
+
+def _writable_dir(path: Path, setting: str) -> None:
+    """Create ``path`` with its parents and check a file can be written there, or stop with one line."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except FileExistsError:
+        raise SystemExit(f"pulsebox: cannot write to {path} ({setting}): it is a file, not a folder") from None
+    except OSError as exc:
+        raise SystemExit(f"pulsebox: cannot write to {path} ({setting}): {exc.strerror or exc}") from None
+
+
+def _prepare_storage(settings: Settings, *, key: bool = False, maildir: bool = False) -> None:
+    """Make every folder this process writes, with its parents, before anything starts: the SQLite
+    file's folder, with ``key`` the data directory and the signing key in it (unless
+    ``PULSEBOX_SECRET_KEY`` is set), with ``maildir`` the capture Maildir. A folder that cannot be
+    made or written stops the start with one line naming the setting, never a traceback from a
+    server process."""
+    from sqlalchemy.engine import make_url
+
+    from pulsebox.delivery.transports import capture_dir
+
+    try:
+        database = make_url(settings.database_url)
+    except Exception:  # noqa: BLE001 - the engine reports a bad URL itself
+        database = None
+    if (database is not None and database.drivername.startswith("sqlite")
+            and database.database not in (None, "", ":memory:")
+            and database.query.get("mode") != "memory"):
+        folder = Path(database.database).expanduser().resolve().parent
+        _writable_dir(folder, "PULSEBOX_DATA_DIR" if folder == settings.data_dir else "PULSEBOX_DATABASE_URL")
+    if key and not settings.secret_key:
+        _writable_dir(settings.data_dir, "PULSEBOX_DATA_DIR: the signing key is kept there")
+        try:
+            settings.signing_key  # noqa: B018 - made now, once, not by a server process's first request
+        except OSError as exc:
+            raise SystemExit(f"pulsebox: cannot make or read the signing key in {settings.data_dir} "
+                             f"(PULSEBOX_DATA_DIR, or set PULSEBOX_SECRET_KEY): {exc.strerror or exc}") from None
+    location = capture_dir(settings.mail_url, settings.data_dir) if maildir else None
+    if location is not None:
+        from pulsebox.delivery.transports.capture import make_maildir
+
+        try:
+            make_maildir(location)
+        except OSError as exc:
+            raise SystemExit(f"pulsebox: cannot write to the Maildir {location} (PULSEBOX_MAIL_URL, "
+                             f"PULSEBOX_DATA_DIR): {exc.strerror or exc}") from None
 
 
 def _context(settings: Settings):  # noqa: ANN202
@@ -61,7 +112,9 @@ def _first_account(ctx) -> dict | None:  # noqa: ANN001
 def cmd_migrate(args: argparse.Namespace) -> None:
     from pulsebox.db import migrate
 
-    ctx = _context(Settings.from_env())
+    settings = Settings.from_env()
+    _prepare_storage(settings)
+    ctx = _context(settings)
     before = migrate.current(ctx.db)
     _migrate(ctx)
     print(json.dumps({"from": before, "to": migrate.head()}))
@@ -70,6 +123,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     os.environ.setdefault("PULSEBOX_PUBLIC_URL", f"http://{args.host}:{args.port}")
     settings = Settings.from_env(host=args.host, port=args.port)
+    _prepare_storage(settings, key=True, maildir=True)
     ctx = _context(settings)
     _prepare_database(ctx, allow_create=True)
     created = _first_account(ctx)
@@ -137,6 +191,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from pulsebox.worker.runner import Worker
 
     settings = Settings.from_env()
+    _prepare_storage(settings, key=True, maildir=True)
     ctx = _context(settings)
     _prepare_database(ctx, allow_create=False)
     worker = Worker(ctx, from_url(settings.mail_url, settings.data_dir))
@@ -154,6 +209,7 @@ def cmd_inbound(args: argparse.Namespace) -> None:
 
     settings = Settings.from_env()
     listen = args.listen or settings.inbound_smtp or DEFAULT_LISTEN
+    _prepare_storage(settings, key=True)
     ctx = _context(settings)
     _prepare_database(ctx, allow_create=False)
     try:
@@ -180,7 +236,9 @@ def cmd_accounts(args: argparse.Namespace) -> None:
     from pulsebox.accounts import service as accounts
     from pulsebox.oauth import service as oauth
 
-    ctx = _context(Settings.from_env())
+    settings = Settings.from_env()
+    _prepare_storage(settings)
+    ctx = _context(settings)
     _prepare_database(ctx, allow_create=True)
     try:
         with ctx.db.transaction() as conn:

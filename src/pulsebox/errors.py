@@ -1,7 +1,7 @@
 """The SendPulse error-code catalogue and the one exception that carries a code to the client.
 
 Every error answer is ``{"is_error": true, "message": ..., "error_code": N}`` with a 4xx status
-(../shared/spec/README.md). The catalogue is the union of the tables in documents 000-003; each
+(docs/sendpulse-rules.md). The catalogue is the union of the tables in documents 000-003; each
 code keeps its meaning. Codes below 1000 that are also HTTP statuses (401, 404, ...) are used only
 for protocol-level failures that the catalogue has no entry for.
 """

@@ -1,6 +1,6 @@
 """Tolerant request decoding: every encoding the real SendPulse clients send becomes a plain dict.
 
-One layer, used by every endpoint (see ../shared/wire/README.md for the observed quirks):
+One layer, used by every endpoint (see docs/wire.md for the observed quirks):
 
 - bodies: JSON, ``application/x-www-form-urlencoded``, ``multipart/form-data``; on every verb;
 - PHP bracket notation in forms and query strings (``emails[0][variables][name]=...``);

@@ -264,3 +264,26 @@ def test_system_notice_sent_by_the_worker_is_captured(ctx, capture_ctx, maildir,
     code = re.search(r"Activation code: (\w+)", message["text"])[1]
     assert mine.post("/senders/me@shop.example/code", json={"code": code}).json["result"] is True
     assert code.encode() in download(mine, entry["id"]).content
+
+
+@pytest.mark.parametrize("ref", ["1" * 5000, "9" * 50, str(2**64), str(2**63), "9" * 19, str(2**63 - 1), "00"])
+def test_ids_out_of_range_answer_like_missing_ones(mine, ref):
+    """Digits past 64 bits (even past int()'s 4,300-digit limit) name no message: 404, never 500."""
+    answer = mine.get(f"/capture/messages/{ref}")
+    assert (answer.status, answer.json) == (404, NOT_FOUND)
+    response = download(mine, ref)
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_a_delivery_id_past_32_bits_is_found(ctx, maildir, mine):
+    """Delivery ids are 64-bit: a copy numbered past 2**31 is read and downloaded like any other."""
+    delivery_id, raw = capture(ctx, maildir, mine.id, to="far@example.com", subject="Far")
+    big = 2**40 + delivery_id
+    with ctx.db.transaction() as conn:
+        conn.execute(update(D).where(D.c.id == delivery_id).values(id=big))
+    try:
+        assert mine.get(f"/capture/messages/{big}").json["subject"] == "Far"
+        assert download(mine, big).content == raw
+    finally:  # SQLite numbers the next rowid after the largest: leave no far one behind
+        with ctx.db.transaction() as conn:
+            conn.execute(D.delete().where(D.c.id == big))

@@ -1,10 +1,11 @@
-"""Contract tests: replay every request of every real-client capture (../shared/wire/*.jsonl).
+"""Contract tests: replay every request of every real-client capture (``captures/*.jsonl`` beside this file;
+what each client sends is described in docs/wire.md).
 
 Each capture is one test (parametrised by file; both database backends). Its requests are sent in
 order, byte-exact (body, Content-Type, path with its ``//`` and trailing slashes, query string),
 through the real ASGI app, with the captured bearer ``tok-1`` replaced by the token that the
 capture's own token request obtained. For every request the test asserts what the server must
-answer (wire README items 1-10, document 004 shapes) and, for the routes Pulsebox implements, the
+answer (docs/wire.md rules 1-10, document 004 shapes) and, for the routes Pulsebox implements, the
 effect (read back through the API). Routes not implemented yet (campaigns, SMS, events) must
 answer a JSON error object with a 4xx status; :func:`test_capture_decodes` separately pins the
 structured dicts that ``wire.decode`` makes of their bodies, which those endpoints will rely on.
@@ -20,7 +21,6 @@ import base64
 import email
 import email.policy
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +39,11 @@ from pulsebox.models import BlacklistEntry, Book, Contact, Template, Variable
 from pulsebox.worker.runner import Worker
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
-# ../shared/wire beside the checkout (CI clones main next to shared/), or PULSEBOX_WIRE_DIR
-WIRE_DIR = Path(os.environ.get("PULSEBOX_WIRE_DIR", TESTS_DIR.parents[1] / "shared" / "wire"))
+# the recorded requests of the real clients, kept byte-exact in the tree (docs/wire.md)
+WIRE_DIR = Path(__file__).resolve().parent / "captures"
 CAPTURE_FILES = sorted(p.name for p in WIRE_DIR.glob("*.jsonl"))
 if not CAPTURE_FILES:  # a contract suite that finds nothing to replay must not pass quietly
-    raise RuntimeError(f"no wire captures in {WIRE_DIR}: set PULSEBOX_WIRE_DIR")
+    raise RuntimeError(f"no wire captures in {WIRE_DIR}")
 
 CLIENT_ID = "my-client-id"
 CLIENT_SECRET = "my-client-secret"
@@ -85,7 +85,7 @@ class Captured:
 
     @property
     def route(self) -> str:
-        """The path as Pulsebox routes it (wire README 8: ``//`` and trailing ``/`` normalised)."""
+        """The path as Pulsebox routes it (docs/wire.md, rule 8: ``//`` and trailing ``/`` normalised)."""
         path = re.sub(r"/{2,}", "/", self.path)
         return path.rstrip("/") or "/"
 
@@ -773,7 +773,7 @@ DECODED: dict[str, dict[int, dict]] = {
     },
 }
 
-# base64 fields of those bodies, decoded (wire README 7)
+# base64 fields of those bodies, decoded (docs/wire.md, rule 7)
 BASE64_TEXT = {
     "PHA+SGkge3tuYW1lfX08L3A+": "<p>Hi {{name}}</p>",
     "PHA+SGk8L3A+": "<p>Hi</p>",

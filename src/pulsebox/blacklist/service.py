@@ -16,8 +16,9 @@ def listed(conn: Connection, account_id: int, emails: list[str]) -> set[str]:
 
 
 def add(conn: Connection, account_id: int, emails: list[str], comment: str) -> None:
-    already = repository.listed(conn, account_id, emails)
-    repository.add(conn, account_id, [e for e in emails if e not in already], comment)
+    """Addresses already listed keep their first date and comment (one insert that skips them:
+    no check-then-insert, which two concurrent requests would both pass)."""
+    repository.add(conn, account_id, emails, comment)
 
 
 def remove(conn: Connection, account_id: int, emails: list[str]) -> None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from pulsebox.errors import ApiError
-from pulsebox.wire import MAX_ID, as_text
+from pulsebox.wire import as_text
 
 MAX_FILTER = 998
+MAX_DELIVERY_ID = 2**63 - 1  # deliveries.id is a BIGINT (signed 64 bits) on PostgreSQL
 
 
 def message_id(path: dict, not_found: ApiError) -> int:
     """The delivery id in the path; anything that is not one answers like a missing message."""
     value = str(path.get("id", "")).strip()
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ID:
+    # the length first: int() of 4,301 digits or more raises instead of answering
+    if (not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_DELIVERY_ID))
+            or not 0 < int(value) <= MAX_DELIVERY_ID):
         raise not_found
     return int(value)
 

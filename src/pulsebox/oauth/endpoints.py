@@ -18,7 +18,7 @@ ADDRESS_FAILURE_RULES = ratelimit.parse("20/second;120/minute")  # per client ad
 
 
 def authenticate_client(call: Call) -> int:
-    """The route's ``parse``: the credentials' account, checked before the write transaction."""
+    """The route's ``authenticate``: the credentials' account, checked before the write transaction."""
     client_id, client_secret = schemas.token_request(call.params)
     source = counted_as(call.client_ip)
     # the address's cap first: once it is full, no counter is made for yet another client_id
@@ -39,4 +39,4 @@ def authenticate_client(call: Call) -> int:
 
 def access_token(call: Call) -> dict:
     ttl = call.ctx.settings.token_ttl
-    return schemas.token_answer(service.issue_token(call.conn, call.parsed, ttl), ttl)
+    return schemas.token_answer(service.issue_token(call.conn, call.authenticated, ttl), ttl)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.models import Sender
@@ -24,8 +26,21 @@ def get(conn: Connection, account_id: int, email: str) -> RowMapping | None:
     return conn.execute(select(S).where(S.c.account_id == account_id, S.c.email == email)).mappings().first()
 
 
-def insert_sender(conn: Connection, account_id: int, email: str, name: str) -> None:
-    conn.execute(insert(S).values(account_id=account_id, email=email, name=name))
+def lock(conn: Connection, account_id: int, email: str) -> RowMapping | None:
+    """The sender row, locked on PostgreSQL until commit (SQLite's write lock covers it already):
+    concurrent code requests for one sender take turns, so only the first mails a code."""
+    return conn.execute(select(S).where(S.c.account_id == account_id, S.c.email == email)
+                        .with_for_update()).mappings().first()
+
+
+# Built once per backend: the sender's id, or nothing when the account has that address already
+# (also when a concurrent transaction is adding it: the unique index decides, never a 500).
+_INSERT = {dialect: insert_(S).on_conflict_do_nothing(index_elements=["account_id", "email"]).returning(S.c.id)
+           for dialect, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
+def insert_sender(conn: Connection, account_id: int, email: str, name: str) -> int | None:
+    return conn.execute(_INSERT[conn.dialect.name], {"account_id": account_id, "email": email, "name": name}).scalar()
 
 
 def delete_sender(conn: Connection, sender_id: int) -> None:

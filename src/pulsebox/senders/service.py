@@ -36,11 +36,12 @@ def add(conn: Connection, account_id: int, email: str, name: str, free_mail_doma
         raise ApiError(902)
     if repository.count(conn, account_id) >= MAX_SENDERS:
         raise ApiError(905)
-    repository.insert_sender(conn, account_id, email, name)
+    if repository.insert_sender(conn, account_id, email, name) is None:
+        raise ApiError(902)  # added meanwhile by a concurrent request: the same answer as in turn
 
 
-def _sender(conn: Connection, account_id: int, email: str, *, missing: int) -> dict:
-    row = repository.get(conn, account_id, email)
+def _sender(conn: Connection, account_id: int, email: str, *, missing: int, lock: bool = False) -> dict:
+    row = (repository.lock if lock else repository.get)(conn, account_id, email)
     if row is None:
         raise ApiError(missing)
     return dict(row)
@@ -61,7 +62,7 @@ def activation_text(name: str, email: str, code: str) -> str:
 def request_code(conn: Connection, account_id: int, email: str, system_from: str) -> None:
     """Make a new activation code and queue the message that carries it to the sender (through
     the outbox, from ``system_from``: built, sent, retried and captured like any other mail)."""
-    sender = _sender(conn, account_id, email, missing=1003)
+    sender = _sender(conn, account_id, email, missing=1003, lock=True)
     if sender["active"]:
         raise ApiError(800, "This sender is already active")
     now = utcnow()
@@ -74,7 +75,7 @@ def request_code(conn: Connection, account_id: int, email: str, system_from: str
 
 
 def activate(conn: Connection, account_id: int, email: str, code: str) -> None:
-    sender = _sender(conn, account_id, email, missing=1003)
+    sender = _sender(conn, account_id, email, missing=1003, lock=True)
     if sender["active"]:
         return
     if not sender["code_hash"]:

@@ -9,13 +9,12 @@ from pulsebox.smtp import schemas, service
 from pulsebox.wire import as_text, paging
 
 
-def parse_send(call: Call) -> schemas.SendRequest:
-    """Run before the group commit: parsing (base64, attachments) holds no transaction."""
-    return schemas.send_request(call.params)
+# the route's ``decode``: base64, attachments and recipients read before the group commit, no transaction
+decode_send = schemas.send_request
 
 
 def send(call: Call) -> dict:
-    public_id = service.accept(call.conn, call.account_id, call.parsed, call.ctx.settings)
+    public_id = service.accept(call.conn, call.account_id, call.decoded, call.ctx.settings)
     return {"result": True, "id": public_id}
 
 

@@ -265,8 +265,21 @@ def domain(conn: Connection, account_id: int, name: str) -> RowMapping | None:
     return conn.execute(select(SD).where(SD.c.account_id == account_id, SD.c.domain == name)).mappings().first()
 
 
-def add_domain(conn: Connection, account_id: int, name: str, email: str) -> None:
-    conn.execute(insert(SD).values(account_id=account_id, domain=name, email=email))
+def lock_domain(conn: Connection, account_id: int, name: str) -> RowMapping | None:
+    """The domain row, locked on PostgreSQL until commit (SQLite's write lock covers it already):
+    concurrent code requests for one domain take turns, so only the first mails a code."""
+    return conn.execute(select(SD).where(SD.c.account_id == account_id, SD.c.domain == name)
+                        .with_for_update()).mappings().first()
+
+
+_ADD_DOMAIN = _insert_new(SD, "account_id", "domain")
+
+
+def add_domain(conn: Connection, account_id: int, name: str, email: str) -> bool:
+    """Add the domain unless the account has it (also when a concurrent transaction is adding it:
+    the first address to verify with stays). True if it was new."""
+    values = {"account_id": account_id, "domain": name, "email": email}
+    return conn.execute(_ADD_DOMAIN[conn.dialect.name], values).first() is not None
 
 
 def update_domain(conn: Connection, account_id: int, name: str, **values) -> None:  # noqa: ANN003

@@ -276,7 +276,9 @@ def add_domain(conn: Connection, account_id: int, email: str, settings: Settings
 
 
 def _domain_for(conn: Connection, account_id: int, email: str) -> dict:
-    row = repository.domain(conn, account_id, addresses.domain(email))
+    """The account's domain of ``email``, locked until commit (concurrent code requests or
+    verifications of one domain take turns)."""
+    row = repository.lock_domain(conn, account_id, addresses.domain(email))
     if row is None:
         raise ApiError(NOT_FOUND, "Domain not found: add it with POST /smtp/domains first")
     return dict(row)

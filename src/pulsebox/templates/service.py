@@ -13,6 +13,8 @@ from pulsebox.models import utcnow
 from pulsebox.templates import builtin, repository
 from pulsebox.wire import MAX_ID
 
+UID_LENGTH = 32  # a template's ``id``: 16 random bytes in hex
+
 
 def slugify(name: str) -> str:
     return re.sub(r"[^\w]+", "-", name.lower()).strip("-_")[:200] or "template"
@@ -39,10 +41,15 @@ def create(conn: Connection, account_id: int, name: str | None, body: str, lang:
 
 
 def get(conn: Connection, account_id: int, ref: str) -> dict:
-    """By ``real_id`` (digits) or ``id`` (the 32-hex uid); another account's answers as missing."""
+    """By ``real_id`` (digits) or ``id`` (the 32-hex uid); another account's answers as missing.
+    Digits that are no 32-bit id (zero, too many digits: ``int()`` of 4,301 digits would raise)
+    name no template; 32 digits are also a uid (hex that happens to hold no letter)."""
     ref = ref.strip()
     if ref.isascii() and ref.isdigit():
-        row = repository.by_real_id(conn, account_id, int(ref)) if int(ref) <= MAX_ID else None
+        number = int(ref) if len(ref) <= UID_LENGTH else 0
+        row = repository.by_real_id(conn, account_id, number) if 0 < number <= MAX_ID else None
+        if row is None and len(ref) == UID_LENGTH:
+            row = repository.by_uid(conn, account_id, ref)
     else:
         row = repository.by_uid(conn, account_id, ref)
     if row is None:

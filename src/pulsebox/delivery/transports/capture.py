@@ -7,16 +7,29 @@ and files are written atomically (tmp/ then rename), so a reader never sees half
 from __future__ import annotations
 
 import mailbox
+import tempfile
 import threading
 from pathlib import Path
 
 from pulsebox.delivery.transports import Receipt
 
 
+def make_maildir(path: Path) -> None:
+    """Create the Maildir with every missing parent and its ``tmp/``, ``new/``, ``cur/`` (private:
+    mode 0700), and check a message can be written there. ``mailbox.Maildir(create=True)`` makes
+    only the last level, and nothing in a folder that already exists. Raises OSError."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for sub in ("tmp", "new", "cur"):
+        (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path / "tmp"):
+        pass
+
+
 class CaptureTransport:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._box = mailbox.Maildir(str(path), create=True)
+        make_maildir(path)
+        self._box = mailbox.Maildir(str(path), create=False)
         self._lock = threading.Lock()
 
     def send(self, mail_from: str, recipients: list[str], message: bytes) -> Receipt:

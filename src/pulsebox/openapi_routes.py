@@ -1,0 +1,368 @@
+"""What the OpenAPI document says about each route: summary, inputs and answer shape, keyed by
+``"METHOD path"`` exactly as the route table (``app.ROUTES``) writes it. ``openapi.build`` walks the
+route table and looks each route up here, so a route added without an entry fails the build (and
+tests/test_openapi.py). Field names and shapes are SendPulse's (document 004; 002 for SMTP);
+``ours`` marks Pulsebox's own routes and fields. Schemas are JSON Schema 2020-12 (OpenAPI 3.1).
+"""
+
+from __future__ import annotations
+
+OURS = "**Pulsebox extension** (not in SendPulse's API). "
+
+# ---------------------------------------------------------------- schema helpers
+
+S = {"type": "string"}
+I = {"type": "integer"}  # noqa: E741
+N = {"type": "number"}
+B = {"type": "boolean"}
+EMAIL = {"type": "string", "format": "email"}
+STAMP = {"type": "string", "description": "YYYY-MM-DD hh:mm:ss (UTC)", "examples": ["2026-01-31 12:00:00"]}
+
+
+def obj(props: dict, required: tuple | list = (), **extra) -> dict:  # noqa: ANN003
+    out = {"type": "object", "properties": props, **extra}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+def arr(items: dict, **extra) -> dict:  # noqa: ANN003
+    return {"type": "array", "items": items, **extra}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def q(name: str, schema: dict, description: str = "", required: bool = False) -> dict:
+    out = {"name": name, "in": "query", "schema": schema, "required": required}
+    if description:
+        out["description"] = description
+    return out
+
+
+PAGING = [q("limit", I, "how many items to answer"), q("offset", I, "how many items to skip")]
+DAY = [q("date", S, "only this day, YYYY-MM-DD (default: every day)"), q("day", S, "the same as `date`")]
+
+# ---------------------------------------------------------------- shared components
+
+SCHEMAS = {
+    "Error": obj({"is_error": {"const": True}, "message": S,
+                  "error_code": {"type": "integer", "description": "SendPulse's error code; the HTTP status "
+                                 "for failures its catalogue has no code for (401, 404, 405, 413, 429)"}},
+                 ["is_error", "message", "error_code"],
+                 description="SendPulse's error object: every error answer of the API (4xx status)"),
+    "Result": obj({"result": {"const": True}}, ["result"]),
+    "ContactStatus": {"type": "integer", "minimum": 0, "maximum": 14,
+                      "description": "0 New, 1 Active, 2 Confirmation requested, 3 Activation requested, "
+                                     "4 Unsubscribed, 5 Rejected, 6 Unsubscribed from all newsletters, "
+                                     "7 Activation requested, 8/10/11/12 Blocked, 9 Sending error, "
+                                     "13 Deleted by the user, 14 Temporarily unavailable"},
+    "TypedVariable": obj({"name": S, "type": {"enum": ["string", "number", "date"]},
+                          "value": {"type": ["string", "number"]}}, ["name", "type", "value"]),
+    "Book": obj({"id": I, "name": S, "all_email_qty": I, "active_email_qty": I, "inactive_email_qty": I,
+                 "new_phones_quantity": I, "active_phones_quantity": I, "exc_phones_quantity": I,
+                 "creationdate": STAMP, "status": I, "status_explain": S},
+                ["id", "name", "all_email_qty", "active_email_qty", "inactive_email_qty", "creationdate",
+                 "status", "status_explain"]),
+    "Contact": obj({"email": EMAIL, "status": ref("ContactStatus"), "status_explain": S,
+                    "variables": {"type": ["object", "array"]}, "phone": S},
+                   ["email", "status", "status_explain", "variables"]),
+    "Template": obj({"id": {"type": "string", "description": "32-hex id, changes on every edit"},
+                     "real_id": {"type": "integer", "description": "never changes"},
+                     "lang": S, "name": S, "name_slug": S, "created": STAMP, "full_description": {"type": ["string", "null"]},
+                     "is_structure": B, "category": S, "category_info": {"type": ["object", "array"]},
+                     "tags": {"type": ["array", "object"]}, "owner": {"enum": ["me", "sendpulse"]},
+                     "preview": S, "body": {"type": "string", "description": OURS + "the template's HTML "
+                                            "(answered by GET /template/{id} and /template/slug/{slug})"}},
+                    ["id", "real_id", "lang", "name", "name_slug", "created", "owner"]),
+    "SmtpEmail": obj({
+        "id": {"type": "string", "description": "32-hex id answered by POST /smtp/emails"},
+        "sender": S, "recipient": S, "subject": S, "total_size": I, "sender_ip": S, "used_ip": S,
+        "smtp_answer_code": {"type": ["integer", "null"]}, "smtp_answer_subcode": S, "smtp_answer_data": S,
+        "send_date": STAMP,
+        "status": {"enum": ["queued", "sending", "sent", "deferred", "bounced", "complained", "failed",
+                            "suppressed"], "description": OURS + "the copy's delivery status"},
+        "status_reason": {"type": ["string", "null"], "description": OURS + "why it was not sent"},
+        "tracking": obj({"click": I, "open": I, "link": arr({"type": "object"}),
+                         "client_info": arr({"type": "object"})}, ["click", "open", "link", "client_info"]),
+        "recipients": arr({"$ref": "#/components/schemas/SmtpEmail"},
+                          description=OURS + "every copy, when the message had several recipients"),
+    }, ["id", "sender", "recipient", "subject", "send_date", "status", "tracking"]),
+    "CaptureSummary": obj({"id": {"type": "integer", "description": "the copy (one per recipient)"},
+                           "message_id": {"type": "string", "description": "the id POST /smtp/emails answered"},
+                           "from": S, "from_name": S, "to": S, "subject": S, "size": I, "created_at": STAMP,
+                           "kind": {"enum": ["smtp", "system"]}},
+                          ["id", "message_id", "from", "from_name", "to", "subject", "size", "created_at", "kind"]),
+}
+SCHEMAS["CaptureMessage"] = {"allOf": [ref("CaptureSummary"), obj({
+    "envelope": obj({"mail_from": S, "rcpt_to": arr(S)}),
+    "headers": arr(arr(S, minItems=2, maxItems=2), description="[name, value] pairs, decoded"),
+    "text": {"type": ["string", "null"]}, "html": {"type": ["string", "null"]},
+    "attachments": arr(obj({"filename": {"type": ["string", "null"]}, "content_type": S, "size": I})),
+}, ["envelope", "headers", "text", "html", "attachments"])]}
+
+RESULT = ref("Result")
+EMAILS_FIELD = {"description": "addresses: a list (JSON), a comma-separated string, or PHP serialize()",
+                "type": ["array", "string"], "items": {"type": ["string", "object"]}}
+
+
+def body(props: dict, required: tuple | list = ()) -> dict:
+    return obj(props, required)
+
+
+# ---------------------------------------------------------------- routes
+# "METHOD path": {summary, tag, [description], [query], [body], ok (schema) or content, [ours]}
+
+ROUTES: dict[str, dict] = {
+    "GET /healthz": {"tag": "Pulsebox", "summary": "Health check (database reachable)", "ours": True,
+                     "ok": obj({"status": {"const": "ok"}}, ["status"]), "plain": True},
+    "GET /openapi.json": {"tag": "Pulsebox", "summary": "This OpenAPI document", "ours": True,
+                          "ok": {"type": "object"}, "plain": True},
+    "GET /docs": {"tag": "Pulsebox", "summary": "The API reference page (Swagger UI)", "ours": True,
+                  "content": {"text/html": {"schema": S}}, "plain": True},
+    "GET /docs/{asset}": {"tag": "Pulsebox", "summary": "Static files of the reference page", "ours": True,
+                          "content": {"application/javascript": {"schema": S}, "text/css": {"schema": S},
+                                      "image/png": {}}, "plain": True},
+    # ---- oauth
+    "POST /oauth/access_token": {
+        "tag": "Authorization", "summary": "Get a bearer token (client_credentials)",
+        "description": "A token lives an hour (`expires_in` seconds); a new token does not end earlier ones.",
+        "body": body({"grant_type": {"const": "client_credentials"}, "client_id": S, "client_secret": S},
+                     ["grant_type", "client_id", "client_secret"]),
+        "ok": obj({"access_token": S, "token_type": {"const": "Bearer"}, "expires_in": I},
+                  ["access_token", "token_type", "expires_in"])},
+    # ---- mailing lists
+    "POST /addressbooks": {"tag": "Mailing lists", "summary": "Create a mailing list",
+                           "body": body({"bookName": S}, ["bookName"]), "ok": obj({"id": I}, ["id"])},
+    "GET /addressbooks": {"tag": "Mailing lists", "summary": "List mailing lists", "query": PAGING,
+                          "ok": arr(ref("Book"))},
+    "DELETE /addressbooks": {"tag": "Mailing lists", "summary": "Delete a list, or contacts from it (document 002)",
+                             "body": body({"id": I, "emails": EMAILS_FIELD}, ["id"]), "ok": RESULT},
+    "GET /addressbooks/{id}": {"tag": "Mailing lists", "summary": "Mailing list information",
+                               "ok": arr(ref("Book"), maxItems=1)},
+    "PUT /addressbooks/{id}": {"tag": "Mailing lists", "summary": "Rename a mailing list",
+                               "body": body({"name": S}, ["name"]), "ok": RESULT},
+    "DELETE /addressbooks/{id}": {"tag": "Mailing lists", "summary": "Delete a mailing list", "ok": RESULT},
+    "GET /addressbooks/{id}/variables": {"tag": "Mailing lists", "summary": "The list's variables",
+                                         "ok": arr(obj({"name": S, "type": {"enum": ["string", "number", "date"]}},
+                                                       ["name", "type"]))},
+    "GET /addressbooks/{id}/variables/{name}/{value}": {
+        "tag": "Mailing lists", "summary": "Contacts whose variable has a value", "query": PAGING,
+        "ok": arr(obj({"email": EMAIL, "status": ref("ContactStatus"), "status_explain": S},
+                      ["email", "status", "status_explain"]))},
+    "GET /addressbooks/{id}/variables/{name}": {
+        "tag": "Mailing lists", "summary": "Contacts by variable, without the value (always error 8)",
+        "description": "`searchValue` is required: this path only answers error 8 saying so.",
+        "ok": arr({"type": "object"})},
+    "GET /addressbooks/{id}/emails": {
+        "tag": "Contacts", "summary": "List the list's contacts",
+        "query": PAGING + [q("active", B, "New and Active contacts only"), q("not_active", B, "the others")],
+        "ok": arr(ref("Contact"))},
+    "POST /addressbooks/{id}/emails": {
+        "tag": "Contacts", "summary": "Add contacts (single or double opt-in)",
+        "body": body({"emails": {"type": ["array", "string"], "items": {"type": ["string", "object"]},
+                                 "description": "addresses, or {email, variables} objects (`Phone` is the phone)"},
+                      "confirmation": {"const": "force", "description": "double opt-in"},
+                      "sender_email": EMAIL, "message_lang": {"enum": ["en", "ru", "ua", "tr", "es", "pt"]},
+                      "template_id": S}, ["emails"]),
+        "ok": RESULT},
+    "DELETE /addressbooks/{id}/emails": {"tag": "Contacts", "summary": "Delete contacts (at most 100)",
+                                         "body": body({"emails": EMAILS_FIELD}, ["emails"]), "ok": RESULT},
+    "GET /addressbooks/{id}/emails/total": {"tag": "Contacts", "summary": "How many contacts the list has",
+                                            "ok": obj({"total": I}, ["total"])},
+    "POST /addressbooks/{id}/emails/variable": {
+        "tag": "Contacts", "summary": "Change a contact's variables",
+        "body": body({"email": EMAIL, "variables": {"type": ["object", "array"]}}, ["email", "variables"]),
+        "ok": RESULT},
+    "PUT /addressbooks/{id}/emails/variable": "POST /addressbooks/{id}/emails/variable",
+    "POST /addressbooks/{id}/emails/unsubscribe": {"tag": "Contacts", "summary": "Unsubscribe contacts",
+                                                   "body": body({"emails": EMAILS_FIELD}, ["emails"]), "ok": RESULT},
+    "GET /addressbooks/{id}/emails/{email}": {
+        "tag": "Contacts", "summary": "A contact of the list",
+        "ok": obj({"email": EMAIL, "abook_id": I, "phone": S, "status": ref("ContactStatus"), "status_explain": S,
+                   "variables": arr(ref("TypedVariable"))},
+                  ["email", "abook_id", "phone", "status", "status_explain", "variables"])},
+    "PUT /addressbooks/{id}/phone": {"tag": "Contacts", "summary": "Change a contact's phone",
+                                     "body": body({"email": EMAIL, "phone": S}, ["email", "phone"]), "ok": RESULT},
+    "POST /addressbooks/{id}/phone": "PUT /addressbooks/{id}/phone",
+    "GET /addressbooks/{id}/campaigns": {"tag": "Mailing lists", "summary": "Campaigns sent to the list (none yet)",
+                                         "query": PAGING, "ok": arr({"type": "object"})},
+    "GET /addressbooks/{id}/cost": {
+        "tag": "Mailing lists", "summary": "What a campaign to the list would cost",
+        "ok": obj({"cur": S, "sent_emails_qty": I, "overdraftAllEmailsPrice": N, "addressesDeltaFromBalance": I,
+                   "addressesDeltaFromTariff": I, "max_emails_per_task": I, "result": B},
+                  ["cur", "sent_emails_qty", "result"])},
+    # ---- one address across every list
+    "POST /emails": {"tag": "Emails", "summary": "Several addresses in every list",
+                     "body": body({"emails": EMAILS_FIELD}, ["emails"]),
+                     "ok": {"type": "object", "additionalProperties": arr(obj(
+                         {"book_id": I, "status": ref("ContactStatus"), "variables": arr(ref("TypedVariable"))},
+                         ["book_id", "status", "variables"])), "description": "address -> its lists"}},
+    "POST /emails/campaigns": {
+        "tag": "Emails", "summary": "Campaign statistics of several addresses",
+        "body": body({"emails": EMAILS_FIELD}, ["emails"]),
+        "ok": {"type": "object", "additionalProperties": obj(
+            {"sent": I, "open": I, "link": I, "blacklist": B,
+             "adressbooks": arr(obj({"id": I, "name": S}))}, ["sent", "open", "link", "adressbooks", "blacklist"])}},
+    "GET /emails/{email}": {
+        "tag": "Emails", "summary": "An address in every list",
+        "ok": arr(obj({"book_id": I, "email": EMAIL, "status": ref("ContactStatus"), "status_explain": S,
+                       "variables": arr(ref("TypedVariable"))}, ["book_id", "email", "status", "variables"]))},
+    "DELETE /emails/{email}": {"tag": "Emails", "summary": "Delete an address from every list", "ok": RESULT},
+    "GET /emails/{email}/details": {
+        "tag": "Emails", "summary": "The lists an address is in",
+        "ok": arr(obj({"list_name": S, "list_id": I, "add_date": STAMP, "source": {}},
+                      ["list_name", "list_id", "add_date"]))},
+    "GET /emails/{email}/campaigns": {
+        "tag": "Emails", "summary": "Campaign statistics of an address",
+        "ok": obj({"statistic": obj({"sent": I, "open": I, "link": I}, ["sent", "open", "link"]), "blacklist": B,
+                   "addressbooks": arr(obj({"id": I, "address_book_name": S}))},
+                  ["statistic", "blacklist", "addressbooks"])},
+    # ---- blacklist
+    "GET /blacklist": {"tag": "Blacklist", "summary": "The blacklist", "query": PAGING, "ok": arr(S)},
+    "POST /blacklist": {"tag": "Blacklist", "summary": "Blacklist addresses",
+                        "body": body({"emails": EMAILS_FIELD, "comment": S}, ["emails"]), "ok": RESULT},
+    "DELETE /blacklist": {"tag": "Blacklist", "summary": "Remove addresses from the blacklist",
+                          "body": body({"emails": EMAILS_FIELD}, ["emails"]), "ok": RESULT},
+    # ---- senders
+    "GET /senders": {"tag": "Senders", "summary": "The account's senders",
+                     "ok": arr(obj({"email": EMAIL, "name": S, "status": {"enum": ["Active", "Inactive"]},
+                                    "is_allowed_for_smtp": {"type": ["boolean", "integer"]}},
+                                   ["email", "name", "status"]))},
+    "POST /senders": {"tag": "Senders", "summary": "Add a sender (inactive until activated)",
+                      "body": body({"email": EMAIL, "name": S}, ["email", "name"]), "ok": RESULT},
+    "DELETE /senders": {"tag": "Senders", "summary": "Delete a sender", "body": body({"email": EMAIL}, ["email"]),
+                        "ok": RESULT},
+    "GET /senders/{email}/code": {"tag": "Senders", "summary": "Mail the sender an activation code",
+                                  "ok": obj({"result": {"const": True}, "email": EMAIL}, ["result", "email"])},
+    "POST /senders/{email}/code": {"tag": "Senders", "summary": "Activate a sender with its code",
+                                   "body": body({"code": S}, ["code"]),
+                                   "ok": obj({"result": {"const": True}, "email": EMAIL}, ["result", "email"])},
+    # ---- templates
+    "POST /template": {"tag": "Templates", "summary": "Create a template",
+                       "body": body({"name": S, "body": {"type": "string", "description": "HTML, base64 or plain"},
+                                     "lang": S}, ["body", "lang"]),
+                       "ok": obj({"result": {"const": True}, "real_id": I}, ["result", "real_id"])},
+    "POST /template/edit/{id}": {"tag": "Templates", "summary": "Edit a template's body",
+                                 "body": body({"body": S, "lang": S}, ["body"]), "ok": RESULT},
+    "PUT /template/edit/{id}": "POST /template/edit/{id}",
+    "GET /template/slug/{slug}": {"tag": "Templates", "summary": "A template by its slug (`name_slug`)",
+                                  "ok": ref("Template")},
+    "GET /template/{id}": {"tag": "Templates", "summary": "A template by `real_id` or `id`", "ok": ref("Template")},
+    "GET /templates": {"tag": "Templates", "summary": "List templates",
+                       "query": PAGING + [q("owner", {"enum": ["me", "sendpulse"]})], "ok": arr(ref("Template"))},
+    "GET /templates/{lang}": {"tag": "Templates", "summary": "List templates in one language",
+                              "query": PAGING + [q("owner", {"enum": ["me", "sendpulse"]})],
+                              "ok": arr(ref("Template"))},
+    # ---- balance
+    "GET /balance": {"tag": "Balance", "summary": "Balance", "ok": obj({"currency": S, "balance_currency": N},
+                                                                       ["currency", "balance_currency"])},
+    "GET /balance/{currency}": {"tag": "Balance", "summary": "Balance in a currency (the account's only)",
+                                "ok": obj({"currency": S, "balance_currency": N}, ["currency", "balance_currency"])},
+    "GET /user/balance/detail": {
+        "tag": "Balance", "summary": "Balance and plans in detail",
+        "ok": obj({"balance": obj({"main": S, "bonus": S, "currency": S}, ["main", "bonus", "currency"]),
+                   "email": obj({"tariff_name": S, "finished_time": STAMP, "emails_left": I,
+                                 "maximum_subscribers": I, "current_subscribers": I}),
+                   "smtp": obj({"tariff_name": S, "end_date": STAMP, "auto_renew": I}),
+                   "push": obj({"tariff_name": S, "end_date": STAMP, "auto_renew": I})},
+                  ["balance", "email", "smtp"])},
+    # ---- SMTP
+    "POST /smtp/emails": {
+        "tag": "SMTP", "summary": "Send an email",
+        "description": "Queues one copy per recipient (to, cc, bcc); the worker sends them. Our extensions: "
+                       "`email.variables`, `email.track_opens: 0`, `email.track_clicks: 0`.",
+        "body": body({"email": obj({
+            "subject": S, "html": {"type": "string", "description": "base64"}, "text": S,
+            "from": obj({"name": S, "email": EMAIL}, ["email"]),
+            "to": arr(obj({"name": S, "email": EMAIL}, ["email"])),
+            "cc": arr(obj({"name": S, "email": EMAIL}, ["email"])),
+            "bcc": arr(obj({"name": S, "email": EMAIL}, ["email"])),
+            "reply_to": {"type": ["string", "object"], "description": "Reply-To address"},
+            "headers": {"type": "object", "additionalProperties": S,
+                        "description": "`X-...` and the list headers the README names; others are refused (800)"},
+            "attachments": {"type": "object", "additionalProperties": S, "description": "name -> text"},
+            "attachments_binary": {"type": "object", "additionalProperties": S, "description": "name -> base64"},
+            "template": obj({"id": {"type": ["integer", "string"]}, "variables": {"type": "object"}}),
+            "variables": {"type": "object", "description": OURS + "`{{name}}` placeholders' values"},
+            "track_opens": {"enum": [0, 1], "description": OURS + "0: no open tracking"},
+            "track_clicks": {"enum": [0, 1], "description": OURS + "0: no click tracking"},
+        }, ["from", "to"])}, ["email"]),
+        "ok": obj({"result": {"const": True}, "id": S}, ["result", "id"])},
+    "GET /smtp/emails": {
+        "tag": "SMTP", "summary": "List sent emails (copies), newest first",
+        "query": PAGING + [q("from", S, "YYYY-MM-DD[ hh:mm:ss]"), q("to", S, "YYYY-MM-DD[ hh:mm:ss]"),
+                           q("sender", S), q("recipient", S)],
+        "ok": arr(ref("SmtpEmail"))},
+    "GET /smtp/emails/{id}": {"tag": "SMTP", "summary": "An email's first copy (and every copy)",
+                              "ok": ref("SmtpEmail")},
+    "POST /smtp/unsubscribe": {"tag": "SMTP", "summary": "Add addresses to the SMTP unsubscribe list",
+                               "body": body({"emails": arr(obj({"email": EMAIL, "comment": S}, ["email"]))},
+                                            ["emails"]), "ok": RESULT},
+    "DELETE /smtp/unsubscribe": {"tag": "SMTP", "summary": "Remove addresses from the SMTP unsubscribe list",
+                                 "body": body({"emails": EMAILS_FIELD}, ["emails"]), "ok": RESULT},
+    "GET /smtp/unsubscribe": {"tag": "SMTP", "summary": "The SMTP unsubscribe list",
+                              "query": PAGING + DAY,
+                              "ok": arr(obj({"email": EMAIL, "comment": {"type": ["string", "null"]}, "date": STAMP},
+                                            ["email", "date"]))},
+    "GET /smtp/ips": {"tag": "SMTP", "summary": "Sending IP addresses", "ok": arr(S)},
+    "GET /smtp/domains": {"tag": "SMTP", "summary": "Verified sending domains", "ok": arr(S)},
+    "POST /smtp/domains": {"tag": "SMTP", "summary": "Add a sending domain",
+                           "body": body({"email": EMAIL}, ["email"]), "ok": RESULT},
+    "GET /smtp/domains/{email}": {"tag": "SMTP", "summary": "Mail a domain verification code",
+                                  "description": "Document 002 writes this path `/domains/{email}`.", "ok": RESULT},
+    "POST /smtp/domains/{email}": {"tag": "SMTP", "summary": "Verify a domain with its code", "ours": True,
+                                   "description": "Completes `GET /smtp/domains/{email}` with the mailed code.",
+                                   "body": body({"code": S}, ["code"]), "ok": RESULT},
+    "GET /smtp/bounces/day": {"tag": "SMTP", "summary": "Bounces of a day",
+                              "query": PAGING + DAY,
+                              "ok": arr(obj({"email": S, "type": S, "smtp_answer_code": {},
+                                             "smtp_answer_subcode": {}, "smtp_answer_data": {}, "source": {},
+                                             "date": STAMP}, ["email", "date"]))},
+    # ---- captured mail (ours)
+    "GET /capture/messages": {
+        "tag": "Captured mail", "ours": True, "summary": "Captured copies, newest first (capture:// only)",
+        "query": [q("limit", {"type": "integer", "maximum": 100}), q("offset", I),
+                  q("recipient", S, "the recipient's address"), q("subject", S, "subject contains (any case)")],
+        "ok": arr(ref("CaptureSummary"))},
+    "DELETE /capture/messages": {"tag": "Captured mail", "ours": True, "summary": "Delete the captured files",
+                                 "ok": obj({"result": {"const": True}, "deleted": I}, ["result", "deleted"])},
+    "GET /capture/messages/{id}.eml": {"tag": "Captured mail", "ours": True,
+                                       "summary": "A captured copy exactly as sent",
+                                       "content": {"message/rfc822": {"schema": S}}},
+    "GET /capture/messages/{id}": {"tag": "Captured mail", "ours": True, "summary": "A captured copy, decoded",
+                                   "ok": ref("CaptureMessage")},
+    # ---- public links (ours)
+    "GET /t/o/{token}": {"tag": "Public links", "ours": True, "summary": "Open-tracking pixel", "plain": True,
+                         "content": {"image/gif": {}}},
+    "GET /t/c/{token}": {"tag": "Public links", "ours": True, "summary": "Click redirect", "plain": True,
+                         "status": "302"},
+    "GET /t/u/{token}": {"tag": "Public links", "ours": True, "summary": "Unsubscribe page (confirms with a button)",
+                         "plain": True, "content": {"text/html": {"schema": S}}},
+    "POST /t/u/{token}": {"tag": "Public links", "ours": True, "plain": True,
+                          "summary": "Unsubscribe (RFC 8058 one-click, or the page's button)",
+                          "form": obj({"List-Unsubscribe": {"const": "One-Click"}}),
+                          "content": {"text/html": {"schema": S}}},
+    "GET /t/confirm/{token}": {"tag": "Public links", "ours": True, "plain": True,
+                               "summary": "Confirm a subscription (double opt-in link)",
+                               "content": {"text/html": {"schema": S}}},
+}
+
+# path parameters: (name, path prefix) -> schema and description; the first match wins
+PATH_PARAMS = [
+    ("id", "/addressbooks", {"type": "integer"}, "mailing list id"),
+    ("id", "/capture", {"type": "integer"}, "captured copy id"),
+    ("id", "/smtp", S, "email id answered by POST /smtp/emails"),
+    ("id", "/template", S, "template `real_id` or `id`"),
+    ("email", "/senders", EMAIL, "sender address"),
+    ("email", "/smtp", EMAIL, "an address of the domain"),
+    ("email", "", EMAIL, "address"),
+    ("name", "", S, "variable name"),
+    ("value", "", S, "value searched (searchValue)"),
+    ("slug", "", S, "template slug (`name_slug`)"),
+    ("lang", "", S, "template language"),
+    ("currency", "", S, "currency code"),
+    ("token", "", S, "signed token from the mail"),
+    ("asset", "", S, "file name"),
+]
