@@ -166,14 +166,14 @@ def test_double_opt_in_needs_an_active_sender(api, ctx):
     assert api.post(f"/addressbooks/{book}/emails", json=body).status == 400  # not activated yet
     assert api.post(f"/addressbooks/{book}/emails", json={**body, "message_lang": "de"}).status == 400
     assert api.get(f"/addressbooks/{book}/emails/total").json == {"total": 0}
-    from test_senders import activate_sender, run_jobs
+    from test_senders import activate_sender, run_worker
 
     activate_sender(api, ctx, "news@example.com")
     assert api.post(f"/addressbooks/{book}/emails", json=body).json == {"result": True}
     contact = api.get(f"/addressbooks/{book}/emails/d@example.com").json
     assert (contact["status"], contact["status_explain"]) == (2, "Confirmation requested")
     # the confirmation message goes out (tests/test_doi.py checks its content and link)
-    [(mail_from, rcpts, raw)] = [m for m in run_jobs(ctx).sent if m[1] == ["d@example.com"]]
+    [(mail_from, rcpts, raw)] = [m for m in run_worker(ctx).sent if m[1] == ["d@example.com"]]
     from email import message_from_bytes, policy
 
     mail = message_from_bytes(raw, policy=policy.default)

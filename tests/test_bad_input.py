@@ -27,7 +27,6 @@ from pulsebox.models import (
     BlacklistEntry,
     Book,
     Contact,
-    Job,
     LedgerEntry,
     Sender,
     Template,
@@ -62,10 +61,10 @@ def _rows(conn, query) -> list[tuple]:
 
 
 def db_state(ctx: Context, *account_ids: int) -> dict:
-    """Every row an account owns (and the shared job queue and system templates), for before/after."""
+    """Every row an account owns (and the shared system templates), for before/after."""
     B, V, C = Book.__table__, Variable.__table__, Contact.__table__
     BL, S, T, L = BlacklistEntry.__table__, Sender.__table__, Template.__table__, LedgerEntry.__table__
-    A, AT, J = Account.__table__, AccessToken.__table__, Job.__table__
+    A, AT = Account.__table__, AccessToken.__table__
     state: dict = {}
     with ctx.db.transaction(write=False) as conn:
         for acc in account_ids:
@@ -84,7 +83,6 @@ def db_state(ctx: Context, *account_ids: int) -> dict:
                 **{table.name: _rows(conn, select(table).where(table.c.account_id == acc).order_by(*table.primary_key))
                    for table in OUTBOX},
             }
-        state["jobs"] = conn.execute(select(func.count()).select_from(J)).scalar()
         state["system_templates"] = _rows(conn, select(T).where(T.c.account_id.is_(None)).order_by(T.c.id))
     return state
 

@@ -8,7 +8,7 @@ from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.worker.runner import Worker
 
 
-def run_jobs(ctx) -> MemoryTransport:
+def run_worker(ctx) -> MemoryTransport:
     transport = MemoryTransport()
     worker = Worker(ctx, transport)
     while worker.run_once():
@@ -18,7 +18,7 @@ def run_jobs(ctx) -> MemoryTransport:
 
 def activate_sender(api, ctx, email: str) -> None:
     assert api.get(f"/senders/{email}/code").json == {"result": True, "email": email}
-    sent = [m for m in run_jobs(ctx).sent if m[1] == [email]]
+    sent = [m for m in run_worker(ctx).sent if m[1] == [email]]
     code = re.search(r"Activation code: (\w+)", message_from_bytes(sent[-1][2], policy=default).get_content())[1]
     assert api.post(f"/senders/{email}/code", json={"code": code}).json == {"result": True, "email": email}
 
@@ -39,7 +39,7 @@ def test_activation_code_is_mailed_and_activates(api, ctx):
     api.post("/senders", json={"email": "me@example.com", "name": "Me"})
     assert api.get("/senders/me@example.com/code").json == {"result": True, "email": "me@example.com"}
     assert api.get("/senders/me@example.com/code").error_code == 1004  # within 15 minutes
-    sent = run_jobs(ctx).sent
+    sent = run_worker(ctx).sent
     assert len([m for m in sent if m[1] == ["me@example.com"]]) == 1
     message = message_from_bytes(sent[-1][2], policy=default)
     assert message["To"] == "me@example.com" and message["Message-ID"]
@@ -63,7 +63,7 @@ def test_code_is_stored_hashed(api, ctx):
 
     api.post("/senders", json={"email": "h@example.com", "name": "H"})
     api.get("/senders/h@example.com/code")
-    sent = run_jobs(ctx).sent
+    sent = run_worker(ctx).sent
     code = re.search(rb"Activation code: (\w+)", sent[-1][2])[1].decode()
     with ctx.db.transaction(write=False) as conn:
         stored = conn.execute(select(Sender.__table__.c.code_hash).where(Sender.__table__.c.email == "h@example.com",

@@ -354,8 +354,8 @@ def test_sent_messages_keep_only_their_links_and_old_ones_are_pruned(api, ctx):
         conn.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.public_id == public_id)
                      .values(created_at=utcnow() - timedelta(days=91)))
     worker = Worker(ctx, MemoryTransport())
-    assert tasks.prune_outbox(worker.job_context) >= 1
-    assert tasks.prune_outbox(worker.job_context) == 0  # nothing left: it looks again in ten minutes
+    assert tasks.prune_outbox(worker.pump_context) >= 1
+    assert tasks.prune_outbox(worker.pump_context) == 0  # nothing left: it looks again in ten minutes
     worker.pool.shutdown()
     assert api.get(f"/smtp/emails/{public_id}").status == 404
 

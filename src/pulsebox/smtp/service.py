@@ -32,7 +32,7 @@ from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.models import utcnow
 from pulsebox.smtp import repository
 from pulsebox.smtp.schemas import MAX_HTML, MAX_SUBJECT, Outgoing, Person, SendRequest
-from pulsebox.worker import queue
+from pulsebox.worker import wake
 
 SMTP = "smtp"
 NOTICE = "system"
@@ -58,7 +58,7 @@ def _store(conn: Connection, account_id: int, outgoing: Outgoing, kind: str, tra
         "created_at": now,
     })
     repository.insert_deliveries(conn, message_id, account_id, outgoing.envelope_recipients(), now)
-    after_commit(conn, queue.WAITING.set)  # wake this process's worker as soon as it is committed
+    wake.after_this_commit(conn)
     return public_id
 
 

@@ -29,10 +29,10 @@ from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enha
 from pulsebox.models import utcnow
 from pulsebox.smtp import repository, service
 from pulsebox.smtp.schemas import people_of
+from pulsebox.worker.pump import PumpContext
 
 if TYPE_CHECKING:
     from pulsebox.config import Settings
-    from pulsebox.worker.registry import JobContext
 
 log = logging.getLogger("pulsebox.delivery")
 
@@ -155,7 +155,7 @@ def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed, size
             "next_attempt_at": now + timedelta(seconds=RETRY[delivery["attempts"] - 1])}
 
 
-def deliver_due(job: JobContext) -> int:
+def deliver_due(job: PumpContext) -> int:
     """One round of the pump; the number of copies it handled (0: nothing was due)."""
     ctx = job.ctx
     lease_until = utcnow() + timedelta(seconds=ctx.settings.delivery_lease)
@@ -217,7 +217,7 @@ PRUNE_EVERY = timedelta(minutes=10)
 PRUNE_BATCH = 200  # messages a transaction: short write locks, even for messages of many copies
 
 
-def prune_outbox(job: JobContext) -> int:
+def prune_outbox(job: PumpContext) -> int:
     """Delete messages older than ``PULSEBOX_OUTBOX_RETENTION_DAYS`` (with their copies and
     events), a batch a round, looking again every ten minutes once nothing is left to delete."""
     days = job.ctx.settings.outbox_retention_days

@@ -1,1 +1,1 @@
-"""Background jobs: a job table, claimed with row leases, run by a loop in ``serve`` or ``worker``."""
+"""Background work: the loop (runner.py) that runs every pump (registry.py) in ``serve`` or ``worker``."""

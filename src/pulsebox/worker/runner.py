@@ -1,41 +1,36 @@
-"""The worker loop: claim due jobs, run each in its own transaction, retry failures with backoff.
+"""The worker loop: every round runs each pump (``registry.PUMPS``) once; with nothing to do it
+sleeps until work is committed in this process (``wake.WAITING``) or a second has passed.
 
 Runs as a thread inside ``pulsebox serve`` (the embedded default) or alone as ``pulsebox worker``.
-A job's side effect (a message handed to the transport) happens before its row is deleted, so a
-crash in between repeats the job: delivery is at least once, never lost. A permanent delivery
-failure (5xx) is not retried.
+Each pump claims its own rows with leases and records what happened in its own transactions, so
+any number of workers can run at once and a killed one loses nothing (DESIGN.md, Guarantees).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import traceback
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from pulsebox.context import Context
-from pulsebox.delivery.transports import DeliveryError, Transport
-from pulsebox.models import utcnow
-from pulsebox.worker import queue
-from pulsebox.worker.registry import PUMPS, TASKS, JobContext
+from pulsebox.delivery.transports import Transport
+from pulsebox.worker import wake
+from pulsebox.worker.pump import PumpContext
+from pulsebox.worker.registry import PUMPS
 
 log = logging.getLogger("pulsebox.worker")
 
-BACKOFF = (30, 120, 600, 1800, 3600, 7200, 14400)  # seconds before attempt 2, 3, ...
-LEASE = timedelta(minutes=5)
 POLL_SECONDS = 1.0
 
 
 class Worker:
-    def __init__(self, ctx: Context, transport: Transport, *, batch: int = 4) -> None:
+    def __init__(self, ctx: Context, transport: Transport) -> None:
         self.ctx = ctx
         self.transport = transport
-        self.batch = batch
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.pool = ThreadPoolExecutor(ctx.settings.send_concurrency, thread_name_prefix="pulsebox-send")
-        self.job_context = JobContext(ctx=ctx, transport=transport, pool=self.pool)
+        self.pump_context = PumpContext(ctx=ctx, transport=transport, pool=self.pool)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="pulsebox-worker", daemon=True)
@@ -43,7 +38,7 @@ class Worker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
-        queue.WAITING.set()
+        wake.WAITING.set()
         if self._thread:
             self._thread.join(timeout)
         self.pool.shutdown(wait=False)
@@ -56,40 +51,9 @@ class Worker:
                 log.exception("worker loop failed; retrying")
                 worked = 0
             if not worked:
-                queue.WAITING.wait(POLL_SECONDS)
-                queue.WAITING.clear()
+                wake.WAITING.wait(POLL_SECONDS)
+                wake.WAITING.clear()
 
     def run_once(self) -> int:
-        """Due jobs, then one round of every pump; how much work was found (0: sleep)."""
-        with self.ctx.db.transaction() as conn:
-            jobs = queue.claim(conn, self.batch, LEASE)
-        leased_until = utcnow() + LEASE - timedelta(seconds=30)
-        for job in jobs:
-            if utcnow() >= leased_until:  # our lease may have passed to another worker: let it
-                break
-            self._run(job)
-        return len(jobs) + sum(pump(self.job_context) for pump in PUMPS)
-
-    def _run(self, job: dict) -> None:
-        """The task runs outside any transaction (sending mail must never hold the database's
-        write lock); tasks open their own short transactions when they need the database."""
-        task = TASKS.get(job["kind"])
-        try:
-            if task is None:
-                raise LookupError(f"no task for job kind {job['kind']!r}")
-            task(self.job_context, job["payload"])
-        except Exception as exc:
-            error = "".join(traceback.format_exception_only(exc)).strip()
-            log.warning("job %s (%s) attempt %s failed: %s", job["id"], job["kind"], job["attempts"], error)
-            # a 5xx, or a message that cannot be built (ValueError), will not get better by waiting;
-            # an unknown kind may be a newer worker's job during a rolling upgrade: retry it
-            permanent = (isinstance(exc, DeliveryError) and exc.permanent) or isinstance(exc, ValueError)
-            with self.ctx.db.transaction() as conn:
-                if job["attempts"] > len(BACKOFF) or permanent:
-                    queue.fail(conn, job["id"], job["attempts"], error)
-                else:
-                    queue.retry(conn, job["id"], job["attempts"], error,
-                                utcnow() + timedelta(seconds=BACKOFF[job["attempts"] - 1]))
-            return
-        with self.ctx.db.transaction() as conn:
-            queue.finish(conn, job["id"], job["attempts"])
+        """One round of every pump; how much work was found (0: sleep)."""
+        return sum(pump(self.pump_context) for pump in PUMPS)
