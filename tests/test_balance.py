@@ -4,12 +4,12 @@ from conftest import Api, make_account
 
 
 def test_balance_and_detail(api, ctx):
-    from pulsebox.accounts import service as accounts
+    from pulsebox.balance import service as balance
 
     assert api.get("/balance").json == {"currency": "USD", "balance_currency": 0.0}
     with ctx.db.transaction() as conn:
-        accounts.credit(conn, str(api.id), "9.36")
-        accounts.credit(conn, str(api.id), "5", bonus=True)
+        balance.credit_account(conn, str(api.id), "9.36")
+        balance.credit_account(conn, str(api.id), "5", bonus=True)
     assert api.get("/balance/").json == {"currency": "USD", "balance_currency": 14.36}
     assert api.get("/balance/usd").json["balance_currency"] == 14.36
     assert api.get("/balance/EUR").status == 400
@@ -29,8 +29,8 @@ def test_cost_over_plan_uses_price_and_balance(ctx, client):
     cost = api.get(f"/addressbooks/{book}/cost").json
     assert (cost["addressesDeltaFromTariff"], cost["addressesDeltaFromBalance"], cost["overdraftAllEmailsPrice"],
             cost["result"]) == (1, 2, 1, False)
-    from pulsebox.accounts import service as accounts
+    from pulsebox.balance import service as balance
 
     with ctx.db.transaction() as conn:
-        accounts.credit(conn, str(api.id), "1.00")
+        balance.credit_account(conn, str(api.id), "1.00")
     assert api.get(f"/addressbooks/{book}/cost").json["result"] is True

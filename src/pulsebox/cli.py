@@ -234,6 +234,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def cmd_accounts(args: argparse.Namespace) -> None:
     from pulsebox.accounts import service as accounts
+    from pulsebox.balance import service as balance
     from pulsebox.oauth import service as oauth
 
     settings = Settings.from_env()
@@ -254,7 +255,7 @@ def cmd_accounts(args: argparse.Namespace) -> None:
             elif args.action == "set":
                 out = accounts.configure(conn, args.account, **_overrides(args))
             elif args.action == "credit":
-                out = accounts.credit(conn, args.account, args.amount, bonus=args.bonus, note=args.note)
+                out = balance.credit_account(conn, args.account, args.amount, bonus=args.bonus, note=args.note)
     except accounts.AccountError as exc:
         raise SystemExit(f"pulsebox accounts {args.action}: {exc}") from None
     print(json.dumps(out))

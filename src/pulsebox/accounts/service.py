@@ -120,18 +120,6 @@ def rotate_secret(conn: Connection, account_ref: str) -> dict:
     return {"id": account["id"], "client_id": account["client_id"], "client_secret": secret}
 
 
-def credit(conn: Connection, account_ref: str, amount: str, *, bonus: bool = False, note: str = "") -> dict:
-    account = find(conn, account_ref)
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise AccountError("the amount must be a decimal number") from None
-    from pulsebox.balance import service as balance  # the ledger's owner
-
-    balance.credit(conn, account["id"], value, bonus=bonus, note=note)
-    return {"id": account["id"], "credited": str(value), "bonus": bonus}
-
-
 def find(conn: Connection, account_ref: str) -> dict:
     account = None
     if str(account_ref).isdigit():

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import Connection
 
+from pulsebox.accounts import service as accounts
 from pulsebox.accounts.service import Limits
 from pulsebox.addressbooks import service as books
 from pulsebox.balance import repository as ledger
@@ -75,6 +76,17 @@ def detail(conn: Connection, account: dict, limits: Limits) -> dict:
 
 def credit(conn: Connection, account_id: int, amount: Decimal, *, bonus: bool, note: str) -> None:
     ledger.add_ledger_entry(conn, account_id, "bonus" if bonus else "credit", amount=amount, note=note)
+
+
+def credit_account(conn: Connection, account_ref: str, amount: str, *, bonus: bool = False, note: str = "") -> dict:
+    """The operator's ``pulsebox accounts credit ACCOUNT AMOUNT``: money (or a bonus) on the ledger."""
+    account = accounts.find(conn, account_ref)
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise accounts.AccountError("the amount must be a decimal number") from None
+    credit(conn, account["id"], value, bonus=bonus, note=note)
+    return {"id": account["id"], "credited": str(value), "bonus": bonus}
 
 
 def campaign_cost(conn: Connection, account: dict, limits: Limits, recipients: int) -> dict:
