@@ -25,13 +25,13 @@ from sqlalchemy import Connection
 from pulsebox import addresses
 from pulsebox.blacklist import service as blacklist
 from pulsebox.config import Settings
-from pulsebox.db.engine import after_commit
 from pulsebox.delivery import message as mime
 from pulsebox.delivery.render import TooLarge, find_links, personalise
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.models import utcnow
 from pulsebox.smtp import repository
 from pulsebox.smtp.schemas import MAX_HTML, MAX_SUBJECT, Outgoing, Person, SendRequest
+from pulsebox.templates import service as templates
 from pulsebox.worker import wake
 
 SMTP = "smtp"
@@ -78,8 +78,6 @@ def accept(conn: Connection, account_id: int, request: SendRequest, settings: Se
     if settings.verify_senders:
         _check_sender(conn, account_id, outgoing.sender.email)
     if request.template_id is not None:
-        from pulsebox.templates import service as templates
-
         outgoing.html = templates.get(conn, account_id, request.template_id)["body"]
     if request.variables:
         try:
