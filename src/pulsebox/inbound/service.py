@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from pulsebox import links
+from pulsebox.addressbooks import service as books
 from pulsebox.delivery.transports import address_fault
 from pulsebox.inbound import arf, dsn, mime
 from pulsebox.smtp import service as smtp
@@ -49,8 +50,7 @@ def _complaint(conn: Connection, delivery: dict, report: arf.FeedbackReport) -> 
         return f"ignored: delivery {delivery['id']}: feedback-type {report.feedback_type or 'missing'}"
     if delivery["status"] == "complained":
         return f"ignored: delivery {delivery['id']}: complaint already recorded"
-    smtp.record_bounce(conn, delivery, kind="complaint", status="", smtp_code=None,
-                       diagnostic=report.diagnostic(), source="arf")
+    _record(conn, delivery, kind="complaint", status="", smtp_code=None, diagnostic=report.diagnostic(), source="arf")
     return f"complaint: delivery {delivery['id']} ({report.feedback_type})"
 
 
@@ -62,8 +62,14 @@ def _bounce(conn: Connection, delivery: dict, report: dsn.Report) -> str:
     if kind == dsn.HARD and delivery["status"] == "bounced":  # a repeat (an MTA retrying after a lost 250)
         return f"ignored: delivery {delivery['id']}: hard bounce already recorded"
     status = failure.status or ("5.0.0" if kind == dsn.HARD else "4.0.0")  # RFC 3463: x.0.0, undefined
-    smtp.record_bounce(conn, delivery, kind=kind, status=status, smtp_code=failure.smtp_code,
-                       diagnostic=failure.diagnostic, source="dsn",
-                       address_fault=address_fault(failure.status, code=failure.smtp_code, recipient=True))
+    _record(conn, delivery, kind=kind, status=status, smtp_code=failure.smtp_code, diagnostic=failure.diagnostic,
+            source="dsn", address_fault=address_fault(failure.status, code=failure.smtp_code, recipient=True))
     style = "" if report.standard else ", plain-text bounce"
     return f"{kind} bounce: delivery {delivery['id']} {status}{style}"
+
+
+def _record(conn: Connection, delivery: dict, **bounce: object) -> None:
+    """The bounce or complaint on the copy, then its effect on the address in every mailing list."""
+    now_status = smtp.record_bounce(conn, delivery, **bounce)
+    if now_status is not None:
+        books.set_status_everywhere(conn, delivery["account_id"], delivery["email"], now_status)

@@ -194,36 +194,25 @@ def unsubscribe(conn: Connection, delivery: dict, *, comment: str) -> None:
         record_event(conn, delivery, "unsubscribe")  # once: a repeated one-click POST adds nothing
 
 
-def lock_lists_of(conn: Connection, addresses: list[tuple[int, str]]) -> None:
-    """Before recording several bounces in one transaction: lock all their addresses' mailing
-    lists at once, in one order (no deadlock with another round doing the same)."""
-    from pulsebox.addressbooks import service as books
-
-    if addresses:
-        books.lock_books_of(conn, addresses)
-
-
 def record_bounce(conn: Connection, delivery: dict, *, kind: str, status: str, smtp_code: int | None,
-                  diagnostic: str, source: str, address_fault: bool = True) -> None:
-    """A hard or soft bounce, or a complaint. Hard bounces and complaints change the copy's status
-    and the address's status in every mailing list of the account (9 "sending error", 6
-    "unsubscribed from all"); a complaint also puts the address on the SMTP unsubscribe list.
-    ``address_fault=False``: a hard bounce that is not the address's (content refused), which
-    bounces the copy but leaves the address's status alone."""
-    from pulsebox.addressbooks import service as books  # addressbooks queue notices through here
-
+                  diagnostic: str, source: str, address_fault: bool = True) -> int | None:
+    """A hard or soft bounce, or a complaint, recorded on the copy; the status the address must now
+    have in every mailing list of the account (the caller sets it through addressbooks: 9 "sending
+    error" for a hard bounce, 6 "unsubscribed from all" for a complaint), or None. A complaint also
+    puts the address on the SMTP unsubscribe list. ``address_fault=False``: a hard bounce that is
+    not the address's (content refused) bounces the copy but leaves the address alone."""
     account_id, email = delivery["account_id"], delivery["email"]
     repository.add_bounce(conn, {"account_id": account_id, "delivery_id": delivery["id"], "email": email,
                                  "kind": kind, "status": status[:12], "smtp_code": smtp_code,
                                  "diagnostic": diagnostic[:2000], "source": source, "created_at": utcnow()})
     if kind == "hard":
         repository.set_status(conn, delivery["id"], "bounced", reason=f"bounce {status}".strip()[:40])
-        if address_fault:
-            books.set_status_everywhere(conn, account_id, email, SENDING_ERROR)
-    elif kind == "complaint":
+        return SENDING_ERROR if address_fault else None
+    if kind == "complaint":
         repository.set_status(conn, delivery["id"], "complained", reason="spam complaint")
-        books.set_status_everywhere(conn, account_id, email, UNSUBSCRIBED_EVERYWHERE)
         repository.add_unsubscribes(conn, account_id, [(email, "spam complaint (ARF)")])
+        return UNSUBSCRIBED_EVERYWHERE
+    return None
 
 
 def bounces(conn: Connection, account_id: int, window: tuple | None, limit: int, offset: int) -> list[dict]:

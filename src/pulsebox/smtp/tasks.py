@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pulsebox import links
+from pulsebox.addressbooks import service as books
 from pulsebox.delivery import message as mime
 from pulsebox.delivery.render import Trackable
 from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enhanced_status
@@ -203,12 +204,16 @@ def deliver_due(job: PumpContext) -> int:
         repository.record_outcomes(conn, outcomes)
         # a bounce is recorded only where the outcome was (the claim was still this worker's)
         bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
-        service.lock_lists_of(conn, [(d["account_id"], d["email"]) for d, e in bounced if e.address_fault])
+        # every list of the addresses at once, in one order (no deadlock with another round)
+        books.lock_books_of(conn, [(d["account_id"], d["email"]) for d, e in bounced if e.address_fault])
         for delivery, error in bounced:  # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1)
             # only the address's own failure counts against it (transports.address_fault); a
             # policy or content refusal bounces this copy alone
-            service.record_bounce(conn, delivery, kind="hard", status=error.status or "5.0.0", smtp_code=error.code,
-                                  diagnostic=str(error), source="smtp", address_fault=error.address_fault)
+            now_status = service.record_bounce(conn, delivery, kind="hard", status=error.status or "5.0.0",
+                                               smtp_code=error.code, diagnostic=str(error), source="smtp",
+                                               address_fault=error.address_fault)
+            if now_status is not None:
+                books.set_status_everywhere(conn, delivery["account_id"], delivery["email"], now_status)
         repository.retire_content(conn, {i: service.kept_after_sending(m) for i, m in messages.items()})
     return len(claimed)
 
