@@ -382,6 +382,15 @@ def test_multipart_bracket_names_and_utf8():
         {"email": "a@x.com", "variables": {"name": "Анна 😀"}}, {"email": "b@x.com"}]}
 
 
+def test_multipart_numbered_fields_are_emails_like_a_form():
+    """Fields named 0..n-1 make a list, read as ``emails`` as in a form body (the fuzzer found a 500:
+    the list reached ``dict.update``)."""
+    content_type, body = multipart([("0", "a@x.com"), ("1", "b@x.com")])
+    assert decode_body(content_type, body) == {"emails": ["a@x.com", "b@x.com"]}
+    content_type, body = multipart([("0", "")])
+    assert decode(content_type, body, b"limit=5") == {"limit": "5", "emails": [""]}
+
+
 def test_multipart_quoted_boundary_and_upper_case_media_type():
     _, body = multipart([("a", "1")], "XyZ")
     assert decode_body('MULTIPART/FORM-DATA; boundary="XyZ"', body) == {"a": "1"}
@@ -519,7 +528,7 @@ def test_as_int_accepts(value, expected):
 
 
 @pytest.mark.parametrize("value", [True, False, None, "", " ", "abc", "1.5", "1e3", 1.5, float("nan"), [], {}, "0x10",
-                                   "1 2", "9999999999999999999"])
+                                   "1 2", "9999999999999999999", 2 ** 63, -2 ** 63 - 1, 10 ** 18, 1e300, float("inf")])
 def test_as_int_rejects(value):
     with api_error(8):
         as_int(value)

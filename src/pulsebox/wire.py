@@ -70,7 +70,7 @@ def decode_body(content_type: str, body: bytes) -> dict:
         return {}
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
-        return _structure(_unflatten(_multipart_pairs(content_type, body)))
+        return _form_fields(_unflatten(_multipart_pairs(content_type, body)))
     stripped = body.lstrip()
     if media.endswith("json") or (media != "application/x-www-form-urlencoded" and stripped[:1] in (b"{", b"[", b'"')):
         try:
@@ -92,6 +92,11 @@ def decode_body(content_type: str, body: bytes) -> dict:
         top = _unflatten(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict"))
     except UnicodeDecodeError:
         raise ApiError(8, "A form field is not valid UTF-8 after percent-decoding") from None
+    return _form_fields(top)
+
+
+def _form_fields(top: dict | list) -> dict:
+    """Form fields (urlencoded or multipart) as the request's dict."""
     if isinstance(top, list):  # ``0=a@x&1=b@x``: the legacy PHP client's getEmailsInfo
         return {"emails": _structure(top)}
     return _structure(top)
@@ -202,14 +207,20 @@ def _structure(node: object, depth: int = 0) -> object:
 
 # ---- field helpers: SendPulse's loose typing, in one place ----
 
+INT_DIGITS = 18  # an integer field holds at most 18 digits, written as text or as a JSON number
+_INT_TEXT = re.compile(rf"\s*[+-]?\d{{1,{INT_DIGITS}}}\s*")
+
+
 def as_int(value: object, *, code: int = 8, field: str = "value") -> int:
     if isinstance(value, bool):
         raise ApiError(code, f"{field} must be an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
+        value = int(value)
+    if isinstance(value, int):  # bounded like the text form: 2**63 would overflow the database's bigint
+        if -10**INT_DIGITS < value < 10**INT_DIGITS:
+            return value
+        raise ApiError(code, f"{field} must be an integer of at most {INT_DIGITS} digits")
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
         return int(value)
     raise ApiError(code, f"{field} must be an integer")
 
