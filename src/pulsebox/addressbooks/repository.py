@@ -6,11 +6,10 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from sqlalchemy import Connection, Numeric, and_, bindparam, case, cast, delete, exists, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import RowMapping
 
+from pulsebox.db.insert import InsertNew
 from pulsebox.models import Book, Contact, Variable
 
 B = Book.__table__
@@ -29,11 +28,13 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 # ---- books ----
 
+_INSERT_BOOK = InsertNew(B, ["account_id", "name"], returning=B.c.id)
+_INSERT_CONTACTS = InsertNew(C, ["book_id", "email"], returning=C.c.email)
+
+
 def insert_book(conn: Connection, account_id: int, name: str) -> int | None:
     """The new book's id, or None when the account has a book of that name already."""
-    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return conn.execute(insert_(B).values(account_id=account_id, name=name)
-                        .on_conflict_do_nothing(index_elements=["account_id", "name"]).returning(B.c.id)).scalar()
+    return conn.execute(_INSERT_BOOK(conn), {"account_id": account_id, "name": name}).scalar()
 
 
 # Built once: every book method starts with this lookup (building a select costs ~100 us).
@@ -121,9 +122,7 @@ def insert_new_contacts(conn: Connection, rows: list[dict]) -> set[str]:
     while a fast-growing table has no statistics yet (bench/README.md)."""
     if not rows:
         return set()
-    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert_(C).on_conflict_do_nothing(index_elements=["book_id", "email"]).returning(C.c.email)
-    return set(conn.execute(statement, rows).scalars())
+    return set(conn.execute(_INSERT_CONTACTS(conn), rows).scalars())
 
 
 def update_contacts(conn: Connection, rows: list[dict]) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from pulsebox.db.insert import InsertNew
 from pulsebox.models import BlacklistEntry
 
 T = BlacklistEntry.__table__
 # Built once per backend: an address already listed (or being listed by a concurrent transaction:
 # the same POST /blacklist twice at once) is skipped, not an error; it keeps its first comment.
-_ADD = {dialect: insert_(T).on_conflict_do_nothing(index_elements=["account_id", "email"])
-        for dialect, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_ADD = InsertNew(T, ["account_id", "email"])
 
 
 def all_emails(conn: Connection, account_id: int, limit: int | None, offset: int) -> list[str]:
@@ -37,7 +35,7 @@ def add(conn: Connection, account_id: int, emails: Sequence[str], comment: str) 
     NOTHING), in one order (two requests listing the same addresses wait on each other, never deadlock)."""
     rows = [{"account_id": account_id, "email": e, "comment": comment} for e in sorted(set(emails))]
     if rows:
-        conn.execute(_ADD[conn.dialect.name], rows)
+        conn.execute(_ADD(conn), rows)
 
 
 def remove(conn: Connection, account_id: int, emails: Sequence[str]) -> int:

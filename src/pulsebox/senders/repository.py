@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
+from pulsebox.db.insert import InsertNew
 from pulsebox.models import Sender
 
 S = Sender.__table__
@@ -35,12 +34,11 @@ def lock(conn: Connection, account_id: int, email: str) -> RowMapping | None:
 
 # Built once per backend: the sender's id, or nothing when the account has that address already
 # (also when a concurrent transaction is adding it: the unique index decides, never a 500).
-_INSERT = {dialect: insert_(S).on_conflict_do_nothing(index_elements=["account_id", "email"]).returning(S.c.id)
-           for dialect, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_INSERT = InsertNew(S, ["account_id", "email"], returning=S.c.id)
 
 
 def insert_sender(conn: Connection, account_id: int, email: str, name: str) -> int | None:
-    return conn.execute(_INSERT[conn.dialect.name], {"account_id": account_id, "email": email, "name": name}).scalar()
+    return conn.execute(_INSERT(conn), {"account_id": account_id, "email": email, "name": name}).scalar()
 
 
 def delete_sender(conn: Connection, sender_id: int) -> None:

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
+from pulsebox.db.insert import InsertNew
 from pulsebox.models import (Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent,
                              utcnow)
 
@@ -176,14 +175,7 @@ def events(conn: Connection, delivery_ids: Sequence[int]) -> list[RowMapping]:
 
 # ---- tracking ----
 
-def _insert_new(table, *keys: str):  # noqa: ANN001, ANN202
-    """``INSERT ... ON CONFLICT (keys) DO NOTHING RETURNING keys[-1]`` for each backend, built once:
-    a row already there (or being written by a concurrent transaction) is skipped, not an error."""
-    return {dialect: insert_(table).on_conflict_do_nothing(index_elements=list(keys)).returning(table.c[keys[-1]])
-            for dialect, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-
-
-_ADD_EVENT = _insert_new(E, "delivery_id", "kind", "link")
+_ADD_EVENT = InsertNew(E, ["delivery_id", "kind", "link"], returning=E.c.link)
 _COUNT_EVENT = {kind: update(D).where(D.c.id == bindparam("b_id")).values({column: column + 1})
                 for kind, column in (("open", D.c.opens), ("click", D.c.clicks))}
 
@@ -192,7 +184,7 @@ def add_event(conn: Connection, values: dict) -> bool:
     """Record the event unless the copy has it already (one open, one unsubscribe, one click per
     ``link``: the unique index decides, also between concurrent transactions); the copy's open or
     click count follows the events. True if it was new."""
-    if conn.execute(_ADD_EVENT[conn.dialect.name], values).first() is None:
+    if conn.execute(_ADD_EVENT(conn), values).first() is None:
         return False
     counter = _COUNT_EVENT.get(values["kind"])
     if counter is not None:
@@ -220,7 +212,7 @@ def bounces_since(conn: Connection, account_id: int, since: datetime, until: dat
 
 # ---- the SMTP unsubscribe list ----
 
-_ADD_UNSUBSCRIBE = _insert_new(U, "account_id", "email")
+_ADD_UNSUBSCRIBE = InsertNew(U, ["account_id", "email"], returning=U.c.email)
 
 
 def add_unsubscribes(conn: Connection, account_id: int, entries: Sequence[tuple[str, str]]) -> int:
@@ -233,7 +225,7 @@ def add_unsubscribes(conn: Connection, account_id: int, entries: Sequence[tuple[
     if not rows:
         return 0
     values = list(rows.values())
-    return len(conn.execute(_ADD_UNSUBSCRIBE[conn.dialect.name], values[0] if len(values) == 1 else values).all())
+    return len(conn.execute(_ADD_UNSUBSCRIBE(conn), values[0] if len(values) == 1 else values).all())
 
 
 def remove_unsubscribes(conn: Connection, account_id: int, emails: Sequence[str]) -> int:
@@ -272,14 +264,14 @@ def lock_domain(conn: Connection, account_id: int, name: str) -> RowMapping | No
                         .with_for_update()).mappings().first()
 
 
-_ADD_DOMAIN = _insert_new(SD, "account_id", "domain")
+_ADD_DOMAIN = InsertNew(SD, ["account_id", "domain"], returning=SD.c.domain)
 
 
 def add_domain(conn: Connection, account_id: int, name: str, email: str) -> bool:
     """Add the domain unless the account has it (also when a concurrent transaction is adding it:
     the first address to verify with stays). True if it was new."""
     values = {"account_id": account_id, "domain": name, "email": email}
-    return conn.execute(_ADD_DOMAIN[conn.dialect.name], values).first() is not None
+    return conn.execute(_ADD_DOMAIN(conn), values).first() is not None
 
 
 def update_domain(conn: Connection, account_id: int, name: str, **values) -> None:  # noqa: ANN003

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
+from pulsebox.db.insert import InsertNew
 from pulsebox.models import Template
 
 T = Template.__table__
@@ -20,13 +19,13 @@ def insert_template(conn: Connection, **values: object) -> int:
     return conn.execute(insert(T).values(**values).returning(T.c.id)).scalar_one()
 
 
+_INSERT_WITH_FREE_SLUG = InsertNew(T, ["account_id", "name_slug"], returning=T.c.id)
+
+
 def insert_template_with_free_slug(conn: Connection, **values: object) -> int | None:
     """The new template's id, or None when the account has a template with that slug already
     (a concurrent insert of the slug is waited for on PostgreSQL; nothing is raised, no savepoint)."""
-    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return conn.execute(insert_(T).values(**values)
-                        .on_conflict_do_nothing(index_elements=["account_id", "name_slug"])
-                        .returning(T.c.id)).scalar()
+    return conn.execute(_INSERT_WITH_FREE_SLUG(conn), values).scalar()
 
 
 def by_real_id(conn: Connection, account_id: int, real_id: int) -> RowMapping | None:
