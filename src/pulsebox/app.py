@@ -75,7 +75,7 @@ ROUTES = [
     route("/addressbooks/{id}/emails/{email}", books.contact_info, "GET"),
     route("/addressbooks/{id}/phone", books.change_phone, "PUT POST"),
     route("/addressbooks/{id}/campaigns", books.campaigns, "GET"),
-    route("/addressbooks/{id}/cost", books.cost, "GET"),
+    route("/addressbooks/{id}/cost", balance.book_cost, "GET"),
     # one address across every list
     route("/emails", emails_api.bulk_info, "POST"),
     route("/emails/campaigns", emails_api.bulk_campaigns, "POST"),

@@ -15,7 +15,22 @@ import tempfile
 import threading
 from pathlib import Path
 
+from granian import Granian
+from granian.constants import Interfaces
+from sqlalchemy.engine import make_url
+
+from pulsebox.accounts import service as accounts
+from pulsebox.app import build
+from pulsebox.balance import service as balance
 from pulsebox.config import Settings
+from pulsebox.context import Context
+from pulsebox.db import migrate
+from pulsebox.delivery.transports import capture_dir, from_url
+from pulsebox.delivery.transports.capture import make_maildir
+from pulsebox.inbound.listener import DEFAULT_LISTEN, Listener, parse_listen
+from pulsebox.oauth import service as oauth
+from pulsebox.templates.service import sync_system_templates
+from pulsebox.worker.runner import Worker
 
 log = logging.getLogger("pulsebox")
 
@@ -38,9 +53,6 @@ def _prepare_storage(settings: Settings, *, key: bool = False, maildir: bool = F
     ``PULSEBOX_SECRET_KEY`` is set), with ``maildir`` the capture Maildir. A folder that cannot be
     made or written stops the start with one line naming the setting, never a traceback from a
     server process."""
-    from sqlalchemy.engine import make_url
-
-    from pulsebox.delivery.transports import capture_dir
 
     try:
         database = make_url(settings.database_url)
@@ -60,7 +72,6 @@ def _prepare_storage(settings: Settings, *, key: bool = False, maildir: bool = F
                              f"(PULSEBOX_DATA_DIR, or set PULSEBOX_SECRET_KEY): {exc.strerror or exc}") from None
     location = capture_dir(settings.mail_url, settings.data_dir) if maildir else None
     if location is not None:
-        from pulsebox.delivery.transports.capture import make_maildir
 
         try:
             make_maildir(location)
@@ -70,15 +81,11 @@ def _prepare_storage(settings: Settings, *, key: bool = False, maildir: bool = F
 
 
 def _context(settings: Settings):  # noqa: ANN202
-    from pulsebox.context import Context
-
     return Context.create(settings)
 
 
 def _prepare_database(ctx, *, allow_create: bool) -> None:  # noqa: ANN001
     """Migrate a brand-new database; refuse an out-of-date one (``pulsebox migrate`` first)."""
-    from pulsebox.db import migrate
-
     state = migrate.state(ctx.db)
     if state == "outdated":
         raise SystemExit(
@@ -91,9 +98,6 @@ def _prepare_database(ctx, *, allow_create: bool) -> None:  # noqa: ANN001
 
 
 def _migrate(ctx) -> None:  # noqa: ANN001
-    from pulsebox.db import migrate
-    from pulsebox.templates.service import sync_system_templates
-
     migrate.upgrade(ctx.db)
     with ctx.db.transaction() as conn:
         sync_system_templates(conn)
@@ -101,8 +105,6 @@ def _migrate(ctx) -> None:  # noqa: ANN001
 
 def _first_account(ctx) -> dict | None:  # noqa: ANN001
     """On the very first start, make the default account so the service is usable at once."""
-    from pulsebox.accounts import service as accounts
-
     with ctx.db.transaction() as conn:
         if accounts.list_accounts(conn):
             return None
@@ -110,8 +112,6 @@ def _first_account(ctx) -> dict | None:  # noqa: ANN001
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    from pulsebox.db import migrate
-
     settings = Settings.from_env()
     _prepare_storage(settings)
     ctx = _context(settings)
@@ -134,7 +134,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(f"Pulsebox {settings.public_url} (database {ctx.db.url.split('@')[-1]}, mail {settings.mail_url})",
           flush=True)
     if settings.inbound_smtp and args.role == "all":
-        from pulsebox.inbound.listener import parse_listen
 
         try:
             parse_listen(settings.inbound_smtp)
@@ -143,8 +142,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f"Pulsebox inbound SMTP (bounces, complaints) on {settings.inbound_smtp}", flush=True)
     os.environ["PULSEBOX_ROLE"] = args.role
 
-    from granian import Granian
-    from granian.constants import Interfaces
 
     Granian("pulsebox.cli:asgi_app", factory=True, interface=Interfaces.ASGI, address=args.host,
             port=args.port, workers=args.workers, log_access=False, backlog=2048).serve()
@@ -153,19 +150,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def asgi_app():  # noqa: ANN201
     """The factory each server process calls: one Context, and for role ``all`` the worker loop and
     (``PULSEBOX_INBOUND_SMTP`` set) the inbound SMTP listener."""
-    from pulsebox.app import build
-
     settings = Settings.from_env()
     ctx = _context(settings)
     if os.environ.get("PULSEBOX_ROLE", "all") != "all":
         return build(ctx)
-    from pulsebox.delivery.transports import from_url
-    from pulsebox.worker.runner import Worker
 
     worker = Worker(ctx, from_url(settings.mail_url, settings.data_dir))
     inbound = None
     if settings.inbound_smtp:
-        from pulsebox.inbound.listener import Listener
 
         inbound = Listener(ctx, settings.inbound_smtp)
 
@@ -187,9 +179,6 @@ def asgi_app():  # noqa: ANN201
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from pulsebox.delivery.transports import from_url
-    from pulsebox.worker.runner import Worker
-
     settings = Settings.from_env()
     _prepare_storage(settings, key=True, maildir=True)
     ctx = _context(settings)
@@ -205,8 +194,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_inbound(args: argparse.Namespace) -> None:
-    from pulsebox.inbound.listener import DEFAULT_LISTEN, Listener
-
     settings = Settings.from_env()
     listen = args.listen or settings.inbound_smtp or DEFAULT_LISTEN
     _prepare_storage(settings, key=True)
@@ -233,10 +220,6 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def cmd_accounts(args: argparse.Namespace) -> None:
-    from pulsebox.accounts import service as accounts
-    from pulsebox.balance import service as balance
-    from pulsebox.oauth import service as oauth
-
     settings = Settings.from_env()
     _prepare_storage(settings)
     ctx = _context(settings)

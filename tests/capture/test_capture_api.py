@@ -19,7 +19,7 @@ from pulsebox.context import Context
 from pulsebox.delivery.transports import capture_dir, from_url
 from pulsebox.delivery.transports.capture import CaptureTransport
 from pulsebox.models import Delivery, utcnow
-from pulsebox.smtp import repository as outbox
+from pulsebox.outbox import repository as outbox
 
 D = Delivery.__table__
 NOT_FOUND = {"is_error": True, "message": "Captured message not found", "error_code": 404}

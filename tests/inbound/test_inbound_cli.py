@@ -15,7 +15,7 @@ from datetime import timedelta
 from pulsebox import links
 from pulsebox.db import Database
 from pulsebox.models import utcnow
-from pulsebox.smtp import repository
+from pulsebox.outbox import repository
 
 from inbound_samples import postfix_dsn
 
@@ -60,7 +60,7 @@ def test_inbound_command_records_a_bounce_and_stops_on_sigterm(tmp_dir):  # noqa
         message_id = repository.insert_message(conn, {"public_id": "p" * 32, "account_id": account["id"],
                                                       "sender_email": "shop@shop.example", "content": {}})
         repository.insert_deliveries(conn, message_id, account["id"], ["gone@example.org"], utcnow())
-        delivery_id = repository.deliveries_of(conn, account["id"], "p" * 32)[0]["delivery_id"]
+        delivery_id = repository.deliveries_of(conn, account["id"], "smtp", "p" * 32)[0]["delivery_id"]
     refused = _run(tmp_dir, "inbound", "--listen", "localhost")
     assert refused.returncode != 0 and "host:port" in refused.stderr
 

@@ -15,7 +15,7 @@ from pulsebox.inbound import listener as inbound_listener
 from pulsebox.inbound import service
 from pulsebox.inbound.listener import Listener, parse_listen
 from pulsebox.models import utcnow
-from pulsebox.smtp import repository
+from pulsebox.outbox import repository
 
 from inbound_samples import arf_report, delayed_dsn, postfix_dsn, qmail_bounce, unsubscribe_request, vacation_reply
 
@@ -37,7 +37,7 @@ def make_delivery(ctx, account_id: int, email: str, *, status: str = "sent") -> 
             "public_id": public_id, "account_id": account_id, "kind": "smtp", "sender_email": "shop@shop.example",
             "subject": "Your order has shipped", "content": {"text": "Shipped."}, "created_at": now})
         repository.insert_deliveries(conn, message_id, account_id, [email], now)
-        (row,) = repository.deliveries_of(conn, account_id, public_id)
+        (row,) = repository.deliveries_of(conn, account_id, "smtp", public_id)
         repository.set_status(conn, row["delivery_id"], status, sent_at=now)
         return row["delivery_id"]
 
@@ -191,7 +191,7 @@ def test_database_error_answers_451_and_writes_nothing(ctx, api, inbound, monkey
     def broken(conn, delivery, **kwargs):  # noqa: ANN001, ANN003
         raise OperationalError("INSERT INTO bounces", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(service.smtp, "record_bounce", broken)
+    monkeypatch.setattr(service.outbox, "record_bounce", broken)
     with pytest.raises(smtplib.SMTPDataError) as refused:
         send(inbound, verp(ctx, delivery_id), postfix_dsn(verp(ctx, delivery_id), "later@example.org"))
     assert (refused.value.smtp_code, refused.value.smtp_error) == (451, b"4.3.0 try again later")

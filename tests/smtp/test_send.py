@@ -18,7 +18,7 @@ from pulsebox import links
 from pulsebox.delivery.transports import from_url
 from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.models import Delivery, utcnow
-from pulsebox.smtp import repository
+from pulsebox.outbox import repository
 from pulsebox.worker.runner import Worker
 
 from smtp_servers import Recorder, _free_port
@@ -82,7 +82,7 @@ def test_a_message_is_built_tracked_and_recorded(api, ctx):
     assert info["total_size"] == len(next(m[2] for m in transport.sent if m[1] == [to]))  # bytes as sent
     assert info["tracking"] == {"click": 0, "open": 0, "link": [], "client_info": []}
     with ctx.db.transaction() as conn:
-        (row,) = repository.deliveries_of(conn, api.id, public_id)
+        (row,) = repository.deliveries_of(conn, api.id, "smtp", public_id)
         stored = repository.delivery(conn, row["delivery_id"])
     assert stored["content"]["links"] == ["https://shop.example/o?id=1&x=2"]
 
@@ -319,7 +319,7 @@ def test_ips(api):
 
 
 def test_copies_not_started_before_the_lease_ends_go_back_to_the_queue(api, ctx, monkeypatch):
-    from pulsebox.smtp import tasks
+    from pulsebox.outbox import tasks
 
     to = unique()
     public_id = send(api, to=[{"email": to}])
@@ -334,7 +334,7 @@ def test_copies_not_started_before_the_lease_ends_go_back_to_the_queue(api, ctx,
     assert [m for m in transport.sent if m[1] == [to]] == []  # not sent late...
     assert api.get(f"/smtp/emails/{public_id}").json["status"] == "queued"  # ...but queued again, due now
     with ctx.db.transaction() as conn:  # and the attempt it never made is not counted against its retries
-        (row,) = repository.deliveries_of(conn, api.id, public_id)
+        (row,) = repository.deliveries_of(conn, api.id, "smtp", public_id)
         assert repository.delivery(conn, row["delivery_id"])["attempts"] == 0
     _, message = received(deliver(ctx), to)
     assert message["To"] == to
@@ -342,14 +342,14 @@ def test_copies_not_started_before_the_lease_ends_go_back_to_the_queue(api, ctx,
 
 def test_sent_messages_keep_only_their_links_and_old_ones_are_pruned(api, ctx):
     from pulsebox.models import OutboxMessage
-    from pulsebox.smtp import tasks
+    from pulsebox.outbox import tasks
 
     to = unique()
     public_id = send(api, to=[{"email": to}], html=b64('<p><a href="https://x.example/a">a</a></p>'),
                      attachments={"a.txt": "attached"})
     deliver(ctx)
     with ctx.db.transaction() as conn:
-        (row,) = repository.deliveries_of(conn, api.id, public_id)
+        (row,) = repository.deliveries_of(conn, api.id, "smtp", public_id)
         assert repository.delivery(conn, row["delivery_id"])["content"] == {"links": ["https://x.example/a"]}
         conn.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.public_id == public_id)
                      .values(created_at=utcnow() - timedelta(days=91)))
@@ -397,7 +397,7 @@ def test_html_and_personalisation_are_bounded(api):
 def test_a_round_that_builds_slowly_still_sends_what_it_built(api, ctx, monkeypatch):
     """A round whose building reaches halfway to its lease's end sends what it has built and puts
     the rest back (attempt not spent): slow copies can delay the queue but never stall it."""
-    from pulsebox.smtp import tasks
+    from pulsebox.outbox import tasks
 
     recipients = [unique() for _ in range(3)]
     for to in recipients:

@@ -22,8 +22,8 @@ from pulsebox.config import Settings
 from pulsebox.db import Database, migrate
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
-from pulsebox.smtp import repository
-from pulsebox.smtp import service as smtp
+from pulsebox.outbox import repository
+from pulsebox.outbox import service as smtp
 
 REDIS_URL = os.environ.get("PULSEBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click", "headers": {"content-type": "application/x-www-form-urlencoded"}}

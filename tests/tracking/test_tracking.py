@@ -14,8 +14,8 @@ from pulsebox import links
 from pulsebox.addressbooks import service as books
 from pulsebox.app import build
 from pulsebox.models import utcnow
-from pulsebox.smtp import repository
-from pulsebox.smtp import service as smtp
+from pulsebox.outbox import repository
+from pulsebox.outbox import service as smtp
 from pulsebox import clientinfo
 from pulsebox.tracking import pages
 from pulsebox.tracking import service as tracking
@@ -49,7 +49,7 @@ def make_delivery(ctx, *, track_opens: bool = True, track_clicks: bool = True, e
             "sender_name": "Shop", "subject": "Hello", "content": {"html": "<p>hi</p>", "links": links},
             "track_opens": track_opens, "track_clicks": track_clicks, "size": 10, "created_at": utcnow()})
         repository.insert_deliveries(conn, message_id, account_id, [email], utcnow())
-        delivery_id = repository.deliveries_of(conn, account_id, public_id)[0]["delivery_id"]
+        delivery_id = repository.deliveries_of(conn, account_id, "smtp", public_id)[0]["delivery_id"]
     return Copy(delivery_id, account_id, email, public_id)
 
 

@@ -125,6 +125,3 @@ def campaigns(call: Call) -> list:
     paging(call.params)
     return []
 
-
-def cost(call: Call) -> dict:
-    return service.cost(call.conn, call.account, call.limits, schemas.book_id(call.path))

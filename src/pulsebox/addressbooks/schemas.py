@@ -30,6 +30,7 @@ CONTACT_STATUS = {
 }
 ACTIVE_STATUSES = (0, 1)  # the ``active`` filter: "Active and New statuses"
 NEW, ACTIVE, CONFIRMATION_REQUESTED, UNSUBSCRIBED = 0, 1, 2, 4
+UNSUBSCRIBED_EVERYWHERE, SENDING_ERROR = 6, 9  # a complaint; a hard bounce that is the address's fault
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")

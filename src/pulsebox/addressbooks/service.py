@@ -4,21 +4,22 @@ book, and the book's counters kept in step with its contacts in the same transac
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
 from pulsebox import links
 from pulsebox.addressbooks import confirmation, repository
-from pulsebox.addressbooks.schemas import ACTIVE, ACTIVE_STATUSES, CONFIRMATION_REQUESTED, UNSUBSCRIBED, \
-    coerce_to_type, infer_type, search_value
+from pulsebox.addressbooks.schemas import (ACTIVE, ACTIVE_STATUSES, CONFIRMATION_REQUESTED, SENDING_ERROR,
+                                           UNSUBSCRIBED, UNSUBSCRIBED_EVERYWHERE, coerce_to_type, infer_type,
+                                           search_value)
 from pulsebox.addressbooks.schemas import phone as clean_phone
-from pulsebox.balance import service as balance
 from pulsebox.config import Settings
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
+from pulsebox.outbox import service as outbox
+from pulsebox.outbox.service import Bounced
 from pulsebox.senders import service as senders
-from pulsebox.smtp import service as smtp
 from pulsebox.templates import service as templates
 
 
@@ -111,8 +112,8 @@ def _queue_confirmations(conn: Connection, account_id: int, book_row: dict, cont
         link = links.confirm_url(settings.public_url, settings.signing_key, contact_id, email)
         message = confirmation.message(double_opt_in.get("message_lang"), email, book_row["name"], link,
                                        template_body)
-        smtp.queue_notice(conn, account_id, to=email, subject=message.subject, text=message.text,
-                          html=message.html, sender=from_)
+        outbox.queue_notice(conn, account_id, to=email, subject=message.subject, text=message.text,
+                            html=message.html, sender=from_)
         queued += 1
     return queued
 
@@ -260,14 +261,20 @@ def confirm_contact(conn: Connection, contact_id: int) -> bool:
     return repository.contact_status(conn, contact_id) in ACTIVE_STATUSES
 
 
-def lock_books_of(conn: Connection, addresses: Iterable[tuple[int, str]]) -> None:
-    """Lock every book holding any of these (account id, address) pairs, all in one id order:
-    a transaction that changes several addresses' statuses (a round of bounces) takes its locks
-    in the same order as any other, so two of them cannot deadlock."""
+def apply_bounces(conn: Connection, bounced: Sequence[Bounced]) -> None:
+    """What bounces and complaints do to their addresses in every book of the account: a hard
+    bounce that is the address's fault makes it 9 "Sending error", a complaint 6 "Unsubscribed
+    from all newsletters"; a soft bounce (or a refusal of the content) changes nothing. Every
+    book involved is locked first, all in one id order, so two rounds of bounces cannot deadlock."""
+    changes = [(b.account_id, b.email.strip().lower(),
+                SENDING_ERROR if b.kind == "hard" else UNSUBSCRIBED_EVERYWHERE)
+               for b in bounced if b.kind == "complaint" or (b.kind == "hard" and b.address_fault)]
     book_ids: list[int] = []
-    for account_id, email in addresses:
-        book_ids += repository.books_of_address(conn, account_id, email.strip().lower())
+    for account_id, email, _ in changes:
+        book_ids += repository.books_of_address(conn, account_id, email)
     repository.lock_books(conn, book_ids)
+    for account_id, email, status in changes:
+        set_status_everywhere(conn, account_id, email, status)
 
 
 def set_status_everywhere(conn: Connection, account_id: int, email: str, status: int) -> int:
@@ -309,11 +316,6 @@ def remove_everywhere(conn: Connection, account_id: int, email: str) -> int:
     for book_id, rows in sorted(by_book.items()):
         repository.add_to_counters(conn, book_id, tally(rows, -1))
     return len(removed)
-
-
-def cost(conn: Connection, account: dict, limits, book_id: int) -> dict:  # noqa: ANN001
-    book(conn, account["id"], book_id)
-    return balance.campaign_cost(conn, account, limits, deliverable_count(conn, account["id"], book_id))
 
 
 def deliverable_count(conn: Connection, account_id: int, book_id: int | None = None) -> int:

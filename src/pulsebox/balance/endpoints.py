@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pulsebox.addressbooks.schemas import book_id
 from pulsebox.api import Call
 from pulsebox.balance import service
 
@@ -12,3 +13,7 @@ def balance(call: Call) -> dict:
 
 def detail(call: Call) -> dict:
     return service.detail(call.conn, call.account, call.limits)
+
+
+def book_cost(call: Call) -> dict:
+    return service.book_cost(call.conn, call.account, call.limits, book_id(call.path))

@@ -89,8 +89,16 @@ def credit_account(conn: Connection, account_ref: str, amount: str, *, bonus: bo
     return {"id": account["id"], "credited": str(value), "bonus": bonus}
 
 
+def book_cost(conn: Connection, account: dict, limits: Limits, book_id: int) -> dict:
+    """What one campaign to the book's deliverable addresses would cost (``/addressbooks/{id}/cost``);
+    a book the account does not have answers like a missing one."""
+    books.book(conn, account["id"], book_id)
+    return campaign_cost(conn, account, limits, books.deliverable_count(conn, account["id"], book_id))
+
+
 def campaign_cost(conn: Connection, account: dict, limits: Limits, recipients: int) -> dict:
-    """What sending one message to ``recipients`` addresses would cost (``/addressbooks/{id}/cost``)."""
+    """What sending one message to ``recipients`` addresses would cost, from the plan's emails
+    left and then the balance."""
     now = standing(conn, account, limits)
     from_plan = min(recipients, now.emails_left)
     from_balance = recipients - from_plan

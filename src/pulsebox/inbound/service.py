@@ -12,9 +12,9 @@ from sqlalchemy import Connection
 
 from pulsebox import links
 from pulsebox.addressbooks import service as books
-from pulsebox.delivery.transports import address_fault
+from pulsebox.delivery.transports.base import address_fault
 from pulsebox.inbound import arf, dsn, mime
-from pulsebox.smtp import service as smtp
+from pulsebox.outbox import service as outbox
 
 UNSUBSCRIBE_COMMENT = "List-Unsubscribe mailto"
 
@@ -26,11 +26,11 @@ def process(conn: Connection, key: bytes, rcpt: str, message: bytes) -> str:
     if target is None:
         return "ignored: not one of our addresses"
     purpose, delivery_id = target
-    delivery = smtp.delivery(conn, delivery_id)
+    delivery = outbox.delivery(conn, delivery_id)
     if delivery is None:
         return f"ignored: delivery {delivery_id} does not exist"
     if purpose == links.UNSUBSCRIBE:  # RFC 2369: any message to the mailto unsubscribes
-        smtp.unsubscribe(conn, delivery, comment=UNSUBSCRIBE_COMMENT)
+        outbox.unsubscribe(conn, delivery, comment=UNSUBSCRIBE_COMMENT)
         return f"unsubscribed: delivery {delivery_id}"
     try:
         parsed = mime.parse(message)
@@ -70,6 +70,4 @@ def _bounce(conn: Connection, delivery: dict, report: dsn.Report) -> str:
 
 def _record(conn: Connection, delivery: dict, **bounce: object) -> None:
     """The bounce or complaint on the copy, then its effect on the address in every mailing list."""
-    now_status = smtp.record_bounce(conn, delivery, **bounce)
-    if now_status is not None:
-        books.set_status_everywhere(conn, delivery["account_id"], delivery["email"], now_status)
+    books.apply_bounces(conn, [outbox.record_bounce(conn, delivery, **bounce)])

@@ -32,7 +32,7 @@ class OutboxMessage(Base):
     sender_email: Mapped[str] = mapped_column(String(320))
     sender_name: Mapped[str] = mapped_column(String(255), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
-    # html, text, to, cc, reply_to, headers, attachments, variables, links (see smtp/schemas.py)
+    # bodies, visible recipients, headers, attachments, links: outbox/content.py reads and writes it
     content: Mapped[dict] = mapped_column(JSON, default=dict)
     track_opens: Mapped[bool] = mapped_column(Boolean, default=True)
     track_clicks: Mapped[bool] = mapped_column(Boolean, default=True)

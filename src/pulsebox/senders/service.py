@@ -14,8 +14,8 @@ from sqlalchemy import Connection
 from pulsebox import addresses
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
+from pulsebox.outbox import service as outbox
 from pulsebox.senders import repository
-from pulsebox.smtp import service as smtp
 
 MAX_SENDERS = 100  # error 905 beyond this
 RESEND_AFTER = timedelta(minutes=15)
@@ -70,8 +70,8 @@ def request_code(conn: Connection, account_id: int, email: str, system_from: str
         raise ApiError(1004)
     code = secrets.token_hex(16)
     repository.store_code(conn, sender["id"], _hash(code), now)
-    smtp.queue_notice(conn, account_id, to=email, sender=system_from,
-                      subject="Confirm your sender address", text=activation_text(sender["name"], email, code))
+    outbox.queue_notice(conn, account_id, to=email, sender=system_from,
+                        subject="Confirm your sender address", text=activation_text(sender["name"], email, code))
 
 
 def activate(conn: Connection, account_id: int, email: str, code: str) -> None:

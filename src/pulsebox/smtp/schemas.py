@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pulsebox import addresses
+from pulsebox.delivery.message import Address, Attachment, Mail
 from pulsebox.errors import ApiError
 from pulsebox.wire import as_bool, as_list, as_text, b64_text
 
@@ -25,72 +26,25 @@ MAX_ATTACHMENTS = 10
 MAX_HTML = 2 * 1024 * 1024  # characters of html or text, as for a template: bounds what one message costs
 
 
-@dataclass(frozen=True)
-class Person:
-    email: str
-    name: str = ""
-
-
-@dataclass
-class Outgoing:
-    """One message to store in the outbox, already validated and personalised."""
-
-    sender: Person
-    to: list[Person]
-    subject: str
-    text: str | None = None
-    html: str | None = None
-    cc: list[Person] = field(default_factory=list)
-    bcc: list[Person] = field(default_factory=list)
-    reply_to: Person | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    attachments: list[dict] = field(default_factory=list)  # {filename, content_type, content: base64}
-    track_opens: bool = True
-    track_clicks: bool = True
-    list_unsubscribe: bool = True
-    links: list[str] = field(default_factory=list)
-
-    def envelope_recipients(self) -> list[str]:
-        """Each address once: every recipient gets a copy of its own (its own links, VERP)."""
-        return list(dict.fromkeys(p.email for p in (*self.to, *self.cc, *self.bcc)))
-
-    def content(self) -> dict:
-        def people(items: list[Person]) -> list[list[str]]:
-            return [[p.email, p.name] for p in items]
-
-        return {"html": self.html, "text": self.text, "to": people(self.to), "cc": people(self.cc),
-                "reply_to": [self.reply_to.email, self.reply_to.name] if self.reply_to else None,
-                "headers": self.headers, "attachments": self.attachments, "links": self.links,
-                "list_unsubscribe": self.list_unsubscribe}
-
-    def size(self) -> int:
-        return (len((self.html or "").encode()) + len((self.text or "").encode()) + len(self.subject.encode())
-                + sum(len(a["content"]) * 3 // 4 for a in self.attachments))
-
-
-def people_of(content: dict, key: str) -> list[Person]:
-    return [Person(email, name) for email, name in content.get(key) or []]
-
-
 # ---- POST /smtp/emails ----
 
-def _person(value: object, *, missing: int) -> Person:
+def _person(value: object, *, missing: int) -> Address:
     if isinstance(value, str):
-        return Person(addresses.require(value, missing=missing))
+        return Address(addresses.require(value, missing=missing))
     if not isinstance(value, dict):
         raise ApiError(missing)
     name = as_text(value.get("name")) or ""
-    return Person(addresses.require(value.get("email"), missing=missing), name.strip())
+    return Address(addresses.require(value.get("email"), missing=missing), name.strip())
 
 
-def _people(value: object) -> list[Person]:
+def _people(value: object) -> list[Address]:
     if value in (None, "", []):
         return []
     items = [value] if isinstance(value, str) or (isinstance(value, dict) and "email" in value) else as_list(value)
     return [_person(item, missing=11) for item in items]
 
 
-def _attachments(email: dict) -> list[dict]:
+def _attachments(email: dict) -> list[Attachment]:
     out = []
     for key, binary in (("attachments", False), ("attachments_binary", True)):
         value = email.get(key)
@@ -111,8 +65,7 @@ def _attachments(email: dict) -> list[dict]:
             guessed = mimetypes.guess_type(str(filename))[0] or "application/octet-stream"
             if guessed.startswith("text/"):
                 guessed += "; charset=utf-8"  # attachments given as text are UTF-8 (JSON strings)
-            out.append({"filename": str(filename), "content_type": guessed,
-                        "content": base64.b64encode(data).decode()})
+            out.append(Attachment(str(filename), data, guessed))
     if len(out) > MAX_ATTACHMENTS:
         raise ApiError(8, f"At most {MAX_ATTACHMENTS} attachments per message")
     return out
@@ -149,11 +102,13 @@ def _headers(value: object) -> dict[str, str]:
     return headers
 
 
-@dataclass
+@dataclass(frozen=True)
 class SendRequest:
-    outgoing: Outgoing
+    mail: Mail  # the message as sent, before its template and variables are applied
     template_id: str | None  # real_id or the 32-hex id
     variables: dict
+    track_opens: bool
+    track_clicks: bool
 
 
 def send_request(params: dict) -> SendRequest:
@@ -196,14 +151,15 @@ def send_request(params: dict) -> SendRequest:
         raise ApiError(720)
     if len(subject) > MAX_SUBJECT:
         raise ApiError(8, f"subject must be at most {MAX_SUBJECT} characters")
-    outgoing = Outgoing(
+    mail = Mail(
         sender=sender, to=to, cc=cc, bcc=bcc, subject=subject,
         html=html, text=text or None,
         reply_to=_person(reply_to, missing=8) if reply_to not in (None, "", {}) else None,
         headers=_headers(email.get("headers")), attachments=_attachments(email),
-        track_opens=as_bool(email.get("track_opens", 1)), track_clicks=as_bool(email.get("track_clicks", 1)),
     )
-    return SendRequest(outgoing, template_id, {str(k): v for k, v in variables.items()})
+    return SendRequest(mail, template_id, {str(k): v for k, v in variables.items()},
+                       track_opens=as_bool(email.get("track_opens", 1)),
+                       track_clicks=as_bool(email.get("track_clicks", 1)))
 
 
 # ---- filters ----

@@ -1,6 +1,6 @@
 """Tracking rules: which token names what, whether an open or click is recorded, where a click
 goes, what unsubscribing and confirming do. No HTTP, no SQL, no commit: the endpoint owns the
-transaction, ``smtp.service`` and ``addressbooks.service`` own the rows.
+transaction, ``outbox.service`` and ``addressbooks.service`` own the rows.
 
 A token only proves that we made it; the delivery (or contact) it names may be gone since, so
 every function here also answers "not found" for a well-signed token whose row no longer exists.
@@ -15,9 +15,9 @@ from sqlalchemy import Connection
 
 from pulsebox import links
 from pulsebox.addressbooks import service as addressbooks
-from pulsebox.errors import NOT_FOUND, ApiError
-from pulsebox.smtp import service as smtp
 from pulsebox.clientinfo import client_info
+from pulsebox.errors import NOT_FOUND, ApiError
+from pulsebox.outbox import service as outbox
 
 MAX_URL = 8000  # longer than any browser sends; the Location header stays sane
 
@@ -63,10 +63,10 @@ def record_open(conn: Connection, delivery_id: int, ip: str, user_agent: str) ->
     """Record the copy's open if it exists, its message tracks opens and it was not opened yet
     (an open counts once per copy: its first time, address and browser are the ones kept, and a
     replayed pixel writes nothing); True if recorded."""
-    found = smtp.delivery(conn, delivery_id)
+    found = outbox.delivery(conn, delivery_id)
     if found is None or not found["track_opens"] or found["opens"]:
         return False
-    return smtp.record_event(conn, found, "open", **client_info(ip, user_agent))
+    return outbox.record_event(conn, found, "open", **client_info(ip, user_agent))
 
 
 def safe_url(value: object) -> str | None:
@@ -91,12 +91,11 @@ def click(conn: Connection, delivery_id: int, index: int, ip: str, user_agent: s
     recorded only if the message tracks clicks (opens), and once per copy: a click per distinct
     URL (links repeating a URL count as the first of them). A missing delivery or link, or a
     stored URL that is not http(s), raises a 404 ApiError: never a redirect."""
-    found = smtp.delivery(conn, delivery_id)
+    found = outbox.delivery(conn, delivery_id)
     if found is None:
         raise _not_found()
-    content = found["content"] if isinstance(found["content"], dict) else {}
-    stored = content.get("links")
-    if not isinstance(stored, list) or not 0 <= index < len(stored):
+    stored = found["links"]
+    if not 0 <= index < len(stored):
         raise _not_found()
     url = safe_url(stored[index])
     if url is None:
@@ -106,9 +105,9 @@ def click(conn: Connection, delivery_id: int, index: int, ip: str, user_agent: s
     if count_open or count_click:
         info = client_info(ip, user_agent)
         if count_open:
-            smtp.record_event(conn, found, "open", **info)
+            outbox.record_event(conn, found, "open", **info)
         if count_click:
-            smtp.record_event(conn, found, "click", url=url, link=stored.index(url), **info)
+            outbox.record_event(conn, found, "click", url=url, link=stored.index(url), **info)
     return url
 
 
@@ -116,17 +115,17 @@ def click(conn: Connection, delivery_id: int, index: int, ip: str, user_agent: s
 
 def unsubscribe_subject(conn: Connection, delivery_id: int) -> tuple[str, str] | None:
     """(recipient, sender) for the unsubscribe page, or None if the delivery is gone."""
-    found = smtp.delivery(conn, delivery_id)
+    found = outbox.delivery(conn, delivery_id)
     return (found["email"], found["sender_email"]) if found else None
 
 
 def unsubscribe(conn: Connection, delivery_id: int, *, one_click: bool) -> tuple[str, str] | None:
     """Put the delivery's address on its account's SMTP unsubscribe list (again is harmless);
     (recipient, sender), or None if the delivery is gone."""
-    found = smtp.delivery(conn, delivery_id)
+    found = outbox.delivery(conn, delivery_id)
     if found is None:
         return None
-    smtp.unsubscribe(conn, found, comment=ONE_CLICK_COMMENT if one_click else PAGE_COMMENT)
+    outbox.unsubscribe(conn, found, comment=ONE_CLICK_COMMENT if one_click else PAGE_COMMENT)
     return found["email"], found["sender_email"]
 
 

@@ -1,5 +1,5 @@
 """The worker loop: every round runs each pump (``registry.PUMPS``) once; with nothing to do it
-sleeps until work is committed in this process (``wake.WAITING``) or a second has passed.
+sleeps until work is committed in this process (``pump.WAITING``) or a second has passed.
 
 Runs as a thread inside ``pulsebox serve`` (the embedded default) or alone as ``pulsebox worker``.
 Each pump claims its own rows with leases and records what happened in its own transactions, so
@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pulsebox.context import Context
 from pulsebox.delivery.transports import Transport
-from pulsebox.worker import wake
-from pulsebox.worker.pump import PumpContext
+from pulsebox.pump import WAITING, PumpContext
 from pulsebox.worker.registry import PUMPS
 
 log = logging.getLogger("pulsebox.worker")
@@ -38,7 +37,7 @@ class Worker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
-        wake.WAITING.set()
+        WAITING.set()
         if self._thread:
             self._thread.join(timeout)
         self.pool.shutdown(wait=False)
@@ -51,8 +50,8 @@ class Worker:
                 log.exception("worker loop failed; retrying")
                 worked = 0
             if not worked:
-                wake.WAITING.wait(POLL_SECONDS)
-                wake.WAITING.clear()
+                WAITING.wait(POLL_SECONDS)
+                WAITING.clear()
 
     def run_once(self) -> int:
         """One round of every pump; how much work was found (0: sleep)."""

@@ -1,4 +1,4 @@
-"""The Transport interface and the choice of transport from ``PULSEBOX_MAIL_URL``.
+"""Transports, and the choice of one from ``PULSEBOX_MAIL_URL``.
 
 ``capture://`` (default): messages are kept in a local Maildir under the data directory.
 ``smtp://[user:pass@]host:port[?tls=starttls|ssl|none&pool=8]``: relay over pooled connections.
@@ -8,71 +8,17 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from pulsebox.delivery.transports import mx
+from pulsebox.delivery.transports.base import (DeliveryError, Receipt, Transport, address_fault,
+                                               enhanced_status)
+from pulsebox.delivery.transports.capture import CaptureTransport
+from pulsebox.delivery.transports.memory import MemoryTransport
+from pulsebox.delivery.transports.smtp import SmtpRelayTransport
 
-# RFC 3463 section 2: an enhanced status code opens the reply text, right after the reply code
-_ENHANCED_STATUS = re.compile(r"(?:^|\b[2-5]\d\d[ -])([245]\.\d{1,3}\.\d{1,3})\b")
-
-
-def enhanced_status(text: str) -> str:
-    """``5.1.1`` from "550 5.1.1 No such user" or "5.1.1 No such user"; "" when the reply has
-    none (an address-like "5.1.3.77" later in the text is not one)."""
-    found = _ENHANCED_STATUS.search(text or "")
-    return found[1] if found else ""
-
-
-def address_fault(status: str, *, code: int | None = None, recipient: bool = False) -> bool:
-    """Whether a permanent failure is the recipient address's own (so it counts against the
-    address): RFC 3463 5.1.x "bad destination address" but 5.1.7/5.1.8 (the *sender's* address),
-    and 5.2.1 "mailbox disabled". A policy refusal (5.7.x: spam, blocklists, relay denied) never
-    is. Without an enhanced code, a refusal at RCPT with 550/551/553, or a domain that takes no mail."""
-    if status:
-        return (status.startswith("5.1.") and status not in ("5.1.7", "5.1.8")) or status == "5.2.1"
-    return recipient and code in (550, 551, 553, 556)
-
-
-class DeliveryError(Exception):
-    """Raised by a transport. ``permanent`` (5xx): do not retry; otherwise retry later.
-    ``recipient``: the failure is the recipient address's (refused at RCPT, a domain that does not
-    exist or takes no mail), so it counts against the address; a permanent failure that is not
-    (content refused at DATA, a receiving server refusing us) bounces the copy only."""
-
-    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None,
-                 recipient: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.code = code
-        self.recipient = recipient
-        self.sender = False  # refused at MAIL FROM
-        self.reusable = False  # whether the connection it happened on can carry the next message
-
-    @property
-    def status(self) -> str:
-        return enhanced_status(str(self))
-
-    @property
-    def address_fault(self) -> bool:
-        return self.permanent and address_fault(self.status, code=self.code, recipient=self.recipient)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What the receiving side answered (RFC 5321 section 4.2): the reply to DATA, and for
-    ``capture://`` the key under which the message was stored."""
-
-    code: int = 250
-    text: str = ""
-    capture_key: str | None = None
-
-
-class Transport(Protocol):
-    def send(self, mail_from: str, recipients: list[str], message: bytes) -> Receipt:
-        """Deliver ``message`` (RFC 5322 bytes) or raise DeliveryError."""
+__all__ = ["DeliveryError", "Receipt", "Transport", "address_fault", "capture_dir", "enhanced_status", "from_url"]
 
 
 def capture_dir(url: str, data_dir: Path | None) -> Path | None:
@@ -91,22 +37,12 @@ def from_url(url: str, data_dir: Path | None) -> Transport:
     parts = urlsplit(url)
     location = capture_dir(url, data_dir)
     if location is not None:
-        from pulsebox.delivery.transports.capture import CaptureTransport
-
         return CaptureTransport(location)
     if parts.scheme in ("smtp", "smtps"):
-        from pulsebox.delivery.transports.smtp import SmtpRelayTransport
-
         return SmtpRelayTransport(url if parts.scheme == "smtp" else url.replace("smtps://", "smtp://", 1)
                                   + ("&" if parts.query else "?") + "tls=ssl")
     if parts.scheme == "mx":
-        from urllib.parse import parse_qs
-
-        from pulsebox.delivery.transports.mx import from_options
-
-        return from_options({k: v[-1] for k, v in parse_qs(parts.query).items()})
+        return mx.from_options({k: v[-1] for k, v in parse_qs(parts.query).items()})
     if parts.scheme == "memory":
-        from pulsebox.delivery.transports.memory import MemoryTransport
-
         return MemoryTransport()
     raise SystemExit(f"PULSEBOX_MAIL_URL: unsupported transport {parts.scheme!r} (capture://, smtp://, mx:// or memory://)")

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from pulsebox.delivery.transports import Receipt
+from pulsebox.delivery.transports.base import Receipt
 
 
 def make_maildir(path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pulsebox.delivery.transports import Receipt
+from pulsebox.delivery.transports.base import Receipt
 
 
 class MemoryTransport:

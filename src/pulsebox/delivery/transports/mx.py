@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pulsebox.delivery.dkim import DkimSigner
-from pulsebox.delivery.transports import DeliveryError, Receipt
+from pulsebox.delivery.transports.base import DeliveryError, Receipt
 from pulsebox.delivery.transports.smtp import Dropped, _classify, deliver
 
 Resolver = Callable[[str], list[tuple[str, int]]]

@@ -15,7 +15,7 @@ import threading
 import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pulsebox.delivery.transports import DeliveryError, Receipt
+from pulsebox.delivery.transports.base import DeliveryError, Receipt
 
 IDLE_CHECK_SECONDS = 30  # a connection idle longer than this is checked with NOOP before use
 

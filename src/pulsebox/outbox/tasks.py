@@ -2,12 +2,13 @@
 
 One round (:func:`deliver_due`) is three steps, with no transaction open while mail is sent:
 
-1. claim up to ``BATCH`` due deliveries under a lease (``smtp/repository.claim_due``) and read
+1. claim up to ``BATCH`` due deliveries under a lease (``repository.claim_due``) and read
    their messages and the suppression lists in the same short transaction;
-2. build every copy (signed tracking links, List-Unsubscribe, VERP return path) and hand them to
-   the transport from the worker's thread pool (``PULSEBOX_SEND_CONCURRENCY`` at once);
+2. build every copy (``compose.py``) and hand them to the transport from the worker's thread
+   pool (``PULSEBOX_SEND_CONCURRENCY`` at once);
 3. record every outcome in one transaction: sent (with the receiver's answer), deferred (4xx or
-   no connection: retried on ``RETRY`` schedule), bounced (5xx: a hard bounce), suppressed.
+   no connection: retried on ``RETRY`` schedule), bounced (5xx: a hard bounce, whose effect on
+   the address the caller's ``on_bounces`` applies in that transaction), suppressed.
 
 A worker that dies between 1 and 3 leaves leased rows whose lease runs out; the next claim sends
 them again. So an accepted message is never lost, and it is sent twice only if it was in flight
@@ -16,24 +17,17 @@ on the worker that died (DESIGN.md, Guarantees).
 
 from __future__ import annotations
 
-import base64
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from pulsebox import links
-from pulsebox.addressbooks import service as books
-from pulsebox.delivery import message as mime
-from pulsebox.delivery.render import Trackable
+from sqlalchemy import Connection
+
 from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enhanced_status
 from pulsebox.models import utcnow
-from pulsebox.smtp import repository, service
-from pulsebox.smtp.schemas import people_of
-from pulsebox.worker.pump import PumpContext
-
-if TYPE_CHECKING:
-    from pulsebox.config import Settings
+from pulsebox.outbox import repository, service
+from pulsebox.outbox.compose import Composer, Prepared, prepare
+from pulsebox.pump import PumpContext
 
 log = logging.getLogger("pulsebox.delivery")
 
@@ -41,83 +35,6 @@ BATCH = 200
 LEASE_MARGIN = timedelta(seconds=30)  # no copy is started this close to its lease's end (at most a fifth of it)
 # seconds before attempt 2, 3, ...: about 2 days in all, then the copy is given up ("failed")
 RETRY = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
-
-
-@dataclass
-class _Template:
-    """What every copy of one message shares, prepared once per round."""
-
-    sender: mime.Address
-    to: list[mime.Address]
-    cc: list[mime.Address]
-    reply_to: mime.Address | None
-    subject: str
-    text: str | None
-    html: str | None
-    trackable: Trackable | None  # the html split at its links, once per message
-    attachments: list[mime.Attachment]
-    headers: dict[str, str]
-    has_links: bool
-    message: dict
-
-
-def _prepare(message: dict) -> _Template:
-    content = message["content"]
-
-    def addresses(key: str) -> list[mime.Address]:
-        return [mime.Address(p.email, p.name) for p in people_of(content, key)]
-
-    reply = content.get("reply_to")
-    html = content.get("html")
-    trackable = Trackable(html) if html and (message["track_opens"] or message["track_clicks"]) else None
-    # a click names its link by index into the links stored at accept: if this split finds other
-    # links (a message accepted by an older version), its links are left as they are
-    has_links = bool(trackable and content.get("links") and trackable.links == content["links"])
-    return _Template(
-        sender=mime.Address(message["sender_email"], message["sender_name"]),
-        to=addresses("to"), cc=addresses("cc"),
-        reply_to=mime.Address(reply[0], reply[1]) if reply else None,
-        subject=message["subject"],
-        # the text alternative is made from the html before tracking rewrites its links
-        text=content.get("text") or (mime.text_from_html(html) if html else None),
-        html=html,
-        trackable=trackable,
-        attachments=[mime.Attachment(a["filename"], base64.b64decode(a["content"]), a["content_type"])
-                     for a in content.get("attachments") or []],
-        headers=dict(content.get("headers") or {}),
-        has_links=has_links,
-        message=message,
-    )
-
-
-class Composer:
-    """Builds one recipient's copy: the bytes to send and the envelope sender."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.key = settings.signing_key
-        self.base = settings.public_url
-        self.domain = settings.return_path_domain
-
-    def compose(self, delivery: dict, t: _Template) -> tuple[str, bytes]:
-        message, delivery_id = t.message, delivery["id"]
-        html = t.html
-        if t.trackable and (message["track_opens"] or (message["track_clicks"] and t.has_links)):
-            click = ((lambda i: links.click_url(self.base, self.key, delivery_id, i))
-                     if message["track_clicks"] and t.has_links else None)
-            pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
-            html = t.trackable.render(click_url=click, pixel_url=pixel)
-        headers = t.headers
-        if message["content"].get("list_unsubscribe", True) and not any(
-                h.lower() == "list-unsubscribe" for h in headers):
-            headers = {**headers,
-                       # RFC 2369 section 3.2 (URL and mailto), RFC 8058 section 3.1 (one-click POST)
-                       "List-Unsubscribe": f"<{links.unsubscribe_url(self.base, self.key, delivery_id)}>, "
-                                           f"<mailto:{links.unsubscribe_mailto(self.domain, self.key, delivery_id)}>",
-                       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        mail = mime.Mail(sender=t.sender, to=t.to, cc=t.cc, reply_to=t.reply_to, subject=t.subject, text=t.text,
-                         html=html, attachments=t.attachments, headers=headers,
-                         message_id=f"<{message['public_id']}.{delivery_id:x}@{self.domain}>")
-        return links.return_path(self.domain, self.key, delivery_id), mime.build(mail, domain=self.domain)
 
 
 class LeaseLapsed(Exception):
@@ -156,8 +73,13 @@ def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed, size
             "next_attempt_at": now + timedelta(seconds=RETRY[delivery["attempts"] - 1])}
 
 
-def deliver_due(job: PumpContext) -> int:
-    """One round of the pump; the number of copies it handled (0: nothing was due)."""
+OnBounces = Callable[[Connection, list[service.Bounced]], None]
+
+
+def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
+    """One round of the pump; the number of copies it handled (0: nothing was due). The
+    addresses that bounced go to ``on_bounces`` in the transaction that records them (the
+    worker's registry passes ``addressbooks.service.apply_bounces``: this area is below it)."""
     ctx = job.ctx
     lease_until = utcnow() + timedelta(seconds=ctx.settings.delivery_lease)
     with ctx.db.transaction() as conn:
@@ -169,7 +91,7 @@ def deliver_due(job: PumpContext) -> int:
 
     outcomes: list[dict] = []
     work: list[tuple[dict, str, bytes]] = []
-    templates: dict[int, _Template] = {}
+    prepared: dict[int, Prepared] = {}
     composer = Composer(ctx.settings)
     send_by = lease_until - min(LEASE_MARGIN, timedelta(seconds=ctx.settings.delivery_lease) / 5)
     # building stops halfway to send_by: what is built gets sent, the rest goes back to the queue
@@ -184,9 +106,9 @@ def deliver_due(job: PumpContext) -> int:
                              "reason": stop[delivery["id"]]})
             continue
         try:
-            t = templates.get(delivery["message_id"]) or templates.setdefault(
-                delivery["message_id"], _prepare(messages[delivery["message_id"]]))
-            mail_from, data = composer.compose(delivery, t)
+            p = prepared.get(delivery["message_id"]) or prepared.setdefault(
+                delivery["message_id"], prepare(messages[delivery["message_id"]]))
+            mail_from, data = composer.compose(delivery, p)
         except (ValueError, KeyError, UnicodeError) as exc:  # cannot happen to a message accept() built
             outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "failed",
                              "reason": "message cannot be built", "smtp_answer_data": str(exc)[:2000]})
@@ -204,16 +126,13 @@ def deliver_due(job: PumpContext) -> int:
         repository.record_outcomes(conn, outcomes)
         # a bounce is recorded only where the outcome was (the claim was still this worker's)
         bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
-        # every list of the addresses at once, in one order (no deadlock with another round)
-        books.lock_books_of(conn, [(d["account_id"], d["email"]) for d, e in bounced if e.address_fault])
-        for delivery, error in bounced:  # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1)
-            # only the address's own failure counts against it (transports.address_fault); a
-            # policy or content refusal bounces this copy alone
-            now_status = service.record_bounce(conn, delivery, kind="hard", status=error.status or "5.0.0",
-                                               smtp_code=error.code, diagnostic=str(error), source="smtp",
-                                               address_fault=error.address_fault)
-            if now_status is not None:
-                books.set_status_everywhere(conn, delivery["account_id"], delivery["email"], now_status)
+        # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1); only the address's own
+        # failure counts against it (transports.address_fault): a policy or content refusal
+        # bounces this copy alone
+        on_bounces(conn, [service.record_bounce(conn, delivery, kind="hard", status=error.status or "5.0.0",
+                                                smtp_code=error.code, diagnostic=str(error), source="smtp",
+                                                address_fault=error.address_fault)
+                          for delivery, error in bounced])
         repository.retire_content(conn, {i: service.kept_after_sending(m) for i, m in messages.items()})
     return len(claimed)
 

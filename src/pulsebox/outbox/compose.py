@@ -1,0 +1,72 @@
+"""One recipient's copy of a message: signed tracking links, List-Unsubscribe, a Message-ID of its
+own and the VERP return path, as the bytes the transport sends.
+
+What every copy of a message shares (:class:`Prepared`: the stored message decoded once, its html
+split at its links once) is made once per round; each copy is then a join and a MIME build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from pulsebox import links
+from pulsebox.delivery import message as mime
+from pulsebox.delivery.render import Trackable
+from pulsebox.outbox import content
+
+if TYPE_CHECKING:
+    from pulsebox.config import Settings
+
+
+@dataclass
+class Prepared:
+    """A stored message made ready for its copies."""
+
+    message: dict  # the row: public_id, track_opens, track_clicks, ...
+    mail: mime.Mail  # with the text alternative filled in
+    trackable: Trackable | None  # the html split at its links, once per message
+    has_links: bool  # clicks can be tracked: the split found the links stored at accept
+    list_unsubscribe: bool
+
+
+def prepare(message: dict) -> Prepared:
+    mail = content.decode(message)
+    tracks = message["track_opens"] or message["track_clicks"]
+    trackable = Trackable(mail.html) if mail.html and tracks else None
+    stored = content.links(message["content"])
+    # a click names its link by index into the links stored at accept: if this split finds other
+    # links (a message accepted by an older version), its links are left as they are
+    has_links = bool(trackable and stored and trackable.links == stored)
+    if not mail.text and mail.html:  # made from the html before tracking rewrites its links
+        mail.text = mime.text_from_html(mail.html)
+    return Prepared(message=message, mail=mail, trackable=trackable, has_links=has_links,
+                    list_unsubscribe=content.adds_list_unsubscribe(message["content"]))
+
+
+class Composer:
+    """Builds one recipient's copy: the envelope sender and the bytes to send."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.key = settings.signing_key
+        self.base = settings.public_url
+        self.domain = settings.return_path_domain
+
+    def compose(self, delivery: dict, p: Prepared) -> tuple[str, bytes]:
+        message, delivery_id = p.message, delivery["id"]
+        html = p.mail.html
+        track_clicks = message["track_clicks"] and p.has_links
+        if p.trackable and (message["track_opens"] or track_clicks):
+            click = (lambda i: links.click_url(self.base, self.key, delivery_id, i)) if track_clicks else None
+            pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
+            html = p.trackable.render(click_url=click, pixel_url=pixel)
+        headers = p.mail.headers
+        if p.list_unsubscribe and not any(h.lower() == "list-unsubscribe" for h in headers):
+            headers = {**headers,
+                       # RFC 2369 section 3.2 (URL and mailto), RFC 8058 section 3.1 (one-click POST)
+                       "List-Unsubscribe": f"<{links.unsubscribe_url(self.base, self.key, delivery_id)}>, "
+                                           f"<mailto:{links.unsubscribe_mailto(self.domain, self.key, delivery_id)}>",
+                       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        copy = replace(p.mail, html=html, headers=headers,
+                       message_id=f"<{message['public_id']}.{delivery_id:x}@{self.domain}>")
+        return links.return_path(self.domain, self.key, delivery_id), mime.build(copy, domain=self.domain)

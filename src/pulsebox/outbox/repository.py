@@ -1,0 +1,244 @@
+"""Every query on the outbox: messages and their deliveries (the delivery queue), tracking events,
+bounces and the unsubscribe list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from pulsebox.db.insert import InsertNew
+from pulsebox.models import Bounce, Delivery, OutboxMessage, SmtpUnsubscribe, TrackingEvent, utcnow
+
+M = OutboxMessage.__table__
+D = Delivery.__table__
+E = TrackingEvent.__table__
+U = SmtpUnsubscribe.__table__
+B = Bounce.__table__
+
+_CHUNK = 500  # IN lists stay below SQLite's parameter limit
+
+
+# ---- accepting ----
+
+_INSERT_MESSAGE = insert(M).returning(M.c.id)  # built once: .values() per call costs ~100 us
+_INSERT_DELIVERY = insert(D)
+
+
+def insert_message(conn: Connection, values: dict) -> int:
+    return conn.execute(_INSERT_MESSAGE, values).scalar_one()
+
+
+def insert_deliveries(conn: Connection, message_id: int, account_id: int, emails: Sequence[str],
+                      now: datetime) -> None:
+    rows = [{"message_id": message_id, "account_id": account_id, "email": e, "status": "queued",
+             "next_attempt_at": now, "updated_at": now} for e in emails]
+    conn.execute(_INSERT_DELIVERY, rows[0] if len(rows) == 1 else rows)  # one row: no executemany set-up
+
+
+# ---- the delivery queue ----
+
+def claim_due(conn: Connection, limit: int, lease_until: datetime) -> list[dict]:
+    """Lease up to ``limit`` due deliveries (queued or deferred and due, or leased by a worker
+    whose lease ran out): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one UPDATE on SQLite."""
+    now = utcnow()
+    due = (select(D.c.id)
+           .where(or_(and_(D.c.status.in_(("queued", "deferred")), D.c.next_attempt_at <= now),
+                      and_(D.c.status == "sending", D.c.locked_until < now)))
+           .order_by(D.c.next_attempt_at, D.c.id).limit(limit)
+           .with_for_update(skip_locked=True))
+    rows = conn.execute(update(D).where(D.c.id.in_(due.scalar_subquery()))
+                        .values(status="sending", locked_until=lease_until, attempts=D.c.attempts + 1)
+                        .returning(D.c.id, D.c.message_id, D.c.account_id, D.c.email, D.c.attempts))
+    return sorted((dict(r) for r in rows.mappings()), key=lambda r: r["id"])
+
+
+def messages(conn: Connection, ids: Iterable[int]) -> dict[int, dict]:
+    ids = sorted(set(ids))
+    out: dict[int, dict] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for row in conn.execute(select(M).where(M.c.id.in_(ids[i:i + _CHUNK]))).mappings():
+            out[row["id"]] = dict(row)
+    return out
+
+
+def record_outcomes(conn: Connection, outcomes: Sequence[dict]) -> None:
+    """``outcomes``: dicts with ``id``, ``attempts`` (the claim they report on) and the new values
+    of status, reason, next_attempt_at, smtp_answer_*, capture_key, sent_at, size (and
+    ``attempts_after``: a copy handed back unsent). A worker whose lease
+    lapsed (another claim raised ``attempts``) changes nothing. One executemany per shape of
+    outcome (sent, deferred, ...): a round of 200 copies is a handful of statements."""
+    now = utcnow()
+    shapes: dict[tuple[str, ...], list[dict]] = {}
+    for outcome in outcomes:
+        columns = tuple(sorted(k for k in outcome if k not in ("id", "attempts")))
+        shapes.setdefault(columns, []).append(
+            {"b_id": outcome["id"], "b_attempts": outcome["attempts"], **{f"b_{c}": outcome[c] for c in columns}})
+    for columns, rows in shapes.items():
+        values = {("attempts" if c == "attempts_after" else c): bindparam(f"b_{c}") for c in columns}
+        statement = (update(D).where(D.c.id == bindparam("b_id"), D.c.attempts == bindparam("b_attempts"),
+                                     D.c.status == "sending")
+                     .values(locked_until=None, updated_at=now, **values))
+        conn.execute(statement, rows)
+
+
+def status_of(conn: Connection, delivery_id: int, attempts: int) -> str | None:
+    """The copy's status if ``attempts`` is still its latest claim, else None."""
+    return conn.execute(select(D.c.status).where(D.c.id == delivery_id, D.c.attempts == attempts)).scalar()
+
+
+def retire_content(conn: Connection, kept: dict[int, dict]) -> None:
+    """Once no copy of a message waits to be sent, its bodies and attachments are not needed:
+    ``kept`` maps message id -> the content to keep (what later events still read)."""
+    ids = sorted(kept)
+    if not ids:
+        return
+    pending = set(conn.execute(select(D.c.message_id).where(
+        D.c.message_id.in_(ids), D.c.status.in_(("queued", "deferred", "sending")))).scalars())
+    rows = [{"b_id": i, "b_content": kept[i]} for i in ids if i not in pending]
+    if rows:
+        conn.execute(update(M).where(M.c.id == bindparam("b_id"))
+                     .values(content=bindparam("b_content", type_=M.c.content.type)), rows)
+
+
+def prune(conn: Connection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` messages created before ``before`` whose copies are all done, with
+    their copies and events (foreign keys cascade; bounces keep their row without the copy)."""
+    old = (select(M.c.id).where(M.c.created_at < before)
+           .where(~select(D.c.id).where(D.c.message_id == M.c.id,
+                                        D.c.status.in_(("queued", "deferred", "sending"))).exists())
+           .order_by(M.c.id).limit(limit))
+    ids = list(conn.execute(old).scalars())
+    if ids:
+        conn.execute(delete(M).where(M.c.id.in_(ids)))
+    return len(ids)
+
+
+# ---- suppression ----
+
+def unsubscribed(conn: Connection, account_id: int, emails: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(emails), _CHUNK):
+        found.update(conn.execute(select(U.c.email).where(U.c.account_id == account_id,
+                                                         U.c.email.in_(emails[i:i + _CHUNK]))).scalars())
+    return found
+
+
+# ---- reading ----
+
+def _listing(account_id: int):  # noqa: ANN202
+    return (select(D.c.id.label("delivery_id"), D.c.email.label("recipient"), D.c.status, D.c.reason,
+                   D.c.smtp_answer_code, D.c.smtp_answer_subcode, D.c.smtp_answer_data, D.c.sent_at,
+                   D.c.opens, D.c.clicks, D.c.updated_at, D.c.capture_key, D.c.size.label("copy_size"),
+                   M.c.id.label("message_id"), M.c.public_id, M.c.sender_email, M.c.sender_name, M.c.subject,
+                   M.c.size, M.c.created_at, M.c.kind)
+            .select_from(D.join(M, M.c.id == D.c.message_id))
+            .where(D.c.account_id == account_id))
+
+
+def list_deliveries(conn: Connection, account_id: int, *, kind: str, limit: int, offset: int,
+                    since: datetime | None, until: datetime | None, sender: str | None,
+                    recipient: str | None) -> list[RowMapping]:
+    query = _listing(account_id).where(M.c.kind == kind)
+    if since is not None:
+        query = query.where(M.c.created_at >= since)
+    if until is not None:
+        query = query.where(M.c.created_at <= until)
+    if sender:
+        query = query.where(M.c.sender_email == sender)
+    if recipient:
+        query = query.where(D.c.email == recipient)
+    return list(conn.execute(query.order_by(D.c.id.desc()).limit(limit).offset(offset)).mappings())
+
+
+def deliveries_of(conn: Connection, account_id: int, kind: str, public_id: str) -> list[RowMapping]:
+    query = _listing(account_id).where(M.c.public_id == public_id, M.c.kind == kind).order_by(D.c.id)
+    return list(conn.execute(query).mappings())
+
+
+def delivery(conn: Connection, delivery_id: int) -> RowMapping | None:
+    """One delivery with its message, by id alone: for signed public links and bounces, whose
+    token (not a bearer) names the account."""
+    query = (select(D, M.c.public_id, M.c.kind, M.c.content, M.c.sender_email, M.c.subject,
+                    M.c.track_opens, M.c.track_clicks)
+             .select_from(D.join(M, M.c.id == D.c.message_id)).where(D.c.id == delivery_id))
+    return conn.execute(query).mappings().first()
+
+
+def events(conn: Connection, delivery_ids: Sequence[int]) -> list[RowMapping]:
+    return list(conn.execute(select(E).where(E.c.delivery_id.in_(delivery_ids)).order_by(E.c.id)).mappings())
+
+
+# ---- tracking ----
+
+_ADD_EVENT = InsertNew(E, ["delivery_id", "kind", "link"], returning=E.c.link)
+_COUNT_EVENT = {kind: update(D).where(D.c.id == bindparam("b_id")).values({column: column + 1})
+                for kind, column in (("open", D.c.opens), ("click", D.c.clicks))}
+
+
+def add_event(conn: Connection, values: dict) -> bool:
+    """Record the event unless the copy has it already (one open, one unsubscribe, one click per
+    ``link``: the unique index decides, also between concurrent transactions); the copy's open or
+    click count follows the events. True if it was new."""
+    if conn.execute(_ADD_EVENT(conn), values).first() is None:
+        return False
+    counter = _COUNT_EVENT.get(values["kind"])
+    if counter is not None:
+        conn.execute(counter, {"b_id": values["delivery_id"]})
+    return True
+
+
+# ---- status changes after sending ----
+
+def set_status(conn: Connection, delivery_id: int, status: str, **values) -> None:  # noqa: ANN003
+    conn.execute(update(D).where(D.c.id == delivery_id).values(status=status, updated_at=utcnow(), **values))
+
+
+def add_bounce(conn: Connection, values: dict) -> None:
+    conn.execute(insert(B).values(**values))
+
+
+def bounces_since(conn: Connection, account_id: int, since: datetime, until: datetime | None,
+                  limit: int, offset: int) -> list[RowMapping]:
+    query = select(B).where(B.c.account_id == account_id, B.c.created_at >= since)
+    if until is not None:
+        query = query.where(B.c.created_at < until)
+    return list(conn.execute(query.order_by(B.c.id).limit(limit).offset(offset)).mappings())
+
+
+# ---- the SMTP unsubscribe list ----
+
+_ADD_UNSUBSCRIBE = InsertNew(U, ["account_id", "email"], returning=U.c.email)
+
+
+def add_unsubscribes(conn: Connection, account_id: int, entries: Sequence[tuple[str, str]]) -> int:
+    """Insert new addresses; an address already listed (or being listed by a concurrent
+    transaction: two one-click POSTs at once) keeps its first date and comment. Returns how many
+    were new."""
+    rows: dict[str, dict] = {}
+    for email, comment in entries:
+        rows.setdefault(email, {"account_id": account_id, "email": email, "comment": comment})
+    if not rows:
+        return 0
+    values = list(rows.values())
+    return len(conn.execute(_ADD_UNSUBSCRIBE(conn), values[0] if len(values) == 1 else values).all())
+
+
+def remove_unsubscribes(conn: Connection, account_id: int, emails: Sequence[str]) -> int:
+    removed = 0
+    for i in range(0, len(emails), _CHUNK):
+        removed += conn.execute(delete(U).where(U.c.account_id == account_id,
+                                                U.c.email.in_(emails[i:i + _CHUNK]))).rowcount
+    return removed
+
+
+def list_unsubscribes(conn: Connection, account_id: int, since: datetime | None, until: datetime | None,
+                      limit: int, offset: int) -> list[RowMapping]:
+    query = select(U).where(U.c.account_id == account_id)
+    if since is not None:
+        query = query.where(U.c.created_at >= since)
+    if until is not None:
+        query = query.where(U.c.created_at < until)
+    return list(conn.execute(query.order_by(U.c.created_at, U.c.email).limit(limit).offset(offset)).mappings())

@@ -1,0 +1,206 @@
+"""The outbox every message goes through: queueing, suppression, and what comes back.
+
+Queueing stores the message and one queued delivery per recipient in the caller's transaction:
+an answer sent after the commit means both are stored, and the worker's pump (``outbox/tasks.py``)
+sends them. SMTP API mail (:func:`queue`) and system notices (:func:`queue_notice`: sender
+activation, subscription confirmation, domain verification) take the same road, so they are
+built, sent, retried, captured and bounced alike; campaigns, webhooks and push plug in here too.
+
+What happens after sending (opens, clicks, unsubscribes, bounces, complaints) is recorded here,
+whichever way it arrives: the tracking routes, the inbound listener, or a 5xx during delivery. Its
+effect on the address in mailing lists belongs to ``addressbooks`` (above this area): callers
+pass each :class:`Bounced` on to it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+
+from sqlalchemy import Connection
+
+from pulsebox.blacklist import service as blacklist
+from pulsebox.delivery import message as mime
+from pulsebox.delivery.message import Address, Mail
+from pulsebox.delivery.render import find_links
+from pulsebox.errors import NOT_FOUND, ApiError
+from pulsebox.models import utcnow
+from pulsebox.outbox import content, repository
+from pulsebox.pump import wake_after_commit
+
+SMTP = "smtp"  # kinds of message
+NOTICE = "system"
+BOUNCE_WINDOW = timedelta(hours=24)
+
+
+# ---- queueing ----
+
+def _check(mail: Mail) -> None:
+    """Whatever cannot become a message is refused when it is queued, not in the worker."""
+    try:
+        mime.check(mail)
+    except mime.HeaderInjection:
+        raise ApiError(800, "Header values (names, subject, headers) must not contain line breaks") from None
+    except (ValueError, UnicodeError) as exc:
+        raise ApiError(800, f"The message cannot be built: {exc}") from None
+
+
+def queue(conn: Connection, account_id: int, mail: Mail, *, kind: str, track_opens: bool = False,
+          track_clicks: bool = False, list_unsubscribe: bool = True) -> str:
+    """Store ``mail`` and a queued copy for each of its recipients (each address once: every copy
+    has its own links and return path); its public id. The worker wakes after the commit."""
+    _check(mail)
+    public_id = secrets.token_hex(16)
+    now = utcnow()
+    message_id = repository.insert_message(conn, {
+        "public_id": public_id, "account_id": account_id, "kind": kind,
+        "sender_email": mail.sender.email, "sender_name": mail.sender.name, "subject": mail.subject,
+        "content": content.encode(mail, links=find_links(mail.html) if mail.html else [],
+                                  list_unsubscribe=list_unsubscribe),
+        "size": content.size(mail), "track_opens": track_opens, "track_clicks": track_clicks, "created_at": now,
+    })
+    repository.insert_deliveries(conn, message_id, account_id, list(dict.fromkeys(mail.recipients())), now)
+    wake_after_commit(conn)
+    return public_id
+
+
+def queue_notice(conn: Connection, account_id: int, *, to: str, subject: str, text: str,
+                 html: str | None = None, sender: str, to_name: str = "") -> str:
+    """Queue a system notice to one address (no tracking, no List-Unsubscribe; its content is
+    erased once sent, since it may carry a code or a signed link). ``sender`` may be ``Name <addr>``."""
+    name, address = parseaddr(sender)
+    mail = Mail(sender=Address(address or sender, name), to=[Address(to, to_name)], subject=subject,
+                text=text, html=html)
+    return queue(conn, account_id, mail, kind=NOTICE, list_unsubscribe=False)
+
+
+def kept_after_sending(message: dict) -> dict:
+    """What a message keeps once every copy is sent: a notice nothing (it carried a code or a
+    signed link), other mail its links."""
+    return content.after_sending(message["content"] or {}, keep_links=message["kind"] != NOTICE)
+
+
+# ---- reading copies (GET /smtp/emails, /smtp/emails/{id}) ----
+
+def _events_by_delivery(conn: Connection, rows: Sequence) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {r["delivery_id"]: [] for r in rows}
+    if out:
+        for event in repository.events(conn, list(out)):
+            out[event["delivery_id"]].append(dict(event))
+    return out
+
+
+def copies(conn: Connection, account_id: int, kind: str, **filters) -> list[tuple[dict, list[dict]]]:  # noqa: ANN003
+    """A page of the account's copies of ``kind``, newest first, each with its events."""
+    rows = repository.list_deliveries(conn, account_id, kind=kind, **filters)
+    events = _events_by_delivery(conn, rows)
+    return [(dict(r), events[r["delivery_id"]]) for r in rows]
+
+
+def copies_of(conn: Connection, account_id: int, kind: str, public_id: str) -> list[tuple[dict, list[dict]]]:
+    rows = repository.deliveries_of(conn, account_id, kind, public_id.strip().lower()[:32])
+    if not rows:
+        raise ApiError(NOT_FOUND, "Email not found")
+    events = _events_by_delivery(conn, rows)
+    return [(dict(r), events[r["delivery_id"]]) for r in rows]
+
+
+# ---- suppression: checked by the pump for every copy, right before it is built ----
+
+def suppressed(conn: Connection, claimed: Sequence[dict], kinds: dict[int, str]) -> dict[int, str]:
+    """``{delivery id: reason}`` for the copies that must not be sent: blacklisted addresses
+    (every kind of mail), and for SMTP mail the account's unsubscribe list."""
+    by_account: dict[int, list[dict]] = {}
+    for d in claimed:
+        by_account.setdefault(d["account_id"], []).append(d)
+    out: dict[int, str] = {}
+    for account_id, items in by_account.items():
+        emails = list({d["email"] for d in items})
+        banned = blacklist.listed(conn, account_id, emails)
+        unsubscribed = repository.unsubscribed(conn, account_id, emails)
+        for d in items:
+            if d["email"] in banned:
+                out[d["id"]] = "blacklisted"
+            elif d["email"] in unsubscribed and kinds.get(d["message_id"]) == SMTP:
+                out[d["id"]] = "unsubscribed"
+    return out
+
+
+# ---- what comes back: events, unsubscribes, bounces ----
+
+def delivery(conn: Connection, delivery_id: int) -> dict | None:
+    """A copy with its message's tracking switches and links, by id alone (for signed public
+    links and bounces, whose token names the copy)."""
+    row = repository.delivery(conn, delivery_id)
+    if row is None:
+        return None
+    found = dict(row)
+    found["links"] = content.links(found.pop("content"))
+    return found
+
+
+def record_event(conn: Connection, delivery: dict, kind: str, *, url: str | None = None, link: int = 0,
+                 ip: str = "", country: str = "", browser: str = "", os: str = "") -> bool:
+    """Record an open, a click (``link``: which of the message's links, one event each) or an
+    unsubscribe of the copy, unless it has that one already: the first is kept. True if new."""
+    return repository.add_event(conn, {"account_id": delivery["account_id"], "delivery_id": delivery["id"],
+                                       "kind": kind, "link": link, "url": url, "ip": ip[:45], "country": country[:64],
+                                       "browser": browser[:120], "os": os[:120], "created_at": utcnow()})
+
+
+def unsubscribe(conn: Connection, delivery: dict, *, comment: str) -> None:
+    """The recipient asked to get no more of this account's mail (List-Unsubscribe, RFC 8058)."""
+    if repository.add_unsubscribes(conn, delivery["account_id"], [(delivery["email"], comment[:1000])]):
+        record_event(conn, delivery, "unsubscribe")  # once: a repeated one-click POST adds nothing
+
+
+@dataclass(frozen=True)
+class Bounced:
+    """A bounce or complaint as the areas above see it: whose address, and whether it counts
+    against the address (``addressbooks.service.apply_bounces`` decides the lists' statuses)."""
+
+    account_id: int
+    email: str
+    kind: str  # hard | soft | complaint
+    address_fault: bool
+
+
+def record_bounce(conn: Connection, delivery: dict, *, kind: str, status: str, smtp_code: int | None,
+                  diagnostic: str, source: str, address_fault: bool = True) -> Bounced:
+    """A hard or soft bounce, or a complaint, recorded on the copy. A complaint also puts the
+    address on the unsubscribe list. ``address_fault=False``: a hard bounce that is not the
+    address's (content refused) bounces the copy but leaves the address alone."""
+    account_id, email = delivery["account_id"], delivery["email"]
+    repository.add_bounce(conn, {"account_id": account_id, "delivery_id": delivery["id"], "email": email,
+                                 "kind": kind, "status": status[:12], "smtp_code": smtp_code,
+                                 "diagnostic": diagnostic[:2000], "source": source, "created_at": utcnow()})
+    if kind == "hard":
+        repository.set_status(conn, delivery["id"], "bounced", reason=f"bounce {status}".strip()[:40])
+    elif kind == "complaint":
+        repository.set_status(conn, delivery["id"], "complained", reason="spam complaint")
+        repository.add_unsubscribes(conn, account_id, [(email, "spam complaint (ARF)")])
+    return Bounced(account_id, email, kind, address_fault)
+
+
+def bounces(conn: Connection, account_id: int, window: tuple | None, limit: int, offset: int) -> list[dict]:
+    """Bounces of the last 24 hours (document 002), or of one ``day``."""
+    since, until = window if window else (utcnow() - BOUNCE_WINDOW, None)
+    return [dict(r) for r in repository.bounces_since(conn, account_id, since, until, limit, offset)]
+
+
+# ---- the unsubscribe list (SendPulse's SMTP unsubscribe list) ----
+
+def add_unsubscribes(conn: Connection, account_id: int, entries: list[tuple[str, str]]) -> None:
+    repository.add_unsubscribes(conn, account_id, entries)
+
+
+def remove_unsubscribes(conn: Connection, account_id: int, emails: list[str]) -> None:
+    repository.remove_unsubscribes(conn, account_id, emails)
+
+
+def unsubscribes(conn: Connection, account_id: int, window: tuple | None, limit: int, offset: int) -> list[dict]:
+    since, until = window if window else (None, None)
+    return [dict(r) for r in repository.list_unsubscribes(conn, account_id, since, until, limit, offset)]
