@@ -3,7 +3,9 @@
 Backends come from PULSEBOX_TEST_BACKENDS (default "sqlite,postgresql"). The PostgreSQL run creates
 its own database on PULSEBOX_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and
 drops it afterwards. Tests isolate themselves by tenancy: each test gets fresh accounts, so one
-migrated database per backend serves the whole session.
+migrated database per backend serves the whole session. The delivery queue is the one thing all
+accounts share: what a test leaves queued is set aside when it ends (``_queue_left_empty``), so a
+worker run in a test sends that test's mail and nothing else.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from starlette.testclient import TestClient
 
 from pulsebox.accounts import service as accounts
@@ -26,6 +28,7 @@ from pulsebox.app import build
 from pulsebox.config import Settings
 from pulsebox.context import Context
 from pulsebox.db import migrate
+from pulsebox.models import Delivery
 from pulsebox.templates.service import sync_system_templates
 
 PG_ADMIN_URL = os.environ.get("PULSEBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -87,6 +90,19 @@ def ctx(base_settings) -> Context:  # noqa: ANN001
         sync_system_templates(conn)
     yield context
     context.db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _queue_left_empty(request):  # noqa: ANN001, ANN202
+    """After a test with a database, its unsent copies are marked ``suppressed`` ("test ended"):
+    the next test's drain meets no earlier test's mail (asked for lazily, so a test without a
+    database is not run once per backend because of this fixture)."""
+    yield
+    if "ctx" in request.fixturenames:
+        D = Delivery.__table__
+        with request.getfixturevalue("ctx").db.transaction() as conn:
+            conn.execute(update(D).where(D.c.status.in_(("queued", "deferred", "sending")))
+                         .values(status="suppressed", reason="test ended", locked_until=None))
 
 
 @dataclass

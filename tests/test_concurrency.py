@@ -22,11 +22,9 @@ from starlette.routing import Route
 
 from pulsebox.api import endpoint
 from pulsebox.app import ROUTES
-from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.errors import ApiError
 from pulsebox.models import Sender, Template
 from pulsebox.models.outbox import OutboxMessage, SendingDomain
-from pulsebox.worker.runner import Worker
 
 PARALLEL = 8
 WRITE_VERBS = {"POST", "PUT", "DELETE", "PATCH"}
@@ -36,18 +34,6 @@ CODE = "0123456789abcdef"
 WRITE_ROUTES = sorted(
     {(r.path, m) for r in ROUTES if isinstance(r, Route) and isinstance(r.endpoint, endpoint)
      for m in r.methods - {"HEAD"} if m in WRITE_VERBS or r.endpoint.write})
-
-
-@pytest.fixture(autouse=True)
-def _leave_no_mail_queued(ctx):  # noqa: ANN001, ANN202
-    """The bursts queue notices (codes, confirmations, SMTP mail) for addresses other modules use
-    too (me@example.com): they are sent here, so no later module's worker run meets them."""
-    yield
-    worker = Worker(ctx, MemoryTransport())
-    while worker.run_once():
-        pass
-    worker.pool.shutdown()
-
 
 
 # ---------------------------------------------------------------- helpers
