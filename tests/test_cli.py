@@ -20,9 +20,9 @@ def pulsebox(data_dir, *args, env=None, timeout=60):
 def test_migrate_is_idempotent(tmp_dir):
     first = pulsebox(tmp_dir, "migrate")
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout) == {"from": None, "to": "0006"}
+    assert json.loads(first.stdout) == {"from": None, "to": "0007"}
     again = pulsebox(tmp_dir, "migrate")
-    assert json.loads(again.stdout) == {"from": "0006", "to": "0006"}
+    assert json.loads(again.stdout) == {"from": "0007", "to": "0007"}
 
 
 def test_accounts_create_list_set_rotate(tmp_dir):

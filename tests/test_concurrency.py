@@ -195,6 +195,18 @@ def template_body(body: str) -> Callable:
     return check
 
 
+def with_campaign(api: Api, ctx) -> dict:  # noqa: ANN001
+    book = with_contact(api, ctx)["book"]
+    campaign = api.post("/campaigns", json={**CAMPAIGN, "list_id": book, "type": "draft"}).json["id"]
+    return {"book": book, "campaign": campaign}
+
+
+def campaigns_are(statuses: list[int]) -> Callable:
+    def check(api, ctx, v, answers) -> None:  # noqa: ANN001
+        assert sorted(c["status"] for c in api.get("/campaigns").json) == statuses
+    return check
+
+
 def messages_sent(n: int) -> Callable:
     def check(api, ctx, v, answers) -> None:  # noqa: ANN001
         assert smtp_messages(ctx, api.id) == n
@@ -226,6 +238,7 @@ def all_succeed(api, ctx, v, answers) -> None:  # noqa: ANN001
     assert all(status == 200 for status, _ in answers), answers
 
 
+CAMPAIGN = {"sender_name": "Me", "sender_email": "me@example.com", "subject": "Race", "body": b64("<p>x</p>")}
 SEND = {"email": {"subject": "Race", "from": {"email": "me@example.com"}, "to": [{"email": "ann@example.com"}],
                   "text": "hi"}}
 
@@ -277,11 +290,16 @@ CASES: dict[tuple[str, str], Case] = {
     ("/smtp/domains/{email}", "GET"): Case(None, with_domain, one_notice, errors={1004}),
     ("/smtp/domains/{email}", "POST"): Case({"code": CODE}, with_domain, domains_are(["@race.example"])),
     ("/capture/messages", "DELETE"): Case(None, check=all_succeed),
+    # one campaign per list per interval (711) and per hour (791): a burst makes one
+    ("/campaigns", "POST"): Case({**CAMPAIGN, "list_id": "{book}"}, with_contact, campaigns_are([13]),
+                                 errors={711, 791}),
+    ("/campaigns/{id}", "PATCH"): Case({"name": "Renamed"}, with_campaign, campaigns_are([26])),
+    ("/campaigns/{id}", "DELETE"): Case(None, with_campaign, campaigns_are([16]), errors={602}),
 }
 
 PATHS = {"/addressbooks/{id}": "/addressbooks/{book}", "/emails/{email}": "/emails/ann@example.com",
          "/senders/{email}/code": "/senders/me@example.com/code", "/template/edit/{id}": "/template/edit/{real_id}",
-         "/smtp/domains/{email}": "/smtp/domains/admin@race.example"}
+         "/smtp/domains/{email}": "/smtp/domains/admin@race.example", "/campaigns/{id}": "/campaigns/{campaign}"}
 
 
 def concrete(path: str) -> str:

@@ -382,7 +382,8 @@ def seed(api: Api, ctx) -> World:  # noqa: ANN001
                 "/t/c": [links.sign(key, links.CLICK, delivery, i) for i in (0, 1, 99)],
                 "/t/u": [links.sign(key, links.UNSUBSCRIBE, delivery)],
                 "/t/confirm": [links.sign(key, links.confirm_purpose(w.email), contact),
-                               links.sign(key, links.OPEN, delivery)]}
+                               links.sign(key, links.OPEN, delivery)],
+                "/t/w": [links.sign(key, links.WEB_VERSION, w.campaign), links.sign(key, links.OPEN, w.campaign)]}
     return w
 
 

@@ -42,6 +42,7 @@ class Ids:
     smtp_id: str = ""  # a message POST /smtp/emails answered
     unsubscribed: str = ""  # an address on the SMTP unsubscribe list
     domain_email: str = ""  # an address of a sending domain (/smtp/domains)
+    campaign: int = 0  # a campaign (a draft: it sends nothing)
 
 
 @dataclass
@@ -77,6 +78,9 @@ def tenants(ctx, api, other) -> Tenants:
     assert other.post("/smtp/unsubscribe", json={"emails": [{"email": "gone@example.com", "comment": "theirs"}]}).json \
         == {"result": True}
     assert other.post("/smtp/domains", json={"email": "postmaster@their-domain.example"}).json == {"result": True}
+    campaign = other.post("/campaigns", json={"sender_name": "Boss", "sender_email": "boss@example.com",
+                                              "subject": "Secret", "body": b64("<p>secret</p>"), "list_id": book,
+                                              "type": "draft"}).json["id"]
     with ctx.db.transaction() as conn:
         balance.credit(conn, other.id, Decimal("9.36"), bonus=False, note="theirs")
         balance.credit(conn, other.id, Decimal(5), bonus=True, note="theirs")
@@ -97,11 +101,13 @@ def tenants(ctx, api, other) -> Tenants:
               "real_id": my_template["real_id"]},
         theirs=Ids(book=book, email="secret@example.com", real_id=real_id, uid=uid, slug="secret-plan",
                    sender="boss@example.com", black="hidden@example.com", smtp_id=smtp_id,
-                   unsubscribed="gone@example.com", domain_email="postmaster@their-domain.example"),
+                   unsubscribed="gone@example.com", domain_email="postmaster@their-domain.example",
+                   campaign=campaign),
         never=Ids(book=NEVER_BOOK, email=f"never-{tag}@example.com", real_id=NEVER_TEMPLATE,
                   uid=secrets.token_hex(16), slug=f"never-such-slug-{tag}", sender=f"never-sender-{tag}@example.com",
                   black=f"never-black-{tag}@example.com", smtp_id=secrets.token_hex(16),
-                  unsubscribed=f"never-gone-{tag}@example.com", domain_email=f"postmaster@never-{tag}.example"),
+                  unsubscribed=f"never-gone-{tag}@example.com", domain_email=f"postmaster@never-{tag}.example",
+                  campaign=NEVER_BOOK),
     )
 
 
@@ -219,6 +225,16 @@ CASES = [
     ("smtp domain code", "GET", "/smtp/domains/{domain_email}", {}, 404),
     ("smtp domain verify", "POST", "/smtp/domains/{domain_email}", {"json": {"code": "0123456789"}}, 404),
     ("smtp domain add the same domain", "POST", "/smtp/domains", {"json": {"email": "{domain_email}"}}, None),
+    # ---- campaigns: another account's campaign, and its list
+    ("campaign info", "GET", "/campaigns/{campaign}", {}, 802),
+    ("campaign edit", "PATCH", "/campaigns/{campaign}", {"json": {"name": "Hijacked"}}, 802),
+    ("campaign cancel", "DELETE", "/campaigns/{campaign}", {}, 802),
+    ("campaign countries", "GET", "/campaigns/{campaign}/countries", {}, 802),
+    ("campaign referrals", "GET", "/campaigns/{campaign}/referrals", {}, 802),
+    ("campaign email", "GET", "/campaigns/{campaign}/email/{email}", {}, 802),
+    ("campaign to their list", "POST", "/campaigns",
+     {"json": {"sender_name": "Me", "sender_email": "{my_sender}", "subject": "S", "body": b64("<p>x</p>"),
+               "list_id": "{book}"}}, 703),
     # ---- captured mail (ours): a copy id of another account's message
     ("capture message", "GET", "/capture/messages/{smtp_id}", {}, 404),
     ("capture message download", "GET", "/capture/messages/{smtp_id}.eml", {}, 404),
@@ -247,7 +263,7 @@ def test_every_route_that_names_a_record_has_a_case():
                 ("/balance", "GET"), ("/balance/{currency}", "GET"), ("/user/balance/detail", "GET"),
                 ("/oauth/access_token", "POST"), ("/smtp/emails", "POST"), ("/smtp/unsubscribe", "GET"),
                 ("/smtp/ips", "GET"), ("/smtp/domains", "GET"), ("/smtp/bounces/day", "GET"),
-                ("/capture/messages", "GET"), ("/capture/messages", "DELETE")}
+                ("/capture/messages", "GET"), ("/capture/messages", "DELETE"), ("/campaigns", "GET")}
     routes = {(r.path, m) for r in ROUTES if isinstance(r, Route) and isinstance(r.endpoint, endpoint)
               for m in r.methods - {"HEAD"}}
     assert routes - own_only - covered == set()

@@ -19,6 +19,7 @@ from pulsebox.addressbooks import endpoints as books
 from pulsebox.api import endpoint, error_response, json_response
 from pulsebox.balance import endpoints as balance
 from pulsebox.blacklist import endpoints as blacklist_api
+from pulsebox.campaigns import endpoints as campaigns
 from pulsebox.capture import endpoints as capture_api
 from pulsebox.context import Context
 from pulsebox.emails import endpoints as emails_api
@@ -74,7 +75,7 @@ ROUTES = [
     route("/addressbooks/{id}/emails/unsubscribe", books.unsubscribe, "POST"),
     route("/addressbooks/{id}/emails/{email}", books.contact_info, "GET"),
     route("/addressbooks/{id}/phone", books.change_phone, "PUT POST"),
-    route("/addressbooks/{id}/campaigns", books.campaigns, "GET"),
+    route("/addressbooks/{id}/campaigns", campaigns.of_book, "GET"),
     route("/addressbooks/{id}/cost", balance.book_cost, "GET"),
     # one address across every list
     route("/emails", emails_api.bulk_info, "POST"),
@@ -83,6 +84,15 @@ ROUTES = [
     route("/emails/{email}", emails_api.delete, "DELETE"),
     route("/emails/{email}/details", emails_api.details, "GET"),
     route("/emails/{email}/campaigns", emails_api.campaigns, "GET"),
+    # campaigns
+    route("/campaigns", campaigns.create, "POST"),
+    route("/campaigns", campaigns.listing, "GET"),
+    route("/campaigns/{id}", campaigns.info, "GET"),
+    route("/campaigns/{id}", campaigns.edit, "PATCH"),
+    route("/campaigns/{id}", campaigns.cancel, "DELETE"),
+    route("/campaigns/{id}/countries", campaigns.countries, "GET"),
+    route("/campaigns/{id}/referrals", campaigns.referrals, "GET"),
+    route("/campaigns/{id}/email/{email}", campaigns.email_status, "GET"),
     # blacklist
     route("/blacklist", blacklist_api.list_, "GET"),
     route("/blacklist", blacklist_api.add, "POST"),
@@ -128,6 +138,7 @@ ROUTES = [
     Route("/t/u/{token}", tracking.unsubscribe_page, methods=["GET"]),
     Route("/t/u/{token}", tracking.unsubscribe, methods=["POST"]),
     Route("/t/confirm/{token}", tracking.confirm, methods=["GET"]),
+    Route("/t/w/{token}", tracking.web_version, methods=["GET"]),
 ]
 
 _SLASHES = re.compile(r"/{2,}")

@@ -22,12 +22,14 @@ CLICK = "click"
 UNSUBSCRIBE = "unsub"
 CONFIRM = "confirm"
 BOUNCE = "bounce"
+WEB_VERSION = "web"
 
 # public paths (the route table in app.py mounts the tracking endpoints on these)
 OPEN_PATH = "/t/o/"
 CLICK_PATH = "/t/c/"
 UNSUBSCRIBE_PATH = "/t/u/"
 CONFIRM_PATH = "/t/confirm/"
+WEB_VERSION_PATH = "/t/w/"
 
 _TOKEN = re.compile(r"(?:[0-9a-f]{1,16}\.){1,3}[0-9a-f]{%d}" % SIGNATURE_HEX)
 
@@ -64,6 +66,11 @@ def click_url(base: str, key: bytes, delivery_id: int, link_index: int) -> str:
 
 def unsubscribe_url(base: str, key: bytes, delivery_id: int) -> str:
     return f"{base}{UNSUBSCRIBE_PATH}{sign(key, UNSUBSCRIBE, delivery_id)}"
+
+
+def web_version_url(base: str, key: bytes, campaign_id: int) -> str:
+    """A campaign's public web version (its ``permalink``)."""
+    return f"{base}{WEB_VERSION_PATH}{sign(key, WEB_VERSION, campaign_id)}"
 
 
 def unsubscribe_mailto(domain: str, key: bytes, delivery_id: int) -> str:

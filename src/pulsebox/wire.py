@@ -30,7 +30,7 @@ from pulsebox.errors import ApiError
 # Fields whose value is an array or object; a string value for them is decoded again.
 STRUCTURED_FIELDS = frozenset({
     "emails", "email", "variables", "attachments", "attachments_binary", "phones", "template",
-    "to", "from", "cc", "bcc", "headers", "actions", "list_id", "status", "tags",
+    "to", "from", "cc", "bcc", "headers", "actions", "list_id", "status", "tags", "stats",
 })
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 MAX_DEPTH = 32  # nesting of brackets or JSON objects

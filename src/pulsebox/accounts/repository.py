@@ -18,6 +18,11 @@ def get(conn: Connection, account_id: int) -> RowMapping | None:
     return conn.execute(select(A).where(A.c.id == account_id)).mappings().first()
 
 
+def lock(conn: Connection, account_id: int) -> None:
+    """The account's row, locked until commit (PostgreSQL; SQLite's write lock covers it already)."""
+    conn.execute(select(A.c.id).where(A.c.id == account_id).with_for_update())
+
+
 def by_client_id(conn: Connection, client_id: str) -> RowMapping | None:
     return conn.execute(select(A).where(A.c.client_id == client_id)).mappings().first()
 

@@ -135,6 +135,12 @@ def get(conn: Connection, account_id: int) -> dict | None:
     return dict(row) if row else None
 
 
+def serialise(conn: Connection, account_id: int) -> None:
+    """Make the account's concurrent transactions that call this take turns until commit: a rule
+    that counts the account's rows before adding one (a campaign's caps) holds under concurrency."""
+    repository.lock(conn, account_id)
+
+
 def list_accounts(conn: Connection) -> list[dict]:
     return [describe(row) for row in repository.all_accounts(conn)]
 

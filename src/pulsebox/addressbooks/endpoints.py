@@ -117,11 +117,3 @@ def change_phone(call: Call) -> dict:
 def unsubscribe(call: Call) -> dict:
     service.unsubscribe(call.conn, call.account_id, schemas.book_id(call.path), schemas.email_list(call.params))
     return OK
-
-
-def campaigns(call: Call) -> list:
-    """Campaigns that used this book: none can exist until the campaigns area lands."""
-    service.book(call.conn, call.account_id, schemas.book_id(call.path))
-    paging(call.params)
-    return []
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, Numeric, and_, bindparam, case, cast, delete, exists, func, insert, select, update
@@ -136,6 +137,18 @@ def contact(conn: Connection, book_id: int, email: str) -> RowMapping | None:
     return conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, C.c.email == email)).mappings().first()
 
 
+def recipients_after(conn: Connection, account_id: int, book_ids: Sequence[int], after: str, limit: int,
+                     added_before: datetime | None) -> list[RowMapping]:
+    """Up to ``limit`` contacts of the books whose address sorts after ``after``, in address
+    order (keyset paging on the unique (book, email) index: no OFFSET however far in); an
+    address in several books comes once per book, its best status first."""
+    query = select(C.c.email, C.c.status, C.c.variables).where(
+        C.c.account_id == account_id, C.c.book_id.in_(list(book_ids)), C.c.email > after)
+    if added_before is not None:
+        query = query.where(C.c.added_at <= added_before)
+    return list(conn.execute(query.order_by(C.c.email, C.c.status).limit(limit)).mappings())
+
+
 def contacts_page(conn: Connection, book_id: int, limit: int, offset: int,
                   statuses: tuple[int, ...] | None) -> list[RowMapping]:
     query = select(*CONTACT_COLUMNS).where(C.c.book_id == book_id)
@@ -246,9 +259,9 @@ def lock_memberships(conn: Connection, account_id: int, email: str, not_status: 
                         .order_by(C.c.book_id).with_for_update()).mappings().all()
 
 
-def count_active_contacts(conn: Connection, account_id: int, book_id: int | None = None) -> int:
+def count_active_contacts(conn: Connection, account_id: int, book_ids: Sequence[int] | None = None) -> int:
     query = select(func.count(func.distinct(C.c.email))).where(C.c.account_id == account_id,
                                                                C.c.status.in_((0, 1)))
-    if book_id is not None:
-        query = query.where(C.c.book_id == book_id)
+    if book_ids is not None:
+        query = query.where(C.c.book_id.in_(list(book_ids)))
     return conn.execute(query).scalar_one()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -237,6 +239,43 @@ def unsubscribe(conn: Connection, account_id: int, book_id: int, emails: list[st
     return set_status(conn, account_id, book_id, emails, UNSUBSCRIBED)
 
 
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    status: int  # the best of its statuses across the books
+    variables: dict
+
+
+def recipients(conn: Connection, account_id: int, book_ids: Sequence[int], after: str, limit: int,
+               added_before: datetime | None = None) -> tuple[list[Recipient], str | None]:
+    """The next contacts of the books after address ``after``, each address once (a campaign's
+    batch); and the address to continue after, or None when the books hold no more. With
+    ``added_before``, only contacts added by then (a campaign's recipients are those of the moment
+    it was created, unless it uses the dynamic list)."""
+    rows = repository.recipients_after(conn, account_id, book_ids, after, limit, added_before)
+    out: dict[str, Recipient] = {}
+    for r in rows:  # an address's best status comes first
+        if r["email"] not in out:
+            out[r["email"]] = Recipient(r["email"], r["status"], r["variables"] or {})
+    if len(rows) < limit:
+        return list(out.values()), None
+    last = rows[-1]["email"]
+    # the batch may end inside an address's rows: that address is finished in the next batch
+    # (its best status was first, so it was already taken whole): continue after it
+    return list(out.values()), last
+
+
+def deliverable(status: int) -> bool:
+    return status in ACTIVE_STATUSES
+
+
+def unsubscribe_everywhere_in(conn: Connection, account_id: int, book_ids: Sequence[int], email: str) -> None:
+    """An address unsubscribed through a message sent to these books (a campaign's link)."""
+    for book_id in sorted(book_ids):
+        if repository.get_book(conn, account_id, book_id) is not None:
+            unsubscribe(conn, account_id, book_id, [email])
+
+
 def contact_email(conn: Connection, contact_id: int) -> str | None:
     """The address of a contact named by a signed link (which checks it against its signature)."""
     return repository.contact_email(conn, contact_id)
@@ -318,6 +357,7 @@ def remove_everywhere(conn: Connection, account_id: int, email: str) -> int:
     return len(removed)
 
 
-def deliverable_count(conn: Connection, account_id: int, book_id: int | None = None) -> int:
-    """Distinct New/Active addresses, in one book or across the account."""
-    return repository.count_active_contacts(conn, account_id, book_id)
+def deliverable_count(conn: Connection, account_id: int, book_id: int | None = None,
+                      book_ids: Sequence[int] | None = None) -> int:
+    """Distinct New/Active addresses: in one book, in several, or across the account."""
+    return repository.count_active_contacts(conn, account_id, [book_id] if book_id is not None else book_ids)

@@ -74,6 +74,17 @@ def detail(conn: Connection, account: dict, limits: Limits) -> dict:
     }
 
 
+def charge_emails(conn: Connection, account: dict, limits: Limits, emails: int, *, note: str) -> None:
+    """``emails`` messages sent: the plan's emails first, the rest charged at the plan's price."""
+    if emails <= 0:
+        return
+    beyond = max(0, emails - standing(conn, account, limits).emails_left)
+    ledger.add_ledger_entry(conn, account["id"], "emails", emails=emails, note=note)
+    if beyond:
+        price = (Decimal(beyond) * Decimal(account["price_per_email"])).quantize(CENT, ROUND_HALF_UP)
+        ledger.add_ledger_entry(conn, account["id"], "charge", amount=price, note=f"{note}: {beyond} beyond the plan")
+
+
 def credit(conn: Connection, account_id: int, amount: Decimal, *, bonus: bool, note: str) -> None:
     ledger.add_ledger_entry(conn, account_id, "bonus" if bonus else "credit", amount=amount, note=note)
 
@@ -102,7 +113,8 @@ def campaign_cost(conn: Connection, account: dict, limits: Limits, recipients: i
     now = standing(conn, account, limits)
     from_plan = min(recipients, now.emails_left)
     from_balance = recipients - from_plan
-    price = (Decimal(from_balance) * Decimal(account["price_per_email"])).quantize(CENT, ROUND_HALF_UP)
+    owed = Decimal(from_balance) * Decimal(account["price_per_email"])  # compared unrounded: 0.004 is not free
+    price = owed.quantize(CENT, ROUND_HALF_UP)
     return {
         "cur": now.currency,
         "sent_emails_qty": recipients,
@@ -110,5 +122,5 @@ def campaign_cost(conn: Connection, account: dict, limits: Limits, recipients: i
         "addressesDeltaFromBalance": from_balance,
         "addressesDeltaFromTariff": from_plan,
         "max_emails_per_task": limits.email_quota,
-        "result": price <= now.main + now.bonus,
+        "result": owed <= now.main + now.bonus,
     }

@@ -60,43 +60,54 @@ def find_links(markup: str) -> list[str]:
 
 class Trackable:
     """An HTML body split once at its links' values and before ``</body>``: each copy's tracked
-    body is then one join (the split is per message, the join per copy)."""
+    body is then one join. With per-copy ``variables`` (a campaign's contacts), each piece is
+    also split at its placeholders once, the first time it is asked for."""
 
-    __slots__ = ("links", "_pieces", "_values", "_quotes", "_pixel_at")
+    __slots__ = ("links", "_pieces", "_values", "_quotes", "_compiled")
 
     def __init__(self, markup: str) -> None:
         self.links: list[str] = []
-        self._pieces: list[str] = []  # text before link 0, text between links 0 and 1, ..., the rest
+        pieces: list[str] = []  # text before link 0, text between links 0 and 1, ..., the rest
         self._values: list[str] = []  # each link's value as written
         self._quotes: list[str] = []  # an unquoted value gets quotes when it is replaced
         last = 0
         for start, end, url, quote in html_markup.links(markup):
-            self._pieces.append(markup[last:start])
+            pieces.append(markup[last:start])
             self._values.append(markup[start:end])
             self._quotes.append("" if quote else '"')
             self.links.append(url)
             last = end
-        self._pieces.append(markup[last:])
+        rest = markup[last:]
         found = None
-        for found in _BODY_END.finditer(self._pieces[-1]):
+        for found in _BODY_END.finditer(rest):
             pass
-        self._pixel_at = found.start() if found else None
+        at = found.start() if found else len(rest)
+        self._pieces = [*pieces, rest[:at], rest[at:]]  # the pixel goes between the last two
+        self._compiled: tuple[list[Compiled], list[Compiled]] | None = None
 
-    def render(self, *, click_url: Callable[[int], str] | None, pixel_url: str | None) -> str:
-        """The body with each link replaced by ``click_url(index)`` and the open pixel added."""
+    def render(self, *, click_url: Callable[[int], str] | None, pixel_url: str | None,
+               variables: Mapping[str, object] | None = None) -> str:
+        """The body with each link replaced by ``click_url(index)`` and the open pixel added;
+        with ``variables``, its placeholders filled (in links left as written too)."""
+        pieces: list = self._pieces
+        values: list = self._values
+        if variables is not None:
+            if self._compiled is None:
+                self._compiled = ([Compiled(p) for p in self._pieces], [Compiled(v) for v in self._values])
+            pieces = [c.render(variables) for c in self._compiled[0]]
+            if click_url is None:
+                values = [c.render(variables) for c in self._compiled[1]]
         out: list[str] = []
-        for index, piece in enumerate(self._pieces[:-1]):
+        for index, piece in enumerate(pieces[:-2]):
             out.append(piece)
             if click_url is None:
-                out.append(self._values[index])
+                out.append(values[index])
             else:
                 out.append(f"{self._quotes[index]}{click_url(index)}{self._quotes[index]}")
-        rest = self._pieces[-1]
+        out.append(pieces[-2])
         if pixel_url is not None:
-            pixel = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">'
-            at = self._pixel_at if self._pixel_at is not None else len(rest)
-            rest = rest[:at] + pixel + rest[at:]
-        out.append(rest)
+            out.append(f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">')
+        out.append(pieces[-1])
         return "".join(out)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from pulsebox import links
 from pulsebox.addressbooks import service as books
+from pulsebox.campaigns import service as campaigns
 from pulsebox.delivery.transports.base import address_fault
 from pulsebox.inbound import arf, dsn, mime
 from pulsebox.outbox import service as outbox
@@ -31,6 +32,7 @@ def process(conn: Connection, key: bytes, rcpt: str, message: bytes) -> str:
         return f"ignored: delivery {delivery_id} does not exist"
     if purpose == links.UNSUBSCRIBE:  # RFC 2369: any message to the mailto unsubscribes
         outbox.unsubscribe(conn, delivery, comment=UNSUBSCRIBE_COMMENT)
+        campaigns.unsubscribed(conn, delivery)
         return f"unsubscribed: delivery {delivery_id}"
     try:
         parsed = mime.parse(message)

@@ -28,7 +28,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(10), default="smtp")  # smtp | system (| campaign)
+    kind: Mapped[str] = mapped_column(String(10), default="smtp")  # smtp | system | campaign
     sender_email: Mapped[str] = mapped_column(String(320))
     sender_name: Mapped[str] = mapped_column(String(255), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
@@ -53,6 +53,8 @@ class Delivery(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
+    # the recipient's own values for the message's {{placeholders}} (a campaign's contact), or NULL
+    variables: Mapped[dict | None] = mapped_column(JSON)
     # queued -> sent | deferred (-> queued again) | bounced | failed | suppressed; sent -> bounced
     # (a DSN came back) | complained (an ARF report)
     status: Mapped[str] = mapped_column(String(12), default="queued")

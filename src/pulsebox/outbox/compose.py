@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pulsebox import links
 from pulsebox.delivery import message as mime
-from pulsebox.delivery.render import Trackable
+from pulsebox.delivery.render import Compiled, Trackable
 from pulsebox.outbox import content
 
 if TYPE_CHECKING:
@@ -26,14 +26,15 @@ class Prepared:
     message: dict  # the row: public_id, track_opens, track_clicks, ...
     mail: mime.Mail  # with the text alternative filled in
     trackable: Trackable | None  # the html split at its links, once per message
+    subject: Compiled  # split at its placeholders, for copies with variables of their own
+    text: Compiled | None
     has_links: bool  # clicks can be tracked: the split found the links stored at accept
     list_unsubscribe: bool
 
 
 def prepare(message: dict) -> Prepared:
     mail = content.decode(message)
-    tracks = message["track_opens"] or message["track_clicks"]
-    trackable = Trackable(mail.html) if mail.html and tracks else None
+    trackable = Trackable(mail.html) if mail.html else None
     stored = content.links(message["content"])
     # a click names its link by index into the links stored at accept: if this split finds other
     # links (a message accepted by an older version), its links are left as they are
@@ -41,7 +42,8 @@ def prepare(message: dict) -> Prepared:
     if not mail.text and mail.html:  # made from the html before tracking rewrites its links
         mail.text = mime.text_from_html(mail.html)
     return Prepared(message=message, mail=mail, trackable=trackable, has_links=has_links,
-                    list_unsubscribe=content.adds_list_unsubscribe(message["content"]))
+                    list_unsubscribe=content.adds_list_unsubscribe(message["content"]),
+                    subject=Compiled(mail.subject), text=Compiled(mail.text) if mail.text else None)
 
 
 class Composer:
@@ -53,13 +55,18 @@ class Composer:
         self.domain = settings.return_path_domain
 
     def compose(self, delivery: dict, p: Prepared) -> tuple[str, bytes]:
+        """A message without To (a campaign's) goes to each copy's own address; a copy with
+        ``variables`` has its subject, html and text personalised (``{{email}}`` is its address)."""
         message, delivery_id = p.message, delivery["id"]
+        variables = delivery.get("variables")
+        if variables is not None:
+            variables = {"email": delivery["email"], **variables}
         html = p.mail.html
         track_clicks = message["track_clicks"] and p.has_links
-        if p.trackable and (message["track_opens"] or track_clicks):
+        if p.trackable and (message["track_opens"] or track_clicks or variables is not None):
             click = (lambda i: links.click_url(self.base, self.key, delivery_id, i)) if track_clicks else None
             pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
-            html = p.trackable.render(click_url=click, pixel_url=pixel)
+            html = p.trackable.render(click_url=click, pixel_url=pixel, variables=variables)
         headers = p.mail.headers
         if p.list_unsubscribe and not any(h.lower() == "list-unsubscribe" for h in headers):
             headers = {**headers,
@@ -69,4 +76,9 @@ class Composer:
                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
         copy = replace(p.mail, html=html, headers=headers,
                        message_id=f"<{message['public_id']}.{delivery_id:x}@{self.domain}>")
+        if not copy.to:
+            copy.to = [mime.Address(delivery["email"])]
+        if variables is not None:
+            copy.subject = p.subject.render(variables)
+            copy.text = p.text.render(variables) if p.text else None
         return links.return_path(self.domain, self.key, delivery_id), mime.build(copy, domain=self.domain)

@@ -23,12 +23,20 @@ def _addresses(content: dict, key: str) -> list[Address]:
     return [Address(email, name) for email, name in content.get(key) or []]
 
 
+def attachments_to_json(items: list[Attachment]) -> list[dict]:
+    return [{"filename": a.filename, "content_type": a.content_type, "content": base64.b64encode(a.content).decode()}
+            for a in items]
+
+
+def attachments_from_json(items: list[dict] | None) -> list[Attachment]:
+    return [Attachment(a["filename"], base64.b64decode(a["content"]), a["content_type"]) for a in items or []]
+
+
 def encode(mail: Mail, *, links: list[str], list_unsubscribe: bool) -> dict:
     return {"html": mail.html, "text": mail.text, "to": _people(mail.to), "cc": _people(mail.cc),
             "reply_to": [mail.reply_to.email, mail.reply_to.name] if mail.reply_to else None,
             "headers": mail.headers,
-            "attachments": [{"filename": a.filename, "content_type": a.content_type,
-                             "content": base64.b64encode(a.content).decode()} for a in mail.attachments],
+            "attachments": attachments_to_json(mail.attachments),
             "links": links, "list_unsubscribe": list_unsubscribe}
 
 
@@ -41,8 +49,7 @@ def decode(message: dict) -> Mail:
                 text=content.get("text"), html=content.get("html"),
                 reply_to=Address(reply[0], reply[1]) if reply else None,
                 headers=dict(content.get("headers") or {}),
-                attachments=[Attachment(a["filename"], base64.b64decode(a["content"]), a["content_type"])
-                             for a in content.get("attachments") or []])
+                attachments=attachments_from_json(content.get("attachments")))
 
 
 def links(content: object) -> list[str]:

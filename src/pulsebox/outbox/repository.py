@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.insert import InsertNew
@@ -38,6 +38,29 @@ def insert_deliveries(conn: Connection, message_id: int, account_id: int, emails
     conn.execute(_INSERT_DELIVERY, rows[0] if len(rows) == 1 else rows)  # one row: no executemany set-up
 
 
+def insert_copies(conn: Connection, rows: Sequence[dict]) -> None:
+    """Copies made in bulk (a campaign's batch): dicts with message_id, account_id, email,
+    variables, status (queued or suppressed) and reason."""
+    if rows:
+        conn.execute(_INSERT_DELIVERY, list(rows))
+
+
+def stop_copies(conn: Connection, message_id: int, reason: str) -> int:
+    """Copies of the message still waiting (not the ones a worker is sending) become suppressed."""
+    return conn.execute(update(D).where(D.c.message_id == message_id, D.c.status.in_(("queued", "deferred")))
+                        .values(status="suppressed", reason=reason, updated_at=utcnow())).rowcount
+
+
+def has_pending(conn: Connection, message_id: int) -> bool:
+    return conn.execute(select(D.c.id).where(D.c.message_id == message_id,
+                                            D.c.status.in_(("queued", "deferred", "sending"))).limit(1)).first() is not None
+
+
+def has_sendable(conn: Connection, message_id: int) -> bool:
+    return conn.execute(select(D.c.id).where(D.c.message_id == message_id, D.c.status != "suppressed")
+                        .limit(1)).first() is not None
+
+
 # ---- the delivery queue ----
 
 def claim_due(conn: Connection, limit: int, lease_until: datetime) -> list[dict]:
@@ -51,7 +74,8 @@ def claim_due(conn: Connection, limit: int, lease_until: datetime) -> list[dict]
            .with_for_update(skip_locked=True))
     rows = conn.execute(update(D).where(D.c.id.in_(due.scalar_subquery()))
                         .values(status="sending", locked_until=lease_until, attempts=D.c.attempts + 1)
-                        .returning(D.c.id, D.c.message_id, D.c.account_id, D.c.email, D.c.attempts))
+                        .returning(D.c.id, D.c.message_id, D.c.account_id, D.c.email, D.c.attempts,
+                                   D.c.variables))
     return sorted((dict(r) for r in rows.mappings()), key=lambda r: r["id"])
 
 
@@ -169,6 +193,32 @@ def delivery(conn: Connection, delivery_id: int) -> RowMapping | None:
 
 def events(conn: Connection, delivery_ids: Sequence[int]) -> list[RowMapping]:
     return list(conn.execute(select(E).where(E.c.delivery_id.in_(delivery_ids)).order_by(E.c.id)).mappings())
+
+
+# ---- a message's figures (a campaign's statistics) ----
+
+def outcome_counts(conn: Connection, message_id: int) -> list[RowMapping]:
+    """Copies by status, reason and enhanced answer code, with how many were opened and clicked."""
+    opened = func.sum(case((D.c.opens > 0, 1), else_=0))
+    clicked = func.sum(case((D.c.clicks > 0, 1), else_=0))
+    query = (select(D.c.status, D.c.reason, D.c.smtp_answer_subcode, func.count().label("copies"),
+                    opened.label("opened"), clicked.label("clicked"))
+             .where(D.c.message_id == message_id)
+             .group_by(D.c.status, D.c.reason, D.c.smtp_answer_subcode))
+    return list(conn.execute(query).mappings())
+
+
+def event_counts(conn: Connection, message_id: int, kind: str, column: str) -> list[tuple]:
+    """(value of ``column``, events) for the message's events of ``kind`` (clicks by url, opens by country)."""
+    by = E.c[column]
+    query = (select(by, func.count()).select_from(E.join(D, D.c.id == E.c.delivery_id))
+             .where(D.c.message_id == message_id, E.c.kind == kind).group_by(by).order_by(func.count().desc(), by))
+    return [tuple(r) for r in conn.execute(query)]
+
+
+def copy_to(conn: Connection, message_id: int, email: str) -> RowMapping | None:
+    return conn.execute(select(D).where(D.c.message_id == message_id, D.c.email == email)
+                        .order_by(D.c.id).limit(1)).mappings().first()
 
 
 # ---- tracking ----

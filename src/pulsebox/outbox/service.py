@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -38,33 +38,78 @@ BOUNCE_WINDOW = timedelta(hours=24)
 
 # ---- queueing ----
 
-def _check(mail: Mail) -> None:
-    """Whatever cannot become a message is refused when it is queued, not in the worker."""
+def check(mail: Mail) -> None:
+    """Whatever cannot become a message is refused when it is queued, not in the worker (a
+    message with no To is checked as one copy of it would be)."""
     try:
-        mime.check(mail)
+        mime.check(mail if mail.to else replace(mail, to=[Address("recipient@example.com")]))
     except mime.HeaderInjection:
         raise ApiError(800, "Header values (names, subject, headers) must not contain line breaks") from None
     except (ValueError, UnicodeError) as exc:
         raise ApiError(800, f"The message cannot be built: {exc}") from None
 
 
-def queue(conn: Connection, account_id: int, mail: Mail, *, kind: str, track_opens: bool = False,
-          track_clicks: bool = False, list_unsubscribe: bool = True) -> str:
-    """Store ``mail`` and a queued copy for each of its recipients (each address once: every copy
-    has its own links and return path); its public id. The worker wakes after the commit."""
-    _check(mail)
+def store(conn: Connection, account_id: int, mail: Mail, *, kind: str, track_opens: bool = False,
+          track_clicks: bool = False, list_unsubscribe: bool = True) -> tuple[int, str]:
+    """Store ``mail`` with no copies yet; (message id, public id). A message with no To (a
+    campaign's) goes to each copy's own address, personalised with the copy's variables."""
+    check(mail)
     public_id = secrets.token_hex(16)
-    now = utcnow()
     message_id = repository.insert_message(conn, {
         "public_id": public_id, "account_id": account_id, "kind": kind,
         "sender_email": mail.sender.email, "sender_name": mail.sender.name, "subject": mail.subject,
         "content": content.encode(mail, links=find_links(mail.html) if mail.html else [],
                                   list_unsubscribe=list_unsubscribe),
-        "size": content.size(mail), "track_opens": track_opens, "track_clicks": track_clicks, "created_at": now,
+        "size": content.size(mail), "track_opens": track_opens, "track_clicks": track_clicks, "created_at": utcnow(),
     })
-    repository.insert_deliveries(conn, message_id, account_id, list(dict.fromkeys(mail.recipients())), now)
+    return message_id, public_id
+
+
+def queue(conn: Connection, account_id: int, mail: Mail, *, kind: str, track_opens: bool = False,
+          track_clicks: bool = False, list_unsubscribe: bool = True) -> str:
+    """Store ``mail`` and a queued copy for each of its recipients (each address once: every copy
+    has its own links and return path); its public id. The worker wakes after the commit."""
+    message_id, public_id = store(conn, account_id, mail, kind=kind, track_opens=track_opens,
+                                  track_clicks=track_clicks, list_unsubscribe=list_unsubscribe)
+    repository.insert_deliveries(conn, message_id, account_id, list(dict.fromkeys(mail.recipients())), utcnow())
     wake_after_commit(conn)
     return public_id
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One recipient's copy to add to a stored message: its own placeholder values, or the reason
+    it is not sent (recorded as ``suppressed``, so every recipient is counted somewhere)."""
+
+    email: str
+    variables: dict
+    suppressed: str | None = None
+
+
+def add_copies(conn: Connection, message_id: int, account_id: int, copies: Sequence[Copy]) -> None:
+    now = utcnow()
+    repository.insert_copies(conn, [
+        {"message_id": message_id, "account_id": account_id, "email": c.email, "variables": c.variables,
+         "status": "suppressed" if c.suppressed else "queued", "reason": c.suppressed,
+         "next_attempt_at": now, "updated_at": now} for c in copies])
+    if any(c.suppressed is None for c in copies):
+        wake_after_commit(conn)
+
+
+def stop(conn: Connection, message_id: int, reason: str) -> int:
+    """The message's copies still waiting are not sent (``reason`` recorded); those a worker is
+    sending right now finish. How many were stopped."""
+    return repository.stop_copies(conn, message_id, reason)
+
+
+def has_pending(conn: Connection, message_id: int) -> bool:
+    """Whether a copy of the message still waits to be sent (or is being sent)."""
+    return repository.has_pending(conn, message_id)
+
+
+def has_sendable(conn: Connection, message_id: int) -> bool:
+    """Whether any copy of the message was queued to be sent (not all suppressed)."""
+    return repository.has_sendable(conn, message_id)
 
 
 def queue_notice(conn: Connection, account_id: int, *, to: str, subject: str, text: str,
@@ -106,6 +151,32 @@ def copies_of(conn: Connection, account_id: int, kind: str, public_id: str) -> l
         raise ApiError(NOT_FOUND, "Email not found")
     events = _events_by_delivery(conn, rows)
     return [(dict(r), events[r["delivery_id"]]) for r in rows]
+
+
+# ---- a message's figures ----
+
+def outcome_counts(conn: Connection, message_id: int) -> list[dict]:
+    return [dict(r) for r in repository.outcome_counts(conn, message_id)]
+
+
+def clicks_by_url(conn: Connection, message_id: int) -> list[tuple[str, int]]:
+    return repository.event_counts(conn, message_id, "click", "url")
+
+
+def opens_by_country(conn: Connection, message_id: int) -> list[tuple[str, int]]:
+    return repository.event_counts(conn, message_id, "open", "country")
+
+
+def unsubscribes_from(conn: Connection, message_id: int) -> int:
+    return sum(n for _, n in repository.event_counts(conn, message_id, "unsubscribe", "kind"))
+
+
+def copy_to(conn: Connection, message_id: int, email: str) -> tuple[dict, list[dict]] | None:
+    """The copy of the message sent to ``email``, with its events, or None."""
+    row = repository.copy_to(conn, message_id, email)
+    if row is None:
+        return None
+    return dict(row), [dict(e) for e in repository.events(conn, [row["id"]])]
 
 
 # ---- suppression: checked by the pump for every copy, right before it is built ----

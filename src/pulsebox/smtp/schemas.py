@@ -44,7 +44,9 @@ def _people(value: object) -> list[Address]:
     return [_person(item, missing=11) for item in items]
 
 
-def _attachments(email: dict) -> list[Attachment]:
+def attachments(email: dict, limit: int = MAX_ATTACHMENTS) -> list[Attachment]:
+    """``attachments`` (file name -> text) and ``attachments_binary`` (file name -> base64), at
+    most ``limit`` in all (a campaign's are read the same way)."""
     out = []
     for key, binary in (("attachments", False), ("attachments_binary", True)):
         value = email.get(key)
@@ -66,8 +68,8 @@ def _attachments(email: dict) -> list[Attachment]:
             if guessed.startswith("text/"):
                 guessed += "; charset=utf-8"  # attachments given as text are UTF-8 (JSON strings)
             out.append(Attachment(str(filename), data, guessed))
-    if len(out) > MAX_ATTACHMENTS:
-        raise ApiError(8, f"At most {MAX_ATTACHMENTS} attachments per message")
+    if len(out) > limit:
+        raise ApiError(8, f"At most {limit} attachments per message")
     return out
 
 
@@ -155,7 +157,7 @@ def send_request(params: dict) -> SendRequest:
         sender=sender, to=to, cc=cc, bcc=bcc, subject=subject,
         html=html, text=text or None,
         reply_to=_person(reply_to, missing=8) if reply_to not in (None, "", {}) else None,
-        headers=_headers(email.get("headers")), attachments=_attachments(email),
+        headers=_headers(email.get("headers")), attachments=attachments(email),
     )
     return SendRequest(mail, template_id, {str(k): v for k, v in variables.items()},
                        track_opens=as_bool(email.get("track_opens", 1)),

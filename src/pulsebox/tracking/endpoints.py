@@ -190,3 +190,21 @@ async def confirm(request: Request) -> Response:
     if not await _write(ctx, service.confirm, ctx.settings.signing_key, token):
         return _page(pages.not_found(), 404)
     return _page(pages.confirmed())
+
+
+# a campaign's own html, shown on our origin: sandboxed (no scripts, an opaque origin), images and
+# styles from anywhere as a mail client would show them
+WEB_VERSION_HEADERS = {**NO_STORE, "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer",
+                       "Content-Security-Policy": "sandbox; default-src 'none'; img-src * data:; "
+                                                  "style-src * 'unsafe-inline'; font-src * data:"}
+
+
+async def web_version(request: Request) -> Response:
+    ctx = _ctx(request)
+    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+        return _too_many(limited)
+    with ctx.db.transaction(write=False) as conn:
+        body = service.web_version(conn, ctx.settings.signing_key, request.path_params["token"])
+    if body is None:
+        return _page(pages.not_found(), 404)
+    return HTMLResponse(body, headers=WEB_VERSION_HEADERS)

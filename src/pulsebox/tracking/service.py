@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from pulsebox import links
 from pulsebox.addressbooks import service as addressbooks
+from pulsebox.campaigns import service as campaigns
 from pulsebox.clientinfo import client_info
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.outbox import service as outbox
@@ -126,7 +127,16 @@ def unsubscribe(conn: Connection, delivery_id: int, *, one_click: bool) -> tuple
     if found is None:
         return None
     outbox.unsubscribe(conn, found, comment=ONE_CLICK_COMMENT if one_click else PAGE_COMMENT)
+    campaigns.unsubscribed(conn, found)
     return found["email"], found["sender_email"]
+
+
+# ---- a campaign's web version (its permalink) ----
+
+def web_version(conn: Connection, key: bytes, token: str) -> str | None:
+    """The html of the campaign a permalink token was signed for, or None."""
+    ids = links.verify(key, links.WEB_VERSION, token, 1)
+    return campaigns.web_version(conn, ids[0]) if ids and ids[0] <= MAX_ID else None
 
 
 # ---- double opt-in ----

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pulsebox.addressbooks import service as books
+from pulsebox.campaigns import tasks as campaigns
 from pulsebox.outbox import tasks as outbox
 from pulsebox.pump import PumpContext
 
@@ -17,4 +18,4 @@ def deliver_outbox(job: PumpContext) -> int:
 
 
 # each queue of its own (a domain table claimed with leases), polled every round
-PUMPS: list[Callable[[PumpContext], int]] = [deliver_outbox, outbox.prune_outbox]
+PUMPS: list[Callable[[PumpContext], int]] = [campaigns.copy_recipients, deliver_outbox, outbox.prune_outbox]

@@ -1,0 +1,87 @@
+"""Every query on campaigns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from pulsebox.models import Campaign
+
+C = Campaign.__table__
+
+
+def insert_campaign(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(C).returning(C.c.id), values).scalar_one()
+
+
+def get(conn: Connection, account_id: int, campaign_id: int, *, lock: bool = False) -> RowMapping | None:
+    query = select(C).where(C.c.account_id == account_id, C.c.id == campaign_id)
+    return conn.execute(query.with_for_update() if lock else query).mappings().first()
+
+
+def page(conn: Connection, account_id: int, *, order: str, statuses: Sequence[int], scheduled: bool,
+         limit: int, offset: int) -> list[RowMapping]:
+    query = select(C).where(C.c.account_id == account_id)
+    if statuses:
+        query = query.where(C.c.status.in_(list(statuses)))
+    if scheduled:
+        query = query.where(C.c.status == 0, C.c.send_date.is_not(None))
+    key = C.c.id.asc() if order == "asc" else C.c.id.desc()
+    return list(conn.execute(query.order_by(key).limit(limit).offset(offset)).mappings())
+
+
+def all_of(conn: Connection, account_id: int) -> list[RowMapping]:
+    """Every campaign of the account, newest first (``list_ids`` is JSON: filtered by the caller)."""
+    return list(conn.execute(select(C).where(C.c.account_id == account_id).order_by(C.c.id.desc())).mappings())
+
+
+def created_since(conn: Connection, account_id: int, since: datetime, statuses: Sequence[int]) -> list[RowMapping]:
+    """The account's campaigns created since ``since`` that are not in ``statuses``."""
+    return list(conn.execute(select(C.c.id, C.c.list_ids, C.c.created_at).where(
+        C.c.account_id == account_id, C.c.created_at >= since, C.c.status.not_in(list(statuses)))).mappings())
+
+
+def update_campaign(conn: Connection, campaign_id: int, **values: object) -> None:
+    conn.execute(update(C).where(C.c.id == campaign_id).values(**values))
+
+
+def _due(now: datetime, copying: int, test: int, scheduled: int):  # noqa: ANN202
+    """Campaigns whose recipients are being copied, tests not copied yet, scheduled ones now due."""
+    return or_(C.c.status == copying, and_(C.c.status == test, C.c.copied == 0),
+               and_(C.c.status == scheduled, C.c.send_date <= now))
+
+
+def claim_to_copy(conn: Connection, now: datetime, copying: int, test: int, scheduled: int) -> RowMapping | None:
+    """One campaign to copy recipients of, locked until commit; ``SKIP LOCKED``: another worker's
+    round takes another campaign, or waits a round."""
+    query = (select(C).where(_due(now, copying, test, scheduled)).order_by(C.c.id).limit(1)
+             .with_for_update(skip_locked=True))
+    return conn.execute(query).mappings().first()
+
+
+def in_status(conn: Connection, statuses: Sequence[int], limit: int) -> list[RowMapping]:
+    return list(conn.execute(select(C.c.id, C.c.account_id, C.c.status, C.c.message_id)
+                             .where(C.c.status.in_(list(statuses))).order_by(C.c.id).limit(limit)).mappings())
+
+
+def any_work(conn: Connection, now: datetime, copying: int, test: int, scheduled: int,
+             sending: Sequence[int]) -> bool:
+    """Whether a round has anything to do: copying, or sending campaigns to finish."""
+    query = select(C.c.id).where(or_(_due(now, copying, test, scheduled), C.c.status.in_(list(sending)))).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def by_id(conn: Connection, campaign_id: int) -> RowMapping | None:
+    """By id alone: for a signed permalink, whose signature names the campaign."""
+    return conn.execute(select(C).where(C.c.id == campaign_id)).mappings().first()
+
+
+def of_message(conn: Connection, message_id: int) -> RowMapping | None:
+    return conn.execute(select(C).where(C.c.message_id == message_id)).mappings().first()
+
+
+def count(conn: Connection, account_id: int) -> int:
+    return conn.execute(select(func.count()).select_from(C).where(C.c.account_id == account_id)).scalar_one()

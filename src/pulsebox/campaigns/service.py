@@ -1,0 +1,408 @@
+"""Campaign rules: creating, editing, cancelling, the copying of recipients into the outbox, and
+the figures every statistic is read from. No HTTP, no commit.
+
+A campaign moves through document 004's statuses: 26 draft (never sends), 0 scheduled (ours:
+waits for ``send_date``), 13 while its recipients are copied into the outbox (sending starts with
+the first batch), 2 once all are copied, 3 when no copy waits any more; 12 when the lists held no
+deliverable address, 16 when cancelled; a test campaign is 4, then 8. Each recipient is one
+outbox copy with the contact's variables, so every figure is a count over copies and their events.
+"""
+
+from __future__ import annotations
+
+import html as html_text
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import Connection
+
+from pulsebox import links
+from pulsebox.accounts import service as accounts
+from pulsebox.accounts.service import Limits
+from pulsebox.addressbooks import service as books
+from pulsebox.balance import service as balance
+from pulsebox.blacklist import service as blacklist
+from pulsebox.campaigns import repository
+from pulsebox.campaigns.schemas import (CANCELLED, COPYING, DRAFT, EDITABLE, NEW, NO_ACTIVE_ADDRESSES, RUNNING,
+                                        SENDING, SENT, TEST, TEST_SENT, CampaignRequest, Edit)
+from pulsebox.config import Settings
+from pulsebox.delivery import markup
+from pulsebox.delivery.message import Address, Mail
+from pulsebox.errors import ApiError
+from pulsebox.models import utcnow
+from pulsebox.outbox import content, service as outbox
+from pulsebox.pump import wake_after_commit
+from pulsebox.senders import service as senders
+from pulsebox.templates import service as templates
+
+KIND = "campaign"  # the outbox messages of campaigns
+BATCH = 2000  # recipients copied a transaction
+
+
+# ---- creating ----
+
+def _check_sender(conn: Connection, account_id: int, email: str, settings: Settings) -> None:
+    if not settings.verify_senders:
+        return
+    try:
+        senders.require_active(conn, account_id, email)
+    except ApiError as error:
+        if error.code == 1003:
+            raise
+        raise ApiError(704, f"Sender {email} is not activated: activate it first") from None
+
+
+def _body(conn: Connection, account_id: int, body: str | None, template_id: str | None) -> str:
+    if template_id is not None:
+        try:
+            return templates.get(conn, account_id, template_id)["body"]
+        except ApiError:
+            raise ApiError(721, f"Template {template_id[:64]!r} not found") from None
+    assert body is not None
+    return body
+
+
+def _lists(conn: Connection, account_id: int, list_ids: list[int]) -> None:
+    for book_id in list_ids:
+        try:
+            books.book(conn, account_id, book_id)
+        except ApiError:
+            raise ApiError(703) from None
+
+
+def _check_caps(conn: Connection, account_id: int, list_ids: list[int], limits: Limits) -> None:
+    """SendPulse's two creation caps, each a per-account setting: campaigns an hour (791) and a
+    second campaign to the same list within an interval (711). Drafts and tests count for neither."""
+    now = utcnow()
+    hour, interval = timedelta(hours=1), timedelta(seconds=limits.same_list_interval)
+    recent = repository.created_since(conn, account_id, now - max(hour, interval), (DRAFT, TEST, TEST_SENT))
+    if sum(1 for r in recent if r["created_at"] >= now - hour) >= limits.campaigns_per_hour:
+        raise ApiError(791, f"At most {limits.campaigns_per_hour} campaigns an hour")
+    if interval and any(r["created_at"] >= now - interval and set(r["list_ids"]) & set(list_ids) for r in recent):
+        raise ApiError(711, f"Wait {max(1, limits.same_list_interval // 60)} minutes before sending to the same "
+                            "list again")
+
+
+def create(conn: Connection, account: dict, limits: Limits, request: CampaignRequest, settings: Settings) -> dict:
+    """Check everything a send needs before anything is stored; the new campaign's row. Nothing
+    is copied or sent here: the worker copies the recipients (status 13) in batches."""
+    account_id = account["id"]
+    if request.segment_id is not None and not request.list_ids:
+        raise ApiError(703, "Segments are not available yet: send to a list_id")
+    _check_sender(conn, account_id, request.sender_email, settings)
+    body = _body(conn, account_id, request.body, request.template_id)
+    _lists(conn, account_id, request.list_ids)
+    outbox.check(_mail(request.sender_name, request.sender_email, request.subject, body, request.attachments))
+    now = utcnow()
+    if request.is_test:
+        count, status = 1, TEST
+    else:
+        if not request.draft:
+            accounts.serialise(conn, account_id)  # concurrent creations count each other
+            _check_caps(conn, account_id, request.list_ids, limits)
+        if not any(books.book(conn, account_id, i)["all_email_qty"] for i in request.list_ids):
+            raise ApiError(211)
+        count = books.deliverable_count(conn, account_id, book_ids=request.list_ids)
+        status = DRAFT if request.draft else NEW if request.send_date else COPYING
+    cost = balance.campaign_cost(conn, account, limits, count)
+    if not cost["result"] and status != DRAFT:
+        raise ApiError(707)
+    campaign_id = repository.insert_campaign(conn, {
+        "account_id": account_id, "name": request.name, "status": status, "sender_name": request.sender_name,
+        "sender_email": request.sender_email, "subject": request.subject, "body": body,
+        "body_amp": request.body_amp, "template_id": request.template_id,
+        "attachments": content.attachments_to_json(request.attachments),
+        "list_ids": request.list_ids, "segment_id": request.segment_id,
+        "send_date": request.send_date or (None if status == DRAFT else now), "is_test": request.is_test,
+        "dynamic": request.dynamic, "track_opens": request.track_opens, "track_clicks": request.track_clicks,
+        "utm_campaign": request.utm_campaign, "all_email_qty": count,
+        "tariff_email_qty": cost["addressesDeltaFromTariff"], "paid_email_qty": cost["addressesDeltaFromBalance"],
+        "overdraft_price": str(account["price_per_email"].normalize()), "currency": account["currency"],
+        "cursor": "", "copied": 0, "created_at": now})
+    if status in (COPYING, TEST):
+        wake_after_commit(conn)
+    return get(conn, account_id, campaign_id)
+
+
+def _mail(sender_name: str, sender_email: str, subject: str, body: str, attachments: list) -> Mail:
+    """The campaign's message: no To (each copy goes to its own recipient, personalised)."""
+    return Mail(sender=Address(sender_email, sender_name), to=[], subject=subject, html=body,
+                attachments=list(attachments))
+
+
+def get(conn: Connection, account_id: int, campaign_id: int, *, lock: bool = False) -> dict:
+    row = repository.get(conn, account_id, campaign_id, lock=lock)
+    if row is None:
+        raise ApiError(802)
+    out = dict(row)
+    out["company_price"] = str((Decimal(out["overdraft_price"]) * out["paid_email_qty"]).normalize())
+    return out
+
+
+def edit(conn: Connection, account_id: int, campaign_id: int, change: Edit, settings: Settings) -> None:
+    """``PATCH``: a scheduled campaign or a draft only; a draft given a ``send_date`` is scheduled."""
+    row = get(conn, account_id, campaign_id, lock=True)
+    if row["status"] not in EDITABLE:
+        raise ApiError(602, "Only a scheduled campaign or a draft can be edited")
+    values: dict = {}
+    if change.sender_email is not None:
+        _check_sender(conn, account_id, change.sender_email, settings)
+        values |= {"sender_name": change.sender_name, "sender_email": change.sender_email}
+    if change.name is not None:
+        values["name"] = change.name
+    if change.subject is not None:
+        values["subject"] = change.subject
+    if change.body is not None or change.template_id is not None:
+        values["body"] = _body(conn, account_id, change.body, change.template_id)
+        values["template_id"] = change.template_id
+    if change.send_date is not None:
+        values |= {"send_date": change.send_date, "status": NEW}
+        wake_after_commit(conn)
+    merged = {**row, **values}
+    outbox.check(_mail(merged["sender_name"], merged["sender_email"], merged["subject"], merged["body"], []))
+    if values:
+        repository.update_campaign(conn, campaign_id, **values)
+
+
+def cancel(conn: Connection, account_id: int, campaign_id: int) -> None:
+    """``DELETE``: a campaign not finished stops; copies not yet handed to a transport are not
+    sent (recorded as suppressed, "campaign cancelled"); those in flight finish."""
+    row = get(conn, account_id, campaign_id, lock=True)
+    if row["status"] not in (*EDITABLE, *RUNNING):
+        raise ApiError(602)
+    repository.update_campaign(conn, campaign_id, status=CANCELLED, finished_at=utcnow())
+    if row["message_id"] is not None:
+        outbox.stop(conn, row["message_id"], "campaign cancelled")
+
+
+def listing(conn: Connection, account_id: int, *, order: str, statuses: list[int], scheduled: bool, limit: int,
+            offset: int) -> list[tuple[dict, dict]]:
+    rows = repository.page(conn, account_id, order=order, statuses=statuses, scheduled=scheduled, limit=limit,
+                           offset=offset)
+    out = []
+    for r in rows:
+        row = get(conn, account_id, r["id"])
+        out.append((row, short_figures(general(conn, row))))
+    return out
+
+
+def of_book(conn: Connection, account_id: int, book_id: int, limit: int, offset: int) -> list[dict]:
+    books.book(conn, account_id, book_id)
+    rows = [dict(r) for r in repository.all_of(conn, account_id) if book_id in (r["list_ids"] or [])]
+    return rows[offset:offset + limit]
+
+
+# ---- figures ----
+
+# document 004, statistics.general: code -> explanation
+GENERAL = [(0, "In queue"), (1, "Sent"), (2, "Delivered"), (3, "Opened"), (4, "Link redirected"),
+           (5, "User unsubscribe"), (6, "Mail server answer :: No such email"),
+           (7, "Temporary unavailable (will be sent later)"), (8, "Unavailable"),
+           (9, "Mail server answer :: Rejected by server as spam"), (10, "Mail server answer :: Mailbox is full"),
+           (11, "Mail server answer :: Marked as spam by user"), (12, "Delivery failure"), (13, "Not sent"),
+           (14, "Not such domain"), (15, "Unsubscribe from newsletter"), (16, "Not valid email"),
+           (17, "Temporary blocked"), (18, "Disable by administrator"), (20, "Already unsubscribed")]
+EXPLAIN = dict(GENERAL)
+
+# why a recipient was not copied as a queued copy (the outbox's "suppressed" reason) -> code
+SUPPRESSED = {"blacklisted": 18, "unsubscribed": 20, "unsubscribed from the list": 15, "sending error": 8,
+              "not active": 13, "campaign cancelled": 13}
+
+
+def _bounce_code(enhanced: str) -> int:
+    """RFC 3463 enhanced status -> the document's per-email code."""
+    if enhanced in ("5.1.1", "5.1.6"):
+        return 6
+    if enhanced in ("5.1.2", "5.1.10", "5.4.4"):
+        return 14
+    if enhanced == "5.1.3":
+        return 16
+    if enhanced == "5.2.2":
+        return 10
+    if enhanced.startswith("5.7."):
+        return 9
+    return 12
+
+
+def copy_code(status: str, reason: str | None, enhanced: str | None) -> int:
+    """The document's code for one copy's outcome (what ``global_status`` answers)."""
+    if status in ("queued", "sending"):
+        return 0
+    if status == "sent":
+        return 1
+    if status == "complained":
+        return 11
+    if status == "deferred":
+        return 17 if (enhanced or "").startswith("4.7.") else 7
+    if status == "failed":
+        return 8
+    if status == "bounced":
+        code = reason[len("bounce "):] if reason and reason.startswith("bounce ") else (enhanced or "")
+        return _bounce_code(code)
+    return SUPPRESSED.get(reason or "", 13)
+
+
+def general(conn: Connection, row: dict) -> list[dict]:
+    """``statistics.general``: every code of document 004 with its count. A copy counts under its
+    outcome's code, and also as sent (1) and delivered (2) if a server took it (a complaint later
+    included), opened (3) and redirected (4) if it was."""
+    counts = dict.fromkeys(EXPLAIN, 0)
+    if row["message_id"] is not None:
+        for c in outbox.outcome_counts(conn, row["message_id"]):
+            counts[copy_code(c["status"], c["reason"], c["smtp_answer_subcode"])] += c["copies"]
+            if c["status"] == "complained":
+                counts[1] += c["copies"]
+            if c["status"] in ("sent", "complained"):
+                counts[2] += c["copies"]
+            counts[3] += c["opened"]
+            counts[4] += c["clicked"]
+        counts[5] = outbox.unsubscribes_from(conn, row["message_id"])
+    return [{"code": code, "count": counts[code], "explain": text} for code, text in GENERAL]
+
+
+def short_figures(general_rows: list[dict]) -> dict:
+    """The list's ``statistics``: sent, delivered, opening, link_redirected, unsubscribe, error."""
+    by = {g["code"]: g["count"] for g in general_rows}
+    return {"sent": by[1], "delivered": by[2], "opening": by[3], "link_redirected": by[4], "unsubscribe": by[5],
+            "error": sum(by[c] for c in (6, 8, 9, 10, 12, 14, 16))}
+
+
+def clicks(conn: Connection, row: dict) -> list[dict]:
+    if row["message_id"] is None:
+        return []
+    return [{"url": url, "count": n} for url, n in outbox.clicks_by_url(conn, row["message_id"])]
+
+
+def countries(conn: Connection, account_id: int, campaign_id: int) -> dict[str, int]:
+    row = get(conn, account_id, campaign_id)
+    if row["message_id"] is None:
+        return {}
+    return {country or "unknown": n for country, n in outbox.opens_by_country(conn, row["message_id"])}
+
+
+def email_status(conn: Connection, account_id: int, campaign_id: int, email: str) -> dict:
+    row = get(conn, account_id, campaign_id)
+    found = outbox.copy_to(conn, row["message_id"], email) if row["message_id"] is not None else None
+    if found is None:
+        raise ApiError(502)
+    copy, events = found
+    global_status = copy_code(copy["status"], copy["reason"], copy["smtp_answer_subcode"])
+    kinds = {e["kind"] for e in events}
+    detail = (5 if "unsubscribe" in kinds else 4 if "click" in kinds else 3 if "open" in kinds
+              else 2 if copy["status"] in ("sent", "complained") else global_status)
+    return {"sent_date": (copy["sent_at"] or copy["updated_at"]).strftime("%Y-%m-%d %H:%M:%S"),
+            "global_status": global_status, "global_status_explain": EXPLAIN[global_status],
+            "detail_status": detail, "detail_status_explain": EXPLAIN[detail]}
+
+
+def permalink(row: dict, settings: Settings) -> str:
+    """The public web version of the campaign (signed: ids cannot be walked)."""
+    return links.web_version_url(settings.public_url, settings.signing_key, row["id"])
+
+
+def web_version(conn: Connection, campaign_id: int) -> str | None:
+    """The html of a campaign named by a signed permalink (no account: the signature is the proof)."""
+    row = repository.by_id(conn, campaign_id)
+    return row["body"] if row is not None and row["status"] != DRAFT else None
+
+
+# ---- what comes back ----
+
+def unsubscribed(conn: Connection, delivery: dict) -> None:
+    """A recipient unsubscribed through a campaign's copy: it leaves the campaign's lists."""
+    if delivery.get("kind") != KIND:
+        return
+    row = repository.of_message(conn, delivery["message_id"])
+    if row is not None:
+        books.unsubscribe_everywhere_in(conn, row["account_id"], row["list_ids"], delivery["email"])
+
+
+# ---- copying recipients into the outbox (the worker's campaign pump) ----
+
+def with_utm(body: str, utm_campaign: str) -> str:
+    """Every http(s) link with ``utm_campaign`` added to its query (Google Analytics style)."""
+    out, last = [], 0
+    for start, end, url, quote in markup.links(body):
+        parts = urlsplit(url)
+        query = f"{parts.query}&" if parts.query else ""
+        query += "utm_campaign=" + "".join(c if c.isalnum() or c in "-._~" else f"%{ord(c):02X}"
+                                             for c in utm_campaign.encode().decode("latin-1"))
+        value = html_text.escape(urlunsplit(parts._replace(query=query)), quote=True)
+        out += [body[last:start], value if quote else f'"{value}"']
+        last = end
+    out.append(body[last:])
+    return "".join(out)
+
+
+def any_work(conn: Connection) -> bool:
+    """Whether the campaign pump has anything to do this round (a read: no write transaction
+    is opened for nothing)."""
+    return repository.any_work(conn, utcnow(), COPYING, TEST, NEW, (SENDING, TEST))
+
+
+def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -> int:
+    """Copy the next batch of one due campaign's recipients into the outbox, in this transaction
+    (which holds the campaign's row); how many recipients were handled (0: none was due)."""
+    row = repository.claim_to_copy(conn, utcnow(), COPYING, TEST, NEW)
+    if row is None:
+        return 0
+    row = dict(row)
+    if row["status"] == NEW:
+        row["status"] = COPYING
+        repository.update_campaign(conn, row["id"], status=COPYING)
+    if row["message_id"] is None:
+        body = with_utm(row["body"], row["utm_campaign"]) if row["utm_campaign"] else row["body"]
+        attachments = content.attachments_from_json(row["attachments"])
+        message_id, _ = outbox.store(conn, row["account_id"],
+                                     _mail(row["sender_name"], row["sender_email"], row["subject"], body, attachments),
+                                     kind=KIND, track_opens=settings.tracking and row["track_opens"],
+                                     track_clicks=settings.tracking and row["track_clicks"])
+        row["message_id"] = message_id
+        repository.update_campaign(conn, row["id"], message_id=message_id)
+    if row["status"] == TEST:
+        outbox.add_copies(conn, row["message_id"], row["account_id"], [outbox.Copy(row["sender_email"], {})])
+        repository.update_campaign(conn, row["id"], copied=1)
+        return 1
+    recipients, after = books.recipients(conn, row["account_id"], row["list_ids"], row["cursor"], batch or BATCH,
+                                         None if row["dynamic"] else row["created_at"])
+    banned = blacklist.listed(conn, row["account_id"], [r.email for r in recipients])
+    copies = [outbox.Copy(r.email, r.variables, _not_sent(r, banned)) for r in recipients]
+    outbox.add_copies(conn, row["message_id"], row["account_id"], copies)
+    queued = sum(1 for c in copies if c.suppressed is None)
+    if queued:
+        account = _account(conn, row["account_id"], settings)
+        balance.charge_emails(conn, account[0], account[1], queued, note=f"campaign {row['id']}")
+    values: dict = {"copied": row["copied"] + len(copies), "cursor": after or row["cursor"]}
+    if after is None:  # every recipient is copied
+        sent_any = queued or outbox.has_sendable(conn, row["message_id"])
+        values["status"] = SENDING if sent_any else NO_ACTIVE_ADDRESSES
+        if not sent_any:
+            values["finished_at"] = utcnow()
+    repository.update_campaign(conn, row["id"], **values)
+    return max(1, len(copies))
+
+
+def _not_sent(recipient: books.Recipient, banned: set[str]) -> str | None:
+    if recipient.email in banned:
+        return "blacklisted"
+    if books.deliverable(recipient.status):
+        return None
+    return {4: "unsubscribed from the list", 6: "unsubscribed", 9: "sending error"}.get(recipient.status, "not active")
+
+
+def _account(conn: Connection, account_id: int, settings: Settings) -> tuple[dict, Limits]:
+    account = accounts.get(conn, account_id)
+    assert account is not None
+    return account, accounts.limits(account, settings)
+
+
+def finish(conn: Connection, limit: int = 100) -> int:
+    """Campaigns whose every copy is done become Sent (3), tests Test sent (8); how many."""
+    done = 0
+    for r in repository.in_status(conn, (SENDING, TEST), limit):
+        if r["message_id"] is not None and not outbox.has_pending(conn, r["message_id"]):
+            repository.update_campaign(conn, r["id"], status=SENT if r["status"] == SENDING else TEST_SENT,
+                                       finished_at=utcnow())
+            done += 1
+    return done
