@@ -108,6 +108,7 @@ def test_opens_clicks_and_the_web_version_show_in_the_campaign(api, ctx, client)
     status = api.get(f"/campaigns/{campaign_id}/email/reader@example.com").json
     assert (status["global_status"], status["detail_status"], status["detail_status_explain"]) == \
         (1, 4, "Link redirected")
+    assert api.get("/emails/reader@example.com/campaigns").json["statistic"] == {"sent": 1, "open": 1, "link": 1}
     listed = api.get("/campaigns", params={"limit": 5}).json[0]
     assert listed["id"] == campaign_id and listed["statistics"]["opening"] == 1
     web = client.get(api.get(f"/campaigns/{campaign_id}").json["permalink"].split("://", 1)[1].split("/", 1)[1]
@@ -131,6 +132,17 @@ def test_a_draft_sends_nothing_until_scheduled_and_a_scheduled_one_waits(api, ct
     sent = received(run(ctx))
     assert sent["later@example.com"]["Subject"] == "Edited"
     assert api.call("PATCH", f"/campaigns/{draft['id']}", json={"name": "x"}).error_code == 602  # sent: not editable
+
+
+def test_the_amp_version_is_sent_between_text_and_html(api, ctx):
+    book_id = book_with(api, [{"email": "amp@example.com", "variables": {"name": "A"}}])
+    amp = "<!doctype html><html amp4email><body>AMP {{name}}</body></html>"
+    assert campaign(api, book_id, body_amp=b64(amp)).status == 200
+    message = received(run(ctx))["amp@example.com"]
+    parts = [p.get_content_type() for p in message.walk() if not p.is_multipart()]
+    assert parts == ["text/plain", "text/x-amp-html", "text/html"]
+    (amp_part,) = [p for p in message.walk() if p.get_content_type() == "text/x-amp-html"]
+    assert amp_part.get_content() == amp  # as written: AMP is not personalised or tracked
 
 
 def test_a_test_campaign_reaches_only_the_sender(api, ctx):

@@ -125,10 +125,11 @@ def create(conn: Connection, account: dict, limits: Limits, request: CampaignReq
     return get(conn, account_id, campaign_id)
 
 
-def _mail(sender_name: str, sender_email: str, subject: str, body: str, attachments: list) -> Mail:
+def _mail(sender_name: str, sender_email: str, subject: str, body: str, attachments: list,
+          amp: str | None = None) -> Mail:
     """The campaign's message: no To (each copy goes to its own recipient, personalised)."""
     return Mail(sender=Address(sender_email, sender_name), to=[], subject=subject, html=body,
-                attachments=list(attachments))
+                attachments=list(attachments), amp=amp)
 
 
 def get(conn: Connection, account_id: int, campaign_id: int, *, lock: bool = False) -> dict:
@@ -296,6 +297,11 @@ def email_status(conn: Connection, account_id: int, campaign_id: int, email: str
             "detail_status": detail, "detail_status_explain": EXPLAIN[detail]}
 
 
+def address_figures(conn: Connection, account_id: int, emails: list[str]) -> dict[str, dict]:
+    """Per address, over every campaign of the account: ``{sent, opened, clicked}``."""
+    return outbox.figures_by_address(conn, account_id, KIND, emails)
+
+
 def permalink(row: dict, settings: Settings) -> str:
     """The public web version of the campaign (signed: ids cannot be walked)."""
     return links.web_version_url(settings.public_url, settings.signing_key, row["id"])
@@ -355,7 +361,8 @@ def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -
         body = with_utm(row["body"], row["utm_campaign"]) if row["utm_campaign"] else row["body"]
         attachments = content.attachments_from_json(row["attachments"])
         message_id, _ = outbox.store(conn, row["account_id"],
-                                     _mail(row["sender_name"], row["sender_email"], row["subject"], body, attachments),
+                                     _mail(row["sender_name"], row["sender_email"], row["subject"], body, attachments,
+                                           row["body_amp"]),
                                      kind=KIND, track_opens=settings.tracking and row["track_opens"],
                                      track_clicks=settings.tracking and row["track_clicks"])
         row["message_id"] = message_id

@@ -5,7 +5,9 @@
 parser (tests/delivery/test_message.py checks that). Structure (RFC 2046):
 
     multipart/mixed                      only when there are attachments
-      multipart/alternative              text/plain then text/html (section 5.1.4: best last)
+      multipart/alternative              text/plain, text/x-amp-html (AMP for Email), then
+                                         text/html (section 5.1.4: best last; AMP's spec wants
+                                         html last, for clients that show no AMP)
       <attachment>...                    base64, RFC 2231 filenames
 
 Every header value is checked for CR/LF (header injection); non-ASCII header text becomes RFC 2047
@@ -61,6 +63,7 @@ class Mail:
     attachments: list[Attachment] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     message_id: str | None = None
+    amp: str | None = None  # the AMP for Email version (text/x-amp-html), sent as it is
 
     def recipients(self) -> list[str]:
         return [a.email for a in (*self.to, *self.cc, *self.bcc)]
@@ -219,6 +222,8 @@ def build(mail: Mail, *, domain: str = "pulsebox.localhost", date: str | None = 
         raise ValueError("a message needs at least one To recipient")
     text = _qp(mail.text if mail.text else (text_from_html(mail.html) if mail.html else ""))
     body_parts = [_part("text/plain; charset=utf-8", text, "quoted-printable")]
+    if mail.amp:
+        body_parts.append(_part("text/x-amp-html; charset=utf-8", _qp(mail.amp), "quoted-printable"))
     if mail.html:
         body_parts.append(_part("text/html; charset=utf-8", _qp(mail.html), "quoted-printable"))
     if len(body_parts) == 1 and not mail.attachments:

@@ -6,6 +6,7 @@ from sqlalchemy import Connection
 
 from pulsebox.addressbooks import service as books
 from pulsebox.blacklist import service as blacklist
+from pulsebox.campaigns import service as campaigns
 from pulsebox.errors import ApiError
 
 
@@ -27,11 +28,15 @@ def delete_everywhere(conn: Connection, account_id: int, email: str) -> None:
 
 
 def campaign_statistics(conn: Connection, account_id: int, emails: list[str]) -> dict[str, dict]:
-    """Per address: sends, opens and clicks over campaigns, its books, and whether it is
-    blacklisted. Campaign sends do not exist yet, so the three counts are zero until they do."""
+    """Per address: campaign copies sent, opened and clicked, its books, and whether it is blacklisted."""
     rows = books.memberships(conn, account_id, emails)
     listed = blacklist.listed(conn, account_id, emails)
-    out = {email: {"sent": 0, "open": 0, "link": 0, "books": [], "blacklist": email in listed} for email in emails}
+    figures = campaigns.address_figures(conn, account_id, emails)
+    out = {}
+    for email in emails:
+        f = figures.get(email, {"sent": 0, "opened": 0, "clicked": 0})
+        out[email] = {"sent": f["sent"], "open": f["opened"], "link": f["clicked"], "books": [],
+                      "blacklist": email in listed}
     for row in rows:
         out[row["email"]]["books"].append({"id": row["book_id"], "name": row["book_name"]})
     return out

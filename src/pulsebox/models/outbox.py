@@ -46,6 +46,7 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_account", "account_id", "id"),
         Index("ix_deliveries_message", "message_id"),
+        Index("ix_deliveries_account_email", "account_id", "email"),  # one address's copies (/emails/...)
         {"sqlite_autoincrement": True},  # ids in signed links are never handed out again
     )
 

@@ -37,7 +37,7 @@ def encode(mail: Mail, *, links: list[str], list_unsubscribe: bool) -> dict:
             "reply_to": [mail.reply_to.email, mail.reply_to.name] if mail.reply_to else None,
             "headers": mail.headers,
             "attachments": attachments_to_json(mail.attachments),
-            "links": links, "list_unsubscribe": list_unsubscribe}
+            "links": links, "list_unsubscribe": list_unsubscribe, **({"amp": mail.amp} if mail.amp else {})}
 
 
 def decode(message: dict) -> Mail:
@@ -49,7 +49,7 @@ def decode(message: dict) -> Mail:
                 text=content.get("text"), html=content.get("html"),
                 reply_to=Address(reply[0], reply[1]) if reply else None,
                 headers=dict(content.get("headers") or {}),
-                attachments=attachments_from_json(content.get("attachments")))
+                attachments=attachments_from_json(content.get("attachments")), amp=content.get("amp"))
 
 
 def links(content: object) -> list[str]:
@@ -71,4 +71,5 @@ def after_sending(content: dict, *, keep_links: bool) -> dict:
 
 def size(mail: Mail) -> int:
     return (len((mail.html or "").encode()) + len((mail.text or "").encode()) + len(mail.subject.encode())
+            + len((mail.amp or "").encode())
             + sum(len(a.content) for a in mail.attachments))

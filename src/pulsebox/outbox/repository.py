@@ -119,8 +119,10 @@ def retire_content(conn: Connection, kept: dict[int, dict]) -> None:
     ids = sorted(kept)
     if not ids:
         return
-    pending = set(conn.execute(select(D.c.message_id).where(
-        D.c.message_id.in_(ids), D.c.status.in_(("queued", "deferred", "sending")))).scalars())
+    # one probe per message (the (message_id) index, stopping at the first copy still waiting), not
+    # every waiting copy of a campaign of a million read back each round
+    waiting = select(D.c.id).where(D.c.message_id == M.c.id, D.c.status.in_(("queued", "deferred", "sending")))
+    pending = set(conn.execute(select(M.c.id).where(M.c.id.in_(ids), waiting.exists())).scalars())
     rows = [{"b_id": i, "b_content": kept[i]} for i in ids if i not in pending]
     if rows:
         conn.execute(update(M).where(M.c.id == bindparam("b_id"))
@@ -214,6 +216,21 @@ def event_counts(conn: Connection, message_id: int, kind: str, column: str) -> l
     query = (select(by, func.count()).select_from(E.join(D, D.c.id == E.c.delivery_id))
              .where(D.c.message_id == message_id, E.c.kind == kind).group_by(by).order_by(func.count().desc(), by))
     return [tuple(r) for r in conn.execute(query)]
+
+
+def figures_by_address(conn: Connection, account_id: int, kind: str, emails: Sequence[str]) -> list[RowMapping]:
+    """Per address: copies of messages of ``kind`` a server took, opened ones, clicked ones."""
+    taken = func.sum(case((D.c.status.in_(("sent", "complained")), 1), else_=0))
+    opened = func.sum(case((D.c.opens > 0, 1), else_=0))
+    clicked = func.sum(case((D.c.clicks > 0, 1), else_=0))
+    rows: list[RowMapping] = []
+    for i in range(0, len(emails), _CHUNK):
+        query = (select(D.c.email, taken.label("sent"), opened.label("opened"), clicked.label("clicked"))
+                 .select_from(D.join(M, M.c.id == D.c.message_id))
+                 .where(D.c.account_id == account_id, D.c.email.in_(emails[i:i + _CHUNK]), M.c.kind == kind)
+                 .group_by(D.c.email))
+        rows += conn.execute(query).mappings().all()
+    return rows
 
 
 def copy_to(conn: Connection, message_id: int, email: str) -> RowMapping | None:

@@ -171,6 +171,12 @@ def unsubscribes_from(conn: Connection, message_id: int) -> int:
     return sum(n for _, n in repository.event_counts(conn, message_id, "unsubscribe", "kind"))
 
 
+def figures_by_address(conn: Connection, account_id: int, kind: str, emails: list[str]) -> dict[str, dict]:
+    """``{email: {sent, opened, clicked}}`` over the account's messages of ``kind``."""
+    return {r["email"]: {"sent": int(r["sent"] or 0), "opened": int(r["opened"] or 0), "clicked": int(r["clicked"] or 0)}
+            for r in repository.figures_by_address(conn, account_id, kind, emails)}
+
+
 def copy_to(conn: Connection, message_id: int, email: str) -> tuple[dict, list[dict]] | None:
     """The copy of the message sent to ``email``, with its events, or None."""
     row = repository.copy_to(conn, message_id, email)

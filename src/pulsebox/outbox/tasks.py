@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -31,7 +32,7 @@ from pulsebox.pump import PumpContext
 
 log = logging.getLogger("pulsebox.delivery")
 
-BATCH = 200
+BATCH = 500
 LEASE_MARGIN = timedelta(seconds=30)  # no copy is started this close to its lease's end (at most a fifth of it)
 # seconds before attempt 2, 3, ...: about 2 days in all, then the copy is given up ("failed")
 RETRY = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
@@ -90,7 +91,9 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
         stop = service.suppressed(conn, claimed, {i: m["kind"] for i, m in messages.items()})
 
     outcomes: list[dict] = []
-    work: list[tuple[dict, str, bytes]] = []
+    # each copy goes to the sending threads as soon as it is built: building (this thread) and
+    # sending (waiting on the network, the GIL released) overlap
+    work: list[tuple[dict, int, Future]] = []
     prepared: dict[int, Prepared] = {}
     composer = Composer(ctx.settings)
     send_by = lease_until - min(LEASE_MARGIN, timedelta(seconds=ctx.settings.delivery_lease) / 5)
@@ -113,12 +116,13 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
             outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "failed",
                              "reason": "message cannot be built", "smtp_answer_data": str(exc)[:2000]})
             continue
-        work.append((delivery, mail_from, data))
+        work.append((delivery, len(data), job.pool.submit(_send, job.transport, delivery["email"], mail_from, data,
+                                                          send_by)))
 
-    results = job.pool.map(lambda w: _send(job.transport, w[0]["email"], w[1], w[2], send_by), work)
     bounced: list[tuple[dict, DeliveryError]] = []
-    for (delivery, _, data), result in zip(work, results):
-        outcomes.append(_outcome(delivery, result, len(data)))
+    for delivery, size, future in work:
+        result = future.result()
+        outcomes.append(_outcome(delivery, result, size))
         if isinstance(result, DeliveryError) and result.permanent:
             bounced.append((delivery, result))
 

@@ -1,5 +1,6 @@
 """Campaigns (one row each: what was asked, its plan figures, the state and checkpoint of its
-send), and each copy's own placeholder values (``deliveries.variables``: a campaign's contact).
+send), each copy's own placeholder values (``deliveries.variables``: a campaign's contact), and
+an index of copies by address (the ``/emails/{email}`` figures).
 
 Revision ID: 0007
 Revises: 0006
@@ -58,11 +59,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('variables', sa.JSON(), nullable=True))
+        batch_op.create_index('ix_deliveries_account_email', ['account_id', 'email'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_account_email')
         batch_op.drop_column('variables')
 
     with op.batch_alter_table('campaigns', schema=None) as batch_op:

@@ -1,0 +1,166 @@
+"""Campaign throughput: one campaign to N contacts, from ``POST /campaigns`` to the last copy
+accepted by postfix's ``smtp-sink`` on loopback, with the peak memory of every Pulsebox process.
+
+    apt-get install -y postfix         # for its smtp-sink binary
+    python bench/campaign.py [--recipients 100000] [--workers 1] [--concurrency 4] [--database-url URL]
+
+1. ``smtp-sink`` listens on a free loopback port; a fresh data dir and database; an account whose
+   plan covers the send; a list of N contacts with two variables each, added through the API in
+   batches of 10,000 (not timed).
+2. ``pulsebox serve`` (API + its worker thread) and ``--workers`` extra ``pulsebox worker``
+   processes start, with ``PULSEBOX_MAIL_URL=smtp://127.0.0.1:<sink>?pool=<concurrency>``.
+3. ``POST /campaigns``: personalised subject and body (a 2.8 KB html with three links), tracking
+   and List-Unsubscribe on. Timed until every copy is recorded sent: **msg/s** = N / seconds.
+   Every pulsebox process's RSS is sampled every 50 ms: the peak of each and of their sum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run import HIGH_LIMITS, PgDatabase, checked, descendants, free_port, log, request  # noqa: E402
+from smtp import HTML, pulsebox, start_sink  # noqa: E402
+
+BODY = HTML.replace("Your order {{number}}", "Hello {{name}}, your order {{number}}")
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="pulsebox worker processes beside serve")
+    parser.add_argument("--concurrency", type=int, default=4, help="PULSEBOX_SEND_CONCURRENCY (and pool) per process")
+    parser.add_argument("--database-url", help="PostgreSQL server (a database is created and dropped)")
+    parser.add_argument("--max-seconds", type=float, default=1800)
+    parser.add_argument("--json", help="also write the result here")
+    args = parser.parse_args()
+
+    sink, sink_port = start_sink()
+    data_dir = Path(tempfile.mkdtemp(prefix="pulsebox-bench-campaign-"))
+    pg = PgDatabase(args.database_url) if args.database_url else None
+    database_url = pg.url if pg else f"sqlite:///{data_dir / 'pulsebox.db'}"
+    if pg:
+        pg.create()
+    port = free_port()
+    env = {**os.environ, "PULSEBOX_DATA_DIR": str(data_dir), "PULSEBOX_DATABASE_URL": database_url,
+           "PULSEBOX_API_RATE_LIMITS": HIGH_LIMITS, "PULSEBOX_SENDER_CHECK": "off",
+           "PULSEBOX_MAIL_URL": f"smtp://127.0.0.1:{sink_port}?tls=none&pool={args.concurrency}",
+           "PULSEBOX_SEND_CONCURRENCY": str(args.concurrency), "PULSEBOX_LOG_LEVEL": "WARNING",
+           "PULSEBOX_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env.pop("PULSEBOX_REDIS_URL", None)
+    processes: list[subprocess.Popen] = []
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        pulsebox(env, "migrate")
+        account = json.loads(pulsebox(env, "accounts", "create", "bench", "--rate-limits", HIGH_LIMITS,
+                                      "--email-quota", str(10 * args.recipients), "--max-subscribers",
+                                      str(10 * args.recipients)).strip().splitlines()[-1])
+        server_log = (data_dir / "server.log").open("w")
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "pulsebox", "serve", "--port", str(port)], env=env, stdout=server_log,
+            stderr=subprocess.STDOUT, start_new_session=True))
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if request("GET", base + "/healthz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        token = checked("POST", base + "/oauth/access_token", {
+            "grant_type": "client_credentials", "client_id": account["client_id"],
+            "client_secret": account["client_secret"]})["access_token"]
+        book = checked("POST", base + "/addressbooks", {"bookName": "bench"}, token)["id"]
+        started = time.monotonic()
+        for first in range(0, args.recipients, 10_000):
+            checked("POST", f"{base}/addressbooks/{book}/emails", {"emails": [
+                {"email": f"r{i:07d}@example.com", "variables": {"name": f"Reader {i}", "number": i}}
+                for i in range(first, min(first + 10_000, args.recipients))]}, token)
+        log(f"{args.recipients} contacts added in {time.monotonic() - started:.1f} s")
+        for i in range(args.workers):
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "pulsebox", "worker"], env=env, stdout=subprocess.DEVNULL,
+                stderr=(data_dir / f"worker{i}.log").open("w"), start_new_session=True))
+        time.sleep(1.5)  # the workers are up before the clock starts
+
+        pids = [p.pid for p in processes]
+        peaks: dict[int, int] = {}
+        started = time.monotonic()
+        campaign = checked("POST", base + "/campaigns", {
+            "sender_name": "Shop", "sender_email": "shop@example.com", "subject": "Hello {{name}}",
+            "body": base64.b64encode(BODY.encode()).decode(), "list_id": book, "name": "bench",
+            "stats": {"opens": True, "clicks": True}}, token)
+        peak_total = 0
+        with engine.connect() as conn:
+            message_id = None
+            while True:
+                now = time.monotonic()
+                every = {pid for root in pids for pid in (root, *descendants(root))}
+                sizes = {pid: rss_kb(pid) for pid in every}
+                for pid, kb in sizes.items():
+                    peaks[pid] = max(peaks.get(pid, 0), kb)
+                peak_total = max(peak_total, sum(sizes.values()))
+                if message_id is None:
+                    message_id = conn.execute(text("SELECT message_id FROM campaigns WHERE id = :i"),
+                                              {"i": campaign["id"]}).scalar()
+                    conn.commit()
+                if message_id is not None:
+                    sent = conn.execute(text("SELECT count(*) FROM deliveries WHERE message_id = :m AND status = 'sent'"),
+                                        {"m": message_id}).scalar()
+                    conn.commit()
+                    if sent >= args.recipients:
+                        break
+                if now - started > args.max_seconds:
+                    raise SystemExit(f"not finished after {args.max_seconds} s")
+                time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        result = {"date": time.strftime("%Y-%m-%d"), "database": "postgresql" if pg else "sqlite",
+                  "recipients": args.recipients, "workers": f"serve + {args.workers}", "concurrency": args.concurrency,
+                  "seconds": round(elapsed, 2), "msg_per_s": round(args.recipients / elapsed, 1),
+                  "peak_rss_mb_total": round(peak_total / 1024, 1),
+                  "peak_rss_mb_each": sorted((round(kb / 1024, 1) for kb in peaks.values()), reverse=True)}
+        print(json.dumps(result))
+        print(f"| {result['date']} | {result['database']} | {args.recipients:,} | serve + {args.workers} x "
+              f"{args.concurrency} | {result['msg_per_s']:,.0f} | {result['peak_rss_mb_total']} MB "
+              f"({', '.join(str(m) for m in result['peak_rss_mb_each'])}) |")
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        sink.terminate()
+        engine.dispose()
+        if pg:
+            pg.drop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
