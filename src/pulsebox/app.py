@@ -77,6 +77,12 @@ ROUTES = [
     route("/addressbooks/{id}/phone", books.change_phone, "PUT POST"),
     route("/addressbooks/{id}/campaigns", campaigns.of_book, "GET"),
     route("/addressbooks/{id}/cost", balance.book_cost, "GET"),
+    # segments of a list (ours: SendPulse makes them in its UI)
+    route("/addressbooks/{id}/segments", books.create_segment, "POST"),
+    route("/addressbooks/{id}/segments", books.list_segments, "GET"),
+    route("/addressbooks/{id}/segments/{segment_id}", books.get_segment, "GET"),
+    route("/addressbooks/{id}/segments/{segment_id}", books.delete_segment, "DELETE"),
+    route("/addressbooks/{id}/segments/{segment_id}/count", books.count_segment, "GET"),
     # one address across every list
     route("/emails", emails_api.bulk_info, "POST"),
     route("/emails/campaigns", emails_api.bulk_campaigns, "POST"),

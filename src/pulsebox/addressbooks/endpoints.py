@@ -117,3 +117,33 @@ def change_phone(call: Call) -> dict:
 def unsubscribe(call: Call) -> dict:
     service.unsubscribe(call.conn, call.account_id, schemas.book_id(call.path), schemas.email_list(call.params))
     return OK
+
+
+# ---- segments (ours) ----
+
+def create_segment(call: Call) -> dict:
+    name, join, rules = schemas.segment_request(call.params)
+    return {"result": True, "id": service.create_segment(call.conn, call.account_id, schemas.book_id(call.path),
+                                                         name, join, rules)}
+
+
+def list_segments(call: Call) -> list:
+    return [schemas.segment_out(r) for r in service.segments(call.conn, call.account_id, schemas.book_id(call.path))]
+
+
+def get_segment(call: Call) -> dict:
+    book_id = schemas.book_id(call.path)
+    return schemas.segment_out(service.segment(call.conn, call.account_id, schemas.segment_id(call.path), book_id))
+
+
+def delete_segment(call: Call) -> dict:
+    service.delete_segment(call.conn, call.account_id, schemas.book_id(call.path), schemas.segment_id(call.path))
+    return {"result": True}
+
+
+def count_segment(call: Call) -> dict:
+    book_id, segment_id = schemas.book_id(call.path), schemas.segment_id(call.path)
+    service.segment(call.conn, call.account_id, segment_id, book_id)
+    total, active = service.count_matching(call.conn, call.account_id,
+                                           service.segment_rule(call.conn, call.account_id, segment_id))
+    return {"total": total, "active": active}

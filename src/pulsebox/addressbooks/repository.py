@@ -11,11 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.insert import InsertNew
-from pulsebox.models import Book, Contact, Variable
+from pulsebox.models import Book, Contact, Segment, Variable
 
 B = Book.__table__
 V = Variable.__table__
 C = Contact.__table__
+SG = Segment.__table__
 _IN_CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
 
 CONTACT_COLUMNS = (C.c.id, C.c.book_id, C.c.email, C.c.status, C.c.phone, C.c.variables, C.c.added_at, C.c.source)
@@ -265,3 +266,25 @@ def count_active_contacts(conn: Connection, account_id: int, book_ids: Sequence[
     if book_ids is not None:
         query = query.where(C.c.book_id.in_(list(book_ids)))
     return conn.execute(query).scalar_one()
+
+
+# ---- segments ----
+
+def insert_segment(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(SG).returning(SG.c.id), values).scalar_one()
+
+
+def segments(conn: Connection, book_id: int) -> list[RowMapping]:
+    return list(conn.execute(select(SG).where(SG.c.book_id == book_id).order_by(SG.c.id)).mappings())
+
+
+def segment(conn: Connection, account_id: int, segment_id: int) -> RowMapping | None:
+    return conn.execute(select(SG).where(SG.c.account_id == account_id, SG.c.id == segment_id)).mappings().first()
+
+
+def delete_segment(conn: Connection, segment_id: int) -> None:
+    conn.execute(delete(SG).where(SG.c.id == segment_id))
+
+
+def count_segments(conn: Connection, book_id: int) -> int:
+    return conn.execute(select(func.count()).select_from(SG).where(SG.c.book_id == book_id)).scalar_one()

@@ -6,7 +6,7 @@ import math
 import re
 from datetime import date
 
-from pulsebox import addresses
+from pulsebox import addresses, filters
 from pulsebox.errors import ApiError
 from pulsebox.wire import as_bool, as_id, as_list, as_text
 
@@ -301,3 +301,30 @@ def contact_info(row: dict, types: dict[str, str]) -> dict:
 
 def contact_brief(row: dict) -> dict:
     return {"email": row["email"], "status": row["status"], "status_explain": CONTACT_STATUS.get(row["status"], "")}
+
+
+# ---- segments (ours) ----
+
+def segment_id(call_path: dict) -> int:
+    return as_id(call_path.get("segment_id"), code=703, field="segment id")
+
+
+def segment_request(params: dict) -> tuple[str, str, list[filters.Filter]]:
+    """``{name, operator: and|or, filters: [push filter, ...]}`` (or one ``filter``)."""
+    name = (as_text(params.get("name")) or "").strip()
+    if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
+        raise ApiError(8, f"name is required: at most {MAX_NAME} printable characters")
+    raw = params.get("filters", params.get("filter"))
+    items = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(items, list) or not 0 < len(items) <= filters.MAX_CONDITIONS:
+        raise ApiError(8, f"filters must be 1 to {filters.MAX_CONDITIONS} filters "
+                          "{variable_name, operator, conditions: [{condition, value}]}")
+    join = str(params.get("operator") or "and").strip().lower()
+    if join not in ("and", "or"):
+        raise ApiError(8, "operator must be 'and' or 'or'")
+    return name, join, [filters.parse_filter(f) for f in items]
+
+
+def segment_out(row: dict) -> dict:
+    return {"id": row["id"], "book_id": row["book_id"], "name": row["name"], "operator": row["join"],
+            "filters": row["filters"], "created_at": row["created_at"].strftime("%Y-%m-%d %H:%M:%S")}

@@ -88,11 +88,11 @@ def create(conn: Connection, account: dict, limits: Limits, request: CampaignReq
     """Check everything a send needs before anything is stored; the new campaign's row. Nothing
     is copied or sent here: the worker copies the recipients (status 13) in batches."""
     account_id = account["id"]
-    if request.segment_id is not None and not request.list_ids:
-        raise ApiError(703, "Segments are not available yet: send to a list_id")
+    rule = books.segment_rule(conn, account_id, request.segment_id) if request.segment_id is not None else None
+    list_ids = [rule.book_id] if rule is not None else request.list_ids  # a segment is of one list
     _check_sender(conn, account_id, request.sender_email, settings)
     body = _body(conn, account_id, request.body, request.template_id)
-    _lists(conn, account_id, request.list_ids)
+    _lists(conn, account_id, list_ids)
     outbox.check(_mail(request.sender_name, request.sender_email, request.subject, body, request.attachments))
     now = utcnow()
     if request.is_test:
@@ -100,10 +100,11 @@ def create(conn: Connection, account: dict, limits: Limits, request: CampaignReq
     else:
         if not request.draft:
             accounts.serialise(conn, account_id)  # concurrent creations count each other
-            _check_caps(conn, account_id, request.list_ids, limits)
-        if not any(books.book(conn, account_id, i)["all_email_qty"] for i in request.list_ids):
+            _check_caps(conn, account_id, list_ids, limits)
+        if not any(books.book(conn, account_id, i)["all_email_qty"] for i in list_ids):
             raise ApiError(211)
-        count = books.deliverable_count(conn, account_id, book_ids=request.list_ids)
+        count = (books.count_matching(conn, account_id, rule)[1] if rule is not None
+                 else books.deliverable_count(conn, account_id, book_ids=list_ids))
         status = DRAFT if request.draft else NEW if request.send_date else COPYING
     cost = balance.campaign_cost(conn, account, limits, count)
     if not cost["result"] and status != DRAFT:
@@ -113,7 +114,7 @@ def create(conn: Connection, account: dict, limits: Limits, request: CampaignReq
         "sender_email": request.sender_email, "subject": request.subject, "body": body,
         "body_amp": request.body_amp, "template_id": request.template_id,
         "attachments": content.attachments_to_json(request.attachments),
-        "list_ids": request.list_ids, "segment_id": request.segment_id,
+        "list_ids": list_ids, "segment_id": request.segment_id,
         "send_date": request.send_date or (None if status == DRAFT else now), "is_test": request.is_test,
         "dynamic": request.dynamic, "track_opens": request.track_opens, "track_clicks": request.track_clicks,
         "utm_campaign": request.utm_campaign, "all_email_qty": count,
@@ -373,6 +374,9 @@ def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -
         return 1
     recipients, after = books.recipients(conn, row["account_id"], row["list_ids"], row["cursor"], batch or BATCH,
                                          None if row["dynamic"] else row["created_at"])
+    if row["segment_id"] is not None:  # contacts outside the segment are not the campaign's recipients
+        rule = _segment(conn, row)
+        recipients = [r for r in recipients if rule is not None and rule(r.variables)]
     banned = blacklist.listed(conn, row["account_id"], [r.email for r in recipients])
     copies = [outbox.Copy(r.email, r.variables, _not_sent(r, banned)) for r in recipients]
     outbox.add_copies(conn, row["message_id"], row["account_id"], copies)
@@ -388,6 +392,14 @@ def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -
             values["finished_at"] = utcnow()
     repository.update_campaign(conn, row["id"], **values)
     return max(1, len(copies))
+
+
+def _segment(conn: Connection, row: dict) -> books.SegmentRule | None:
+    """The campaign's segment as it is now (a segment deleted since selects nobody)."""
+    try:
+        return books.segment_rule(conn, row["account_id"], row["segment_id"])
+    except ApiError:
+        return None
 
 
 def _not_sent(recipient: books.Recipient, banned: set[str]) -> str | None:

@@ -3,7 +3,7 @@
 from pulsebox.models.accounts import AccessToken, Account, LedgerEntry
 from pulsebox.models.base import Base, utcnow
 from pulsebox.models.blacklist import BlacklistEntry
-from pulsebox.models.books import Book, Contact, Variable
+from pulsebox.models.books import Book, Contact, Segment, Variable
 from pulsebox.models.campaigns import Campaign
 from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent
 from pulsebox.models.senders import Sender
@@ -12,5 +12,5 @@ from pulsebox.models.templates import Template
 metadata = Base.metadata
 
 __all__ = ["AccessToken", "Account", "BlacklistEntry", "Book", "Bounce", "Campaign", "Contact", "Delivery", "LedgerEntry",
-           "OutboxMessage", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "Variable",
+           "OutboxMessage", "Segment", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "Variable",
            "metadata", "utcnow"]

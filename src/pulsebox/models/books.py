@@ -55,3 +55,19 @@ class Contact(Base):
     variables: Mapped[dict] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(20), default="api")
     added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Segment(Base):
+    """A saved filter over a book's contact variables (ours: SendPulse makes segments in its UI).
+    ``filters``: push-style filters (``pulsebox.filters``), all or any of them (``join``)."""
+
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_book", "book_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    join: Mapped[str] = mapped_column(String(3), default="and")
+    filters: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,6 +1,6 @@
 """Campaigns (one row each: what was asked, its plan figures, the state and checkpoint of its
 send), each copy's own placeholder values (``deliveries.variables``: a campaign's contact), and
-an index of copies by address (the ``/emails/{email}`` figures).
+an index of copies by address (the ``/emails/{email}`` figures); segments of mailing lists.
 
 Revision ID: 0007
 Revises: 0006
@@ -57,6 +57,21 @@ def upgrade() -> None:
         batch_op.create_index('ix_campaigns_due', ['status', 'send_date'], unique=False)
         batch_op.create_index('ix_campaigns_message', ['message_id'], unique=False)
 
+    op.create_table('segments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('book_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('join', sa.String(length=3), nullable=False),
+    sa.Column('filters', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_segments_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['book_id'], ['books.id'], name=op.f('fk_segments_book_id_books'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segments'))
+    )
+    with op.batch_alter_table('segments', schema=None) as batch_op:
+        batch_op.create_index('ix_segments_book', ['book_id'], unique=False)
+
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('variables', sa.JSON(), nullable=True))
         batch_op.create_index('ix_deliveries_account_email', ['account_id', 'email'], unique=False)
@@ -74,3 +89,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_campaigns_account')
 
     op.drop_table('campaigns')
+    with op.batch_alter_table('segments', schema=None) as batch_op:
+        batch_op.drop_index('ix_segments_book')
+    op.drop_table('segments')
