@@ -11,7 +11,8 @@ accepted by postfix's ``smtp-sink`` on loopback, with the peak memory of every P
    processes start, with ``PULSEBOX_MAIL_URL=smtp://127.0.0.1:<sink>?pool=<concurrency>``.
 3. ``POST /campaigns``: personalised subject and body (a 2.8 KB html with three links), tracking
    and List-Unsubscribe on. Timed until every copy is recorded sent: **msg/s** = N / seconds.
-   Every pulsebox process's RSS is sampled every 50 ms: the peak of each and of their sum.
+   Every pulsebox process's RSS is sampled every 50 ms: the peak of each and of their sum; and
+   the CPU time all of them spent, per message (comparable when the machine is busy).
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ def rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (its own and its reaped children's)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -106,6 +116,7 @@ def main() -> None:
         time.sleep(1.5)  # the workers are up before the clock starts
 
         pids = [p.pid for p in processes]
+        cpu_before = {pid: cpu_seconds(pid) for root in pids for pid in (root, *descendants(root))}
         peaks: dict[int, int] = {}
         started = time.monotonic()
         campaign = checked("POST", base + "/campaigns", {
@@ -136,14 +147,15 @@ def main() -> None:
                     raise SystemExit(f"not finished after {args.max_seconds} s")
                 time.sleep(0.05)
         elapsed = time.monotonic() - started
+        cpu = sum(cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in peaks)
         result = {"date": time.strftime("%Y-%m-%d"), "database": "postgresql" if pg else "sqlite",
                   "recipients": args.recipients, "workers": f"serve + {args.workers}", "concurrency": args.concurrency,
                   "seconds": round(elapsed, 2), "msg_per_s": round(args.recipients / elapsed, 1),
-                  "peak_rss_mb_total": round(peak_total / 1024, 1),
+                  "cpu_us_per_msg": round(cpu / args.recipients * 1e6), "peak_rss_mb_total": round(peak_total / 1024, 1),
                   "peak_rss_mb_each": sorted((round(kb / 1024, 1) for kb in peaks.values()), reverse=True)}
         print(json.dumps(result))
         print(f"| {result['date']} | {result['database']} | {args.recipients:,} | serve + {args.workers} x "
-              f"{args.concurrency} | {result['msg_per_s']:,.0f} | {result['peak_rss_mb_total']} MB "
+              f"{args.concurrency} | {result['msg_per_s']:,.0f} | {result['cpu_us_per_msg']} | {result['peak_rss_mb_total']} MB "
               f"({', '.join(str(m) for m in result['peak_rss_mb_each'])}) |")
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))

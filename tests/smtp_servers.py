@@ -19,11 +19,14 @@ class Recorder:
         self.rcpt_answers: list[str] = []  # popped per RCPT; empty -> accept
         self.data_answers: list[str] = []
         self.lock = threading.Lock()
+        self.pipelining = False  # offer RFC 2920 PIPELINING in the EHLO reply
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802, ANN001
         with self.lock:
             self.sessions += 1
         session.host_name = hostname
+        if self.pipelining:  # aiosmtpd answers pipelined commands in order; it just does not say so
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802, ANN001
@@ -51,9 +54,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server():
+@pytest.fixture(params=["pipelining", "one command at a time"])
+def smtp_server(request):  # noqa: ANN001, ANN201
+    """A loopback SMTP server, offering PIPELINING (as nearly every MTA does) or not: the relay
+    transport has a path for each."""
     handler = Recorder()
+    handler.pipelining = request.param == "pipelining"
     controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
     controller.start()
     yield handler, controller.port

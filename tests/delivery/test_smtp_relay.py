@@ -116,3 +116,25 @@ def test_whose_fault_a_refused_recipient_is(smtp_server, answer, permanent, addr
         transport.send("f@example.com", ["x@example.com"], _message())
     transport.close()
     assert (refused.value.permanent, refused.value.address_fault) == (permanent, address_fault)
+
+
+def test_lines_starting_with_a_dot_arrive_as_written(smtp_server):
+    """RFC 5321 section 4.5.2: the sender doubles a leading dot, the receiver removes it."""
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none")
+    raw = b"Subject: dots\r\n\r\n.first\r\n..second\r\n.\r\nlast"  # no CRLF at the end
+    transport.send("f@example.com", ["d@example.com"], raw)
+    transport.close()
+    assert handler.messages[-1][2] == raw + b"\r\n"
+
+
+def test_some_recipients_refused_among_many(smtp_server):
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none")
+    handler.rcpt_answers = ["550 5.1.1 No such user"]  # the first RCPT; the others are accepted
+    with pytest.raises(DeliveryError) as partly:
+        transport.send("f@example.com", ["gone@example.com", "a@example.com", "c@example.com"], _message())
+    assert partly.value.permanent and partly.value.code == 550 and "1 of 3" in str(partly.value)
+    assert handler.messages[-1][1] == ["a@example.com", "c@example.com"]  # the others got it
+    transport.send("f@example.com", ["next@example.com"], _message())  # the connection is still good
+    assert handler.messages[-1][1] == ["next@example.com"] and transport.connections_opened == 1

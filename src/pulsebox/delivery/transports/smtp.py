@@ -157,7 +157,10 @@ def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: 
     """One SMTP transaction (RFC 5321 section 3.3: MAIL, RCPT..., DATA) on an open connection.
     Returns the reply to DATA (the receiver's queue id is what ``smtp_answer_data`` shows); raises
     Dropped, or DeliveryError (with ``reusable`` set) classified by reply code. Written out instead
-    of ``sendmail()`` because that throws the DATA reply away."""
+    of ``sendmail()`` because that throws the DATA reply away; pipelined (RFC 2920) when the
+    server offers it, which nearly every MTA does."""
+    if conn.has_extn("pipelining"):
+        return _deliver_pipelined(conn, mail_from, recipients, message, where)
     try:
         options = [f"SIZE={len(message)}"] if conn.has_extn("size") else []
         code, reply = conn.mail(mail_from, options)
@@ -181,6 +184,67 @@ def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: 
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"sending through {where} failed: {exc}") from None
     if refused:  # some recipients accepted, some not: report the refused ones
+        code, text = min(refused.values(), key=lambda cr: cr[0])
+        error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused", recipient=True)
+        error.reusable = True
+        raise error
+    return Receipt(code, reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply))
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """The DATA payload (RFC 5321 section 4.5.2): a line starting with "." gets another, the
+    message ends with CRLF, then the "." line. The message's lines end in CRLF already (MIME is
+    built that way): two byte replaces, not smtplib's two regex passes over the whole message."""
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n")
+
+
+def _deliver_pipelined(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: bytes,
+                       where: str) -> Receipt:
+    """RFC 2920: MAIL, every RCPT and DATA in one write, their replies read in order; then the
+    message and its reply. One round trip less per recipient, and far less Python per message."""
+    size = f" SIZE={len(message)}" if conn.has_extn("size") else ""
+    commands = [f"MAIL FROM:<{mail_from}>{size}", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
+    try:
+        for command in commands:
+            if "\r" in command or "\n" in command:
+                raise DeliveryError(f"an address holds a line break: {command[:80]!r}", permanent=True)
+        try:
+            conn.sock.sendall(("\r\n".join(commands) + "\r\n").encode("ascii"))
+        except OSError:  # a pooled connection the server closed meanwhile: nothing started
+            raise Dropped() from None
+        code, reply = conn.getreply()
+        sender_error = None
+        if code != 250:
+            sender_error = _classify(code, reply, "sender refused")
+            sender_error.sender = True
+        refused = {}
+        for rcpt in recipients:
+            rcpt_code, rcpt_reply = conn.getreply()
+            if rcpt_code not in (250, 251):
+                refused[rcpt] = (rcpt_code, rcpt_reply)
+        data_code, data_reply = conn.getreply()
+        if data_code == 354 and (sender_error or len(refused) == len(recipients)):
+            conn.sock.sendall(b".\r\n")  # section 3.1: an empty message ends the transaction
+            conn.getreply()
+        if sender_error:
+            raise _reset(conn, sender_error)
+        if len(refused) == len(recipients):
+            code, reply = min(refused.values(), key=lambda cr: cr[0])
+            raise _reset(conn, _classify(code, reply, "recipient refused", recipient=True))
+        if data_code != 354:
+            raise _reset(conn, _classify(data_code, data_reply, "DATA refused"))
+        conn.sock.sendall(_dot_stuffed(message))
+        code, reply = conn.getreply()
+        if code != 250:
+            raise _reset(conn, _classify(code, reply, "message refused"))
+    except smtplib.SMTPServerDisconnected:
+        raise Dropped() from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"sending through {where} failed: {exc}") from None
+    if refused:
         code, text = min(refused.values(), key=lambda cr: cr[0])
         error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused", recipient=True)
         error.reusable = True
