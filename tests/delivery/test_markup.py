@@ -134,3 +134,20 @@ def test_random_markup_never_breaks_the_readers(pieces):
     assert tracked.render(click_url=None, pixel_url=None) == html  # the split loses nothing
     text = text_from_html(html)
     assert text.endswith("\n")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('<a href="http://x.y/">{{ name }}</body>\r\n=. éz')), max_size=300),
+       st.booleans(), st.booleans(), st.booleans())
+def test_the_encoded_html_decodes_to_the_rendered_one(markup, clicks, pixel, personal):
+    """Pieces encoded once and joined by soft line breaks decode to exactly the rendered body."""
+    import binascii
+
+    tracked = Trackable(markup.replace("\r\n", "\n").replace("\r", "\n"))
+    kwargs = {"click_url": (lambda i: f"https://t.example/c/{i}") if clicks else None,
+              "pixel_url": "https://t.example/o" if pixel else None,
+              "variables": {"name": "Zoë =?"} if personal else None}
+    encoded = tracked.encoded(**kwargs)
+    assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))  # RFC 2045 section 6.7 rule 5
+    decoded = binascii.a2b_qp(encoded).decode().replace("\r\n", "\n")
+    assert decoded == tracked.render(**kwargs)

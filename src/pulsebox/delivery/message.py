@@ -64,6 +64,10 @@ class Mail:
     headers: dict[str, str] = field(default_factory=dict)
     message_id: str | None = None
     amp: str | None = None  # the AMP for Email version (text/x-amp-html), sent as it is
+    # the text and html parts' bodies already quoted-printable (qp_join of pieces a caller encoded
+    # once for every copy of a message); when set, ``text`` / ``html`` are not encoded again
+    encoded_text: bytes | None = None
+    encoded_html: bytes | None = None
 
     def recipients(self) -> list[str]:
         return [a.email for a in (*self.to, *self.cc, *self.bcc)]
@@ -113,10 +117,20 @@ def format_address(address: Address) -> str:
 
 # ---- body encoding ----
 
-def _qp(text: str) -> bytes:
+def qp(text: str) -> bytes:
     """Quoted-printable (RFC 2045 section 6.7) with CRLF line ends."""
     normal = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     return binascii.b2a_qp(normal, quotetabs=False, istext=True, header=False).replace(b"\n", CRLF)
+
+
+SOFT_BREAK = b"=" + CRLF  # RFC 2045 section 6.7 rule 5: a line break the decoder removes
+
+
+def qp_join(encoded: list[bytes]) -> bytes:
+    """Pieces quoted-printable-encoded one by one, as one body: a soft line break between two
+    pieces decodes to nothing, so the result decodes to the pieces' texts joined. A message's
+    fixed pieces are then encoded once, and each copy encodes only what is its own."""
+    return SOFT_BREAK.join(piece for piece in encoded if piece)
 
 
 def _b64(data: bytes) -> bytes:
@@ -220,12 +234,14 @@ def build(mail: Mail, *, domain: str = "pulsebox.localhost", date: str | None = 
     """The whole message as bytes; raises HeaderInjection or ValueError on bad input."""
     if not mail.to:
         raise ValueError("a message needs at least one To recipient")
-    text = _qp(mail.text if mail.text else (text_from_html(mail.html) if mail.html else ""))
+    text = mail.encoded_text if mail.encoded_text is not None else \
+        qp(mail.text if mail.text else (text_from_html(mail.html) if mail.html else ""))
     body_parts = [_part("text/plain; charset=utf-8", text, "quoted-printable")]
     if mail.amp:
-        body_parts.append(_part("text/x-amp-html; charset=utf-8", _qp(mail.amp), "quoted-printable"))
-    if mail.html:
-        body_parts.append(_part("text/html; charset=utf-8", _qp(mail.html), "quoted-printable"))
+        body_parts.append(_part("text/x-amp-html; charset=utf-8", qp(mail.amp), "quoted-printable"))
+    if mail.encoded_html is not None or mail.html:
+        html = mail.encoded_html if mail.encoded_html is not None else qp(mail.html or "")
+        body_parts.append(_part("text/html; charset=utf-8", html, "quoted-printable"))
     if len(body_parts) == 1 and not mail.attachments:
         content_type, body, encoding = "text/plain; charset=utf-8", text, "quoted-printable"
     else:

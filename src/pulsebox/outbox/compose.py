@@ -27,13 +27,15 @@ class Prepared:
     mail: mime.Mail  # with the text alternative filled in
     trackable: Trackable | None  # the html split at its links, once per message
     subject: Compiled  # split at its placeholders, for copies with variables of their own
-    text: Compiled | None
+    text: Compiled  # the text part, encoded once (its literal pieces) for every copy
     has_links: bool  # clicks can be tracked: the split found the links stored at accept
     list_unsubscribe: bool
 
 
 def prepare(message: dict) -> Prepared:
     mail = content.decode(message)
+    if mail.html:  # one line-end convention before splitting: pieces are encoded one by one
+        mail.html = mail.html.replace("\r\n", "\n").replace("\r", "\n")
     trackable = Trackable(mail.html) if mail.html else None
     stored = content.links(message["content"])
     # a click names its link by index into the links stored at accept: if this split finds other
@@ -43,7 +45,7 @@ def prepare(message: dict) -> Prepared:
         mail.text = mime.text_from_html(mail.html)
     return Prepared(message=message, mail=mail, trackable=trackable, has_links=has_links,
                     list_unsubscribe=content.adds_list_unsubscribe(message["content"]),
-                    subject=Compiled(mail.subject), text=Compiled(mail.text) if mail.text else None)
+                    subject=Compiled(mail.subject), text=Compiled(mail.text or ""))
 
 
 class Composer:
@@ -61,12 +63,12 @@ class Composer:
         variables = delivery.get("variables")
         if variables is not None:
             variables = {"email": delivery["email"], **variables}
-        html = p.mail.html
         track_clicks = message["track_clicks"] and p.has_links
-        if p.trackable and (message["track_opens"] or track_clicks or variables is not None):
+        encoded_html = None
+        if p.trackable:
             click = (lambda i: links.click_url(self.base, self.key, delivery_id, i)) if track_clicks else None
             pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
-            html = p.trackable.render(click_url=click, pixel_url=pixel, variables=variables)
+            encoded_html = p.trackable.encoded(click_url=click, pixel_url=pixel, variables=variables)
         headers = p.mail.headers
         if p.list_unsubscribe and not any(h.lower() == "list-unsubscribe" for h in headers):
             headers = {**headers,
@@ -74,11 +76,11 @@ class Composer:
                        "List-Unsubscribe": f"<{links.unsubscribe_url(self.base, self.key, delivery_id)}>, "
                                            f"<mailto:{links.unsubscribe_mailto(self.domain, self.key, delivery_id)}>",
                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        copy = replace(p.mail, html=html, headers=headers,
+        copy = replace(p.mail, headers=headers, encoded_html=encoded_html,
+                       encoded_text=mime.qp_join(p.text.encoded(variables)),
                        message_id=f"<{message['public_id']}.{delivery_id:x}@{self.domain}>")
         if not copy.to:
             copy.to = [mime.Address(delivery["email"])]
         if variables is not None:
             copy.subject = p.subject.render(variables)
-            copy.text = p.text.render(variables) if p.text else None
         return links.return_path(self.domain, self.key, delivery_id), mime.build(copy, domain=self.domain)
