@@ -173,6 +173,18 @@ def test_templates(run: dict, api: Api):
     assert api.ok("GET", f"/template/{real_id}")["name"] == f"node-tpl-{run['tag']}"
 
 
+def test_campaign(run: dict, live_server: LiveServer):
+    n = run["names"]
+    created = run["campaign"]
+    assert created.get("status") == 13 and created.get("count") == 1, created  # a is the list's one contact
+    assert created["id"] in [c["id"] for c in run["campaigns"]], run["campaigns"]
+    assert run["campaign_info"]["name"] == f"node-campaign-{run['tag']}", run["campaign_info"]
+    message = live_server.wait_for_message(lambda m: n["a"] in str(m["To"]) and "Hi " in str(m["Subject"]))
+    assert str(message["Subject"]) == f"Hi {NAME_WITH_QUOTES}"
+    assert [(a.get_filename(), a.get_content()) for a in message.iter_attachments()] == \
+        [("note.txt", f"node {run['tag']}")]
+
+
 def test_balance(run: dict):
     assert isinstance(run["balance"].get("currency"), str) and not run["balance"].get("is_error"), run["balance"]
     assert isinstance(run["balance"].get("balance_currency"), (int, float)), run["balance"]

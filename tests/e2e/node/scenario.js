@@ -210,6 +210,14 @@ async function full() {
         r.template = await call('getEmailTemplate', r.template_create.real_id);
     }
 
+    // a campaign to the book (its attachments go as a PHP serialize() string), then read back
+    r.campaign = await call('createCampaign', 'Node Sender', sender, 'Hi {{name}}',
+        `<p>Hello {{name}} — ${TAG}</p>`, bookId, `node-campaign-${TAG}`, {'note.txt': `node ${TAG}`});
+    r.campaigns = await call('listCampaigns', 10, 0);
+    if (r.campaign && r.campaign.id !== undefined) {
+        r.campaign_info = await call('getCampaignInfo', r.campaign.id);
+    }
+
     // balance
     r.balance = await call('getBalance');
     r.balance_usd = await call('getBalance', 'usd');
