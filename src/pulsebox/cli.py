@@ -214,7 +214,7 @@ def cmd_inbound(args: argparse.Namespace) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict:
     keys = ("rate_limits", "email_quota", "max_subscribers", "campaigns_per_hour", "same_list_interval",
-            "tariff_name", "currency", "price_per_email")
+            "send_rate", "tariff_name", "currency", "price_per_email")
     return {k: getattr(args, k, None) for k in keys}
 
 
@@ -249,6 +249,7 @@ def _limit_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-subscribers", type=int, help="subscriber cap of the plan")
     p.add_argument("--campaigns-per-hour", type=int, help="campaigns the API may create per hour (error 791)")
     p.add_argument("--same-list-interval", type=int, help="seconds between campaigns to one list (error 711)")
+    p.add_argument("--send-rate", help="copies the account may send, e.g. '50/second;100000/day' ('off': none)")
     p.add_argument("--tariff-name", help="plan name shown by /user/balance/detail")
     p.add_argument("--currency", help="ISO currency of the balance, e.g. USD")
     p.add_argument("--price-per-email", help="price of one email beyond the plan, e.g. 0.001")

@@ -35,6 +35,27 @@ def _str(name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+def domain_rules(spec: str) -> dict[str, tuple[ratelimit.Rule, ...]]:
+    """``gmail.com=100/second;5000/minute, *=200/second`` -> {domain: rules} (``*``: any other)."""
+    out: dict[str, tuple[ratelimit.Rule, ...]] = {}
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        domain, sep, rules = part.partition("=")
+        if not sep or not domain.strip():
+            raise ValueError(f"expected domain=N/second;..., not {part.strip()!r}")
+        out[domain.strip().lower()] = ratelimit.parse(rules.strip())
+    return out
+
+
+def _domain_rates(raw: str) -> str:
+    try:
+        domain_rules(raw)
+    except ValueError as exc:
+        raise SystemExit(f"PULSEBOX_DOMAIN_SEND_RATES: {exc}") from None
+    return raw
+
+
 def _rates(name: str, default: str) -> str:
     """A rate limit spec (``20/second;600/minute``, or ``off``), checked at start-up."""
     raw = _str(name, default)
@@ -73,6 +94,10 @@ class Settings:
     trusted_proxies: str = ""  # IPs/networks whose X-Forwarded-For is believed (opens and clicks)
     sender_check: str = "auto"  # strict | off | auto (strict unless mail stays on this machine)
     public_rate_limits: str = DEFAULT_PUBLIC_RATE_LIMITS  # the /t/ routes, per client address; "off": none
+    # sending limits (README, "Sending limits"): copies handed to the transport, "off" or rules
+    send_rate: str = "off"  # every copy of every account (through Redis when set: all processes)
+    account_send_rate: str = "off"  # each account's copies (an account may override it)
+    domain_send_rates: str = ""  # "gmail.com=100/second;5000/minute, outlook.com=50/second, *=200/second"
 
     @cached_property
     def signing_key(self) -> bytes:
@@ -146,4 +171,7 @@ class Settings:
             trusted_proxies=_str("TRUSTED_PROXIES", ""),
             outbox_retention_days=max(0, _int("OUTBOX_RETENTION_DAYS", 90)),
             public_rate_limits=_rates("PUBLIC_RATE_LIMITS", DEFAULT_PUBLIC_RATE_LIMITS),
+            send_rate=_rates("SEND_RATE", "off"),
+            account_send_rate=_rates("ACCOUNT_SEND_RATE", "off"),
+            domain_send_rates=_domain_rates(_str("DOMAIN_SEND_RATES", "")),
         )

@@ -52,6 +52,7 @@ class Limits:
     max_subscribers: int
     campaigns_per_hour: int
     same_list_interval: int
+    send_rules: tuple[ratelimit.Rule, ...] = ()  # copies this account may hand to transports
 
 
 def limits(account: dict, settings: Settings) -> Limits:
@@ -65,18 +66,24 @@ def limits(account: dict, settings: Settings) -> Limits:
         max_subscribers=pick("max_subscribers"),
         campaigns_per_hour=pick("campaigns_per_hour"),
         same_list_interval=pick("same_list_interval"),
+        send_rules=_rules(account.get("send_rate") or settings.account_send_rate),
     )
+
+
+def _rules(spec: str) -> tuple[ratelimit.Rule, ...]:
+    return () if spec.strip().lower() == "off" else ratelimit.parse(spec)
 
 
 def _check_overrides(overrides: dict) -> dict:
     clean = {k: v for k, v in overrides.items() if v is not None}
-    if "rate_limits" in clean:
-        try:
-            ratelimit.parse(clean["rate_limits"])
-        except ValueError as exc:
-            raise AccountError(str(exc)) from None
+    for spec in ("rate_limits", "send_rate"):
+        if spec in clean and not (spec == "send_rate" and clean[spec].strip().lower() == "off"):
+            try:
+                ratelimit.parse(clean[spec])
+            except ValueError as exc:
+                raise AccountError(str(exc)) from None
     for key, value in clean.items():
-        if key != "rate_limits" and key not in ("tariff_name", "currency", "price_per_email") and value < 0:
+        if key not in ("rate_limits", "send_rate", "tariff_name", "currency", "price_per_email") and value < 0:
             raise AccountError(f"{key} must not be negative")
     if "price_per_email" in clean:
         try:
@@ -147,7 +154,7 @@ def list_accounts(conn: Connection) -> list[dict]:
 
 def describe(row: dict) -> dict:
     keys = ("id", "name", "client_id", "rate_limits", "email_quota", "max_subscribers",
-            "campaigns_per_hour", "same_list_interval", "tariff_name", "currency")
+            "campaigns_per_hour", "same_list_interval", "send_rate", "tariff_name", "currency")
     out = {k: row[k] for k in keys}
     out["price_per_email"] = str(row["price_per_email"])
     out["created_at"] = row["created_at"].strftime("%Y-%m-%d %H:%M:%S")

@@ -25,6 +25,7 @@ class Account(Base):
     max_subscribers: Mapped[int | None] = mapped_column(Integer)
     campaigns_per_hour: Mapped[int | None] = mapped_column(Integer)
     same_list_interval: Mapped[int | None] = mapped_column(Integer)
+    send_rate: Mapped[str | None] = mapped_column(String(200))  # copies sent, e.g. "50/second;100000/day"
     # The plan the operator sets: its name, the price of one email over the plan, the currency.
     tariff_name: Mapped[str] = mapped_column(String(100), default="Free")
     currency: Mapped[str] = mapped_column(String(3), default="USD")

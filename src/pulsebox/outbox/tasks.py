@@ -28,6 +28,7 @@ from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enha
 from pulsebox.models import utcnow
 from pulsebox.outbox import repository, service
 from pulsebox.outbox.compose import Composer, Prepared, prepare
+from pulsebox.outbox.throttle import Throttle
 from pulsebox.pump import PumpContext
 
 log = logging.getLogger("pulsebox.delivery")
@@ -96,6 +97,7 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
     work: list[tuple[dict, int, Future]] = []
     prepared: dict[int, Prepared] = {}
     composer = Composer(ctx.settings)
+    throttle = Throttle(ctx)
     send_by = lease_until - min(LEASE_MARGIN, timedelta(seconds=ctx.settings.delivery_lease) / 5)
     # building stops halfway to send_by: what is built gets sent, the rest goes back to the queue
     # (attempt not spent) for the next round, so a round that builds slowly still makes progress
@@ -107,6 +109,12 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
         if delivery["id"] in stop:  # recorded as not sent, with the reason: never dropped silently
             outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "suppressed",
                              "reason": stop[delivery["id"]]})
+            continue
+        wait = throttle.wait(delivery["account_id"], delivery["email"])
+        if wait:  # over a sending limit: back to the queue until its window ends, the attempt not spent
+            outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "queued",
+                             "attempts_after": delivery["attempts"] - 1,
+                             "next_attempt_at": utcnow() + timedelta(seconds=wait)})
             continue
         try:
             p = prepared.get(delivery["message_id"]) or prepared.setdefault(

@@ -1,6 +1,7 @@
 """Campaigns (one row each: what was asked, its plan figures, the state and checkpoint of its
 send), each copy's own placeholder values (``deliveries.variables``: a campaign's contact), and
-an index of copies by address (the ``/emails/{email}`` figures); segments of mailing lists.
+an index of copies by address (the ``/emails/{email}`` figures); segments of mailing lists; an
+account's own sending limit (``accounts.send_rate``).
 
 Revision ID: 0007
 Revises: 0006
@@ -72,6 +73,9 @@ def upgrade() -> None:
     with op.batch_alter_table('segments', schema=None) as batch_op:
         batch_op.create_index('ix_segments_book', ['book_id'], unique=False)
 
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('send_rate', sa.String(length=200), nullable=True))
+
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('variables', sa.JSON(), nullable=True))
         batch_op.create_index('ix_deliveries_account_email', ['account_id', 'email'], unique=False)
@@ -89,6 +93,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_campaigns_account')
 
     op.drop_table('campaigns')
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.drop_column('send_rate')
     with op.batch_alter_table('segments', schema=None) as batch_op:
         batch_op.drop_index('ix_segments_book')
     op.drop_table('segments')
