@@ -118,6 +118,7 @@ class World:
     domain_email: str
     capture_id: int
     campaign: int  # a draft (it sends nothing, and stays editable)
+    segment: int  # a segment of ``book``
 
     def fmt(self, value):
         """Fill ``{book}``-style placeholders (World fields only) in strings, recursively."""
@@ -155,10 +156,12 @@ def populate(api: Api) -> World:
         "result"] is True
     campaign = api.post("/campaigns", json={"sender_name": "Me", "sender_email": "me@example.com", "subject": "S",
                                             "body": b64("<p>x</p>"), "list_id": book, "type": "draft"}).json["id"]
+    segment = api.post(f"/addressbooks/{book}/segments", json={"name": "Adults", "filter": {
+        "variable_name": "age", "operator": "and", "conditions": [{"condition": "greaterthan", "value": 17}]}}).json["id"]
     return World(book=book, book2=book2, email="ann@example.com", email2="bob@example.com", sender="me@example.com",
                  black="black@example.com", real_id=real_id, uid=info["id"], slug=info["name_slug"],
                  system_id=system_id, smtp_id=smtp_id, domain_email="admin@mine.example", capture_id=NEVER_BOOK,
-                 campaign=campaign)
+                 campaign=campaign, segment=segment)
 
 
 @pytest.fixture
@@ -196,11 +199,13 @@ def concrete(path: str) -> str:
         name = match[1].split(":")[0]
         if name == "id":
             return ("{book}" if path.startswith("/addressbooks") else "{smtp_id}" if path.startswith("/smtp")
-                    else "{capture_id}" if path.startswith("/capture") else "{real_id}")
+                    else "{capture_id}" if path.startswith("/capture") else "{campaign}" if path.startswith("/campaigns")
+                    else "{real_id}")
         if name == "email":
             return ("{sender}" if path.startswith("/senders") else "{domain_email}" if path.startswith("/smtp")
                     else "{email}")
-        fixed = {"name": "name", "value": "Ann", "slug": "{slug}", "lang": "en", "currency": "USD"}
+        fixed = {"name": "name", "value": "Ann", "slug": "{slug}", "lang": "en", "currency": "USD",
+                 "segment_id": "{segment}"}
         assert name in fixed, f"no concrete value for {{{name}}} in {path}: extend concrete()"
         return fixed[name]
     return re.sub(r"\{([^}]+)\}", fill, path)
@@ -371,6 +376,7 @@ def _many(n: int) -> list[str]:
     return [f"bulk{i}@example.com" for i in range(n)]
 
 
+SEGMENT_FILTER = {"variable_name": "age", "operator": "and", "conditions": [{"condition": "equal", "value": 1}]}
 CAMPAIGN = {"sender_name": "Me", "sender_email": "me@example.com", "subject": "S", "body": b64("<p>x</p>"),
             "list_id": "{book}"}
 
@@ -791,6 +797,23 @@ CASES = [
     # ---- balance
     ("balance: other currency", "GET", "/balance/EUR", {}, 800, None),
     ("balance: long currency", "GET", "/balance/" + "X" * 5000, {}, 800, None),
+    # ---- segments (ours)
+    ("segment: no body", "POST", "/addressbooks/{book}/segments", {}, 8, None),
+    ("segment: no name", "POST", "/addressbooks/{book}/segments", {"json": {"filter": SEGMENT_FILTER}}, 8, None),
+    ("segment: unknown condition", "POST", "/addressbooks/{book}/segments",
+     {"json": {"name": "S", "filter": {**SEGMENT_FILTER, "conditions": [{"condition": "near", "value": 1}]}}}, 8, None),
+    ("segment: 21 filters", "POST", "/addressbooks/{book}/segments",
+     {"json": {"name": "S", "filters": [SEGMENT_FILTER] * 21}}, 8, None),
+    ("segment: operator xor", "POST", "/addressbooks/{book}/segments",
+     {"json": {"name": "S", "filters": [SEGMENT_FILTER], "operator": "xor"}}, 8, None),
+    ("segment: unknown list", "POST", f"/addressbooks/{NEVER_BOOK}/segments", {"json": {"name": "S", "filter": SEGMENT_FILTER}},
+     213, None),
+    ("segments: unknown list", "GET", f"/addressbooks/{NEVER_BOOK}/segments", {}, 213, None),
+    ("segment: unknown", "GET", f"/addressbooks/{{book}}/segments/{NEVER_BOOK}", {}, 703, None),
+    ("segment: of another list", "GET", "/addressbooks/{book2}/segments/{segment}", {}, 703, None),
+    ("segment: 30 digits", "GET", "/addressbooks/{book}/segments/" + "9" * 30, {}, 703, None),
+    ("segment delete: unknown", "DELETE", f"/addressbooks/{{book}}/segments/{NEVER_BOOK}", {}, 703, None),
+    ("segment count: unknown", "GET", f"/addressbooks/{{book}}/segments/{NEVER_BOOK}/count", {}, 703, None),
     # ---- campaigns (document 004): every documented error, nothing stored or sent
     ("campaign: no body at all", "POST", "/campaigns", {}, 701, None),
     ("campaign: no sender name", "POST", "/campaigns", {"json": {**CAMPAIGN, "sender_name": ""}}, 701, None),

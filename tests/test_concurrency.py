@@ -201,6 +201,21 @@ def with_campaign(api: Api, ctx) -> dict:  # noqa: ANN001
     return {"book": book, "campaign": campaign}
 
 
+FILTER = {"variable_name": "name", "conditions": [{"condition": "equal", "value": "Ann"}]}
+
+
+def with_segment(api: Api, ctx) -> dict:  # noqa: ANN001
+    book = with_contact(api, ctx)["book"]
+    return {"book": book, "segment": api.post(f"/addressbooks/{book}/segments",
+                                              json={"name": "Race", "filter": FILTER}).json["id"]}
+
+
+def segments_made(n: int) -> Callable:
+    def check(api, ctx, v, answers) -> None:  # noqa: ANN001
+        assert len(api.get(f"/addressbooks/{v['book']}/segments").json) == n
+    return check
+
+
 def campaigns_are(statuses: list[int]) -> Callable:
     def check(api, ctx, v, answers) -> None:  # noqa: ANN001
         assert sorted(c["status"] for c in api.get("/campaigns").json) == statuses
@@ -290,6 +305,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("/smtp/domains/{email}", "GET"): Case(None, with_domain, one_notice, errors={1004}),
     ("/smtp/domains/{email}", "POST"): Case({"code": CODE}, with_domain, domains_are(["@race.example"])),
     ("/capture/messages", "DELETE"): Case(None, check=all_succeed),
+    ("/addressbooks/{id}/segments", "POST"): Case({"name": "Race", "filter": FILTER}, with_book,
+                                                  segments_made(PARALLEL)),
+    ("/addressbooks/{id}/segments/{segment_id}", "DELETE"): Case(None, with_segment, segments_made(0), errors={703}),
     # one campaign per list per interval (711) and per hour (791): a burst makes one
     ("/campaigns", "POST"): Case({**CAMPAIGN, "list_id": "{book}"}, with_contact, campaigns_are([13]),
                                  errors={711, 791}),
@@ -297,7 +315,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("/campaigns/{id}", "DELETE"): Case(None, with_campaign, campaigns_are([16]), errors={602}),
 }
 
-PATHS = {"/addressbooks/{id}": "/addressbooks/{book}", "/emails/{email}": "/emails/ann@example.com",
+PATHS = {"/addressbooks/{id}/segments/{segment_id}": "/addressbooks/{book}/segments/{segment}",
+         "/addressbooks/{id}": "/addressbooks/{book}", "/emails/{email}": "/emails/ann@example.com",
          "/senders/{email}/code": "/senders/me@example.com/code", "/template/edit/{id}": "/template/edit/{real_id}",
          "/smtp/domains/{email}": "/smtp/domains/admin@race.example", "/campaigns/{id}": "/campaigns/{campaign}"}
 

@@ -43,6 +43,7 @@ class Ids:
     unsubscribed: str = ""  # an address on the SMTP unsubscribe list
     domain_email: str = ""  # an address of a sending domain (/smtp/domains)
     campaign: int = 0  # a campaign (a draft: it sends nothing)
+    segment: int = 0  # a segment of ``book``
 
 
 @dataclass
@@ -78,6 +79,8 @@ def tenants(ctx, api, other) -> Tenants:
     assert other.post("/smtp/unsubscribe", json={"emails": [{"email": "gone@example.com", "comment": "theirs"}]}).json \
         == {"result": True}
     assert other.post("/smtp/domains", json={"email": "postmaster@their-domain.example"}).json == {"result": True}
+    segment = other.post(f"/addressbooks/{book}/segments", json={"name": "Theirs", "filter": {
+        "variable_name": "age", "conditions": [{"condition": "greaterthan", "value": 1}]}}).json["id"]
     campaign = other.post("/campaigns", json={"sender_name": "Boss", "sender_email": "boss@example.com",
                                               "subject": "Secret", "body": b64("<p>secret</p>"), "list_id": book,
                                               "type": "draft"}).json["id"]
@@ -102,12 +105,12 @@ def tenants(ctx, api, other) -> Tenants:
         theirs=Ids(book=book, email="secret@example.com", real_id=real_id, uid=uid, slug="secret-plan",
                    sender="boss@example.com", black="hidden@example.com", smtp_id=smtp_id,
                    unsubscribed="gone@example.com", domain_email="postmaster@their-domain.example",
-                   campaign=campaign),
+                   campaign=campaign, segment=segment),
         never=Ids(book=NEVER_BOOK, email=f"never-{tag}@example.com", real_id=NEVER_TEMPLATE,
                   uid=secrets.token_hex(16), slug=f"never-such-slug-{tag}", sender=f"never-sender-{tag}@example.com",
                   black=f"never-black-{tag}@example.com", smtp_id=secrets.token_hex(16),
                   unsubscribed=f"never-gone-{tag}@example.com", domain_email=f"postmaster@never-{tag}.example",
-                  campaign=NEVER_BOOK),
+                  campaign=NEVER_BOOK, segment=NEVER_BOOK),
     )
 
 
@@ -225,6 +228,19 @@ CASES = [
     ("smtp domain code", "GET", "/smtp/domains/{domain_email}", {}, 404),
     ("smtp domain verify", "POST", "/smtp/domains/{domain_email}", {"json": {"code": "0123456789"}}, 404),
     ("smtp domain add the same domain", "POST", "/smtp/domains", {"json": {"email": "{domain_email}"}}, None),
+    # ---- segments: another account's segment, in its list and in the caller's
+    ("segments of their list", "GET", "/addressbooks/{book}/segments", {}, 213),
+    ("segment in their list", "POST", "/addressbooks/{book}/segments",
+     {"json": {"name": "S", "filter": {"variable_name": "a", "conditions": [{"condition": "equal", "value": 1}]}}}, 213),
+    ("their segment", "GET", "/addressbooks/{book}/segments/{segment}", {}, 213),
+    ("their segment count", "GET", "/addressbooks/{book}/segments/{segment}/count", {}, 213),
+    ("their segment delete", "DELETE", "/addressbooks/{book}/segments/{segment}", {}, 213),
+    ("their segment in my list", "GET", "/addressbooks/{my_book}/segments/{segment}", {}, 703),
+    ("their segment count in my list", "GET", "/addressbooks/{my_book}/segments/{segment}/count", {}, 703),
+    ("their segment delete in my list", "DELETE", "/addressbooks/{my_book}/segments/{segment}", {}, 703),
+    ("campaign to their segment", "POST", "/campaigns",
+     {"json": {"sender_name": "Me", "sender_email": "{my_sender}", "subject": "S", "body": b64("<p>x</p>"),
+               "segment_id": "{segment}"}}, 703),
     # ---- campaigns: another account's campaign, and its list
     ("campaign info", "GET", "/campaigns/{campaign}", {}, 802),
     ("campaign edit", "PATCH", "/campaigns/{campaign}", {"json": {"name": "Hijacked"}}, 802),
