@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import HIGH_LIMITS, PgDatabase, checked, descendants, free_port, log, request  # noqa: E402
-from smtp import HTML, pulsebox, start_sink  # noqa: E402
+from run import HIGH_LIMITS, checked, descendants, log, request  # noqa: E402
+from smtp import HTML, pulsebox, setup  # noqa: E402
 
 BODY = HTML.replace("Your order {{number}}", "Hello {{name}}, your order {{number}}")
 
@@ -68,19 +67,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the result here")
     args = parser.parse_args()
 
-    sink, sink_port = start_sink()
-    data_dir = Path(tempfile.mkdtemp(prefix="pulsebox-bench-campaign-"))
-    pg = PgDatabase(args.database_url) if args.database_url else None
-    database_url = pg.url if pg else f"sqlite:///{data_dir / 'pulsebox.db'}"
-    if pg:
-        pg.create()
-    port = free_port()
-    env = {**os.environ, "PULSEBOX_DATA_DIR": str(data_dir), "PULSEBOX_DATABASE_URL": database_url,
-           "PULSEBOX_API_RATE_LIMITS": HIGH_LIMITS, "PULSEBOX_SENDER_CHECK": "off",
-           "PULSEBOX_MAIL_URL": f"smtp://127.0.0.1:{sink_port}?tls=none&pool={args.concurrency}",
-           "PULSEBOX_SEND_CONCURRENCY": str(args.concurrency), "PULSEBOX_LOG_LEVEL": "WARNING",
-           "PULSEBOX_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    env.pop("PULSEBOX_REDIS_URL", None)
+    sink, data_dir, pg, database_url, port, env = setup("campaign", args)
     processes: list[subprocess.Popen] = []
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:

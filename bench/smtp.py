@@ -59,6 +59,25 @@ def start_sink() -> tuple[subprocess.Popen, int]:
     raise SystemExit(f"smtp-sink did not start: {sink.stderr.read().decode(errors='replace')}")
 
 
+def setup(name: str, args: argparse.Namespace) -> tuple[subprocess.Popen, Path, PgDatabase | None, str, int, dict]:
+    """smtp-sink, a fresh data dir and database, a free port, and the environment of every
+    pulsebox process of the run: (sink, data dir, PostgreSQL or None, database URL, port, env)."""
+    sink, sink_port = start_sink()
+    data_dir = Path(tempfile.mkdtemp(prefix=f"pulsebox-bench-{name}-"))
+    pg = PgDatabase(args.database_url) if args.database_url else None
+    database_url = pg.url if pg else f"sqlite:///{data_dir / 'pulsebox.db'}"
+    if pg:
+        pg.create()
+    port = free_port()
+    env = {**os.environ, "PULSEBOX_DATA_DIR": str(data_dir), "PULSEBOX_DATABASE_URL": database_url,
+           "PULSEBOX_API_RATE_LIMITS": HIGH_LIMITS, "PULSEBOX_SENDER_CHECK": "off",
+           "PULSEBOX_MAIL_URL": f"smtp://127.0.0.1:{sink_port}?tls=none&pool={args.concurrency}",
+           "PULSEBOX_SEND_CONCURRENCY": str(args.concurrency), "PULSEBOX_LOG_LEVEL": "WARNING",
+           "PULSEBOX_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env.pop("PULSEBOX_REDIS_URL", None)
+    return sink, data_dir, pg, database_url, port, env
+
+
 def pulsebox(env: dict, *argv: str) -> str:
     done = subprocess.run([sys.executable, "-m", "pulsebox", *argv], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
@@ -85,19 +104,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the result here")
     args = parser.parse_args()
 
-    sink, sink_port = start_sink()
-    data_dir = Path(tempfile.mkdtemp(prefix="pulsebox-bench-smtp-"))
-    pg = PgDatabase(args.database_url) if args.database_url else None
-    database_url = pg.url if pg else f"sqlite:///{data_dir / 'pulsebox.db'}"
-    if pg:
-        pg.create()
-    port = free_port()
-    env = {**os.environ, "PULSEBOX_DATA_DIR": str(data_dir), "PULSEBOX_DATABASE_URL": database_url,
-           "PULSEBOX_API_RATE_LIMITS": HIGH_LIMITS, "PULSEBOX_SENDER_CHECK": "off",
-           "PULSEBOX_MAIL_URL": f"smtp://127.0.0.1:{sink_port}?tls=none&pool={args.concurrency}",
-           "PULSEBOX_SEND_CONCURRENCY": str(args.concurrency), "PULSEBOX_LOG_LEVEL": "WARNING",
-           "PULSEBOX_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    env.pop("PULSEBOX_REDIS_URL", None)
+    sink, data_dir, pg, database_url, port, env = setup("smtp", args)
     server = workers = None
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:

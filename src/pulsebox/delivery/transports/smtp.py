@@ -183,7 +183,13 @@ def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: 
         raise Dropped() from None
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"sending through {where} failed: {exc}") from None
-    if refused:  # some recipients accepted, some not: report the refused ones
+    return _receipt(code, reply, refused, recipients)
+
+
+def _receipt(code: int, reply: bytes | str, refused: dict, recipients: list[str]) -> Receipt:
+    """The DATA reply; or, when some recipients were accepted and some not, the refused ones'
+    mildest answer (the message went to the others; the connection carries on)."""
+    if refused:
         code, text = min(refused.values(), key=lambda cr: cr[0])
         error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused", recipient=True)
         error.reusable = True
@@ -244,12 +250,7 @@ def _deliver_pipelined(conn: smtplib.SMTP, mail_from: str, recipients: list[str]
         raise Dropped() from None
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"sending through {where} failed: {exc}") from None
-    if refused:
-        code, text = min(refused.values(), key=lambda cr: cr[0])
-        error = _classify(code, text, f"{len(refused)} of {len(recipients)} recipients refused", recipient=True)
-        error.reusable = True
-        raise error
-    return Receipt(code, reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply))
+    return _receipt(code, reply, refused, recipients)
 
 
 def _reset(conn: smtplib.SMTP, error: DeliveryError) -> DeliveryError:
