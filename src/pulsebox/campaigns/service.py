@@ -133,13 +133,16 @@ def _mail(sender_name: str, sender_email: str, subject: str, body: str, attachme
                 attachments=list(attachments), amp=amp)
 
 
+def _priced(row: dict) -> dict:
+    """The row with ``company_price``: what the emails beyond the plan cost."""
+    return {**row, "company_price": str((Decimal(row["overdraft_price"]) * row["paid_email_qty"]).normalize())}
+
+
 def get(conn: Connection, account_id: int, campaign_id: int, *, lock: bool = False) -> dict:
     row = repository.get(conn, account_id, campaign_id, lock=lock)
     if row is None:
         raise ApiError(802)
-    out = dict(row)
-    out["company_price"] = str((Decimal(out["overdraft_price"]) * out["paid_email_qty"]).normalize())
-    return out
+    return _priced(dict(row))
 
 
 def edit(conn: Connection, account_id: int, campaign_id: int, change: Edit, settings: Settings) -> None:
@@ -182,11 +185,7 @@ def listing(conn: Connection, account_id: int, *, order: str, statuses: list[int
             offset: int) -> list[tuple[dict, dict]]:
     rows = repository.page(conn, account_id, order=order, statuses=statuses, scheduled=scheduled, limit=limit,
                            offset=offset)
-    out = []
-    for r in rows:
-        row = get(conn, account_id, r["id"])
-        out.append((row, short_figures(general(conn, row))))
-    return out
+    return [(_priced(dict(r)), short_figures(general(conn, dict(r)))) for r in rows]
 
 
 def of_book(conn: Connection, account_id: int, book_id: int, limit: int, offset: int) -> list[dict]:
