@@ -39,6 +39,27 @@ NO_LIMITS = "100000/second;1000000/minute;100000000/day"
 accounts.SCRYPT_N = 2**4
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):  # noqa: ANN001, ANN201
+    """Under pytest-xdist's default distribution (scripts/test: ``-n 2``) the tests go to the workers one
+    at a time in collection order, as with ``--dist load``, but an e2e module's tests go to one worker
+    together: its module-scoped server, account and client runs are made once, not once per worker,
+    and those modules (the longest) are handed out first. (``--dist loadgroup`` with ``xdist_group``
+    marks would say the same, but pytest-xdist 3.8 cannot rename a pytest 9 item's node id, so those
+    marks group nothing.) Each worker has its own databases (``empty_database``: its process id in
+    the name), folders (``tmp_path``) and ports (bound by the system)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class E2EModulesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if "/e2e/" in f"/{module}" else nodeid
+
+    return E2EModulesTogether(config, log)
+
+
 def _pg_admin():  # noqa: ANN202
     url = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
     return create_engine(url, isolation_level="AUTOCOMMIT")

@@ -59,7 +59,7 @@ SCHEMAS = openapi_routes.SCHEMAS
 # every (path, method) of the table, but the reference page's own files (static, no input)
 FUZZED = [(r.path, m) for r in ROUTES if isinstance(r, Route)
           for m in sorted(r.methods - {"HEAD"}) if r.path not in ("/docs", "/openapi.json", "/healthz")]
-COUNT: dict[str, dict] = {}  # backend -> {"requests": N, "seconds": S}
+COUNT: dict[str, dict] = {}  # backend -> {"requests": N, "seconds": S, "routes": {(path, method), ...}}
 STATUSES: dict[str, dict[int, int]] = {}  # "METHOD path" -> status -> how many (printed with -s)
 
 
@@ -391,11 +391,23 @@ def _backend(ctx) -> str:  # noqa: ANN001
     return ctx.settings.database_url.split(":", 1)[0]
 
 
-def check(api: Api, ctx, path: str, method: str, url: str, headers: dict, body: bytes) -> None:
-    before = db_state(ctx, api.id)
+def _count(ctx) -> dict:  # noqa: ANN001
+    return COUNT.setdefault(_backend(ctx), {"requests": 0, "seconds": 0.0, "routes": set()})
+
+
+def check(api: Api, ctx, path: str, method: str, url: str, headers: dict, body: bytes,
+          known: dict | None = None) -> None:
+    """One request and what its answer must be. ``known`` (a dict kept across one route's requests)
+    holds the account's rows as last read after a refused request: shown equal to that request's
+    "before", they are the next request's "before" without a second read. It is emptied first, and
+    filled again only when a refused request is shown to have written nothing: after an answer below
+    400 (which may have written) or a failed check (hypothesis then shrinks), the rows are read again."""
+    before = known.pop("state", None) if known is not None else None
+    if before is None:
+        before = db_state(ctx, api.id)
     response = api.client.request(method, url, headers={**api.headers, **headers}, content=body,
                                   follow_redirects=False)
-    count = COUNT.setdefault(_backend(ctx), {"requests": 0, "seconds": 0.0})
+    count = _count(ctx)
     count["requests"] += 1
     seen = STATUSES.setdefault(f"{method} {path}", {})
     seen[response.status_code] = seen.get(response.status_code, 0) + 1
@@ -409,7 +421,10 @@ def check(api: Api, ctx, path: str, method: str, url: str, headers: dict, body: 
             assert_error(type("A", (), {"status": response.status_code, "json": response.json()}))
         except AssertionError as exc:
             raise AssertionError(what) from exc
-    assert db_state(ctx, api.id) == before, f"{what} was refused ({response.status_code}) but wrote"
+    after = db_state(ctx, api.id)
+    assert after == before, f"{what} was refused ({response.status_code}) but wrote"
+    if known is not None:
+        known["state"] = after
 
 
 @pytest.fixture
@@ -426,18 +441,21 @@ def test_fuzz_route(api, ctx, oauth_client, path, method):
     if path == "/oauth/access_token" or path.startswith("/t/"):  # limits per client address: an address of their own
         api = Api(oauth_client, make_account(ctx))
     w = seed(api, ctx)
+    known: dict = {}
     started = time.perf_counter()
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None if not RANDOM else
               settings.default.database, suppress_health_check=list(HealthCheck), print_blob=True)
     @given(request=fuzz_request(path, method, w))
     def run(request):
-        check(api, ctx, path, *request)
+        check(api, ctx, path, *request, known=known)
 
     try:
         run()
     finally:
-        COUNT.setdefault(_backend(ctx), {"requests": 0, "seconds": 0.0})["seconds"] += time.perf_counter() - started
+        count = _count(ctx)
+        count["seconds"] += time.perf_counter() - started
+        count["routes"].add((path, method))
 
 
 # (id, method, URL with World placeholders, headers, body): failing examples the fuzzer found, kept
@@ -466,8 +484,14 @@ def test_fuzz_regression(api, ctx, method, url, headers, body):
 
 
 def test_fuzz_count():
-    """Prints the requests this run sent (collected last: the module's tests run in order)."""
+    """Prints the requests this process sent (collected last: the module's tests run in order). Under
+    pytest-xdist (scripts/test runs two workers) each worker runs a share of the routes and prints
+    its own share, which only ``-rP`` shows; ``scripts/test ... -s`` runs in one process and prints
+    the whole run."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    where = f", worker {worker} of {os.environ.get('PYTEST_XDIST_WORKER_COUNT')}" if worker else ""
     for backend, count in COUNT.items():
-        print(f"\nfuzz ({backend}): {count['requests']} requests over {len(FUZZED)} routes in {count['seconds']:.1f} s")
+        print(f"\nfuzz ({backend}{where}): {count['requests']} requests over the {len(count['routes'])} of "
+              f"{len(FUZZED)} routes it ran, in {count['seconds']:.1f} s")
     for key, seen in sorted(STATUSES.items()):
         print(f"  {key}: {dict(sorted(seen.items()))}")

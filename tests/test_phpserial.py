@@ -273,10 +273,15 @@ HOSTILE = [
 
 @pytest.mark.parametrize("data", HOSTILE)
 def test_hostile_input_is_refused_at_once(data):
-    started = time.perf_counter()
-    with pytest.raises(PhpSerialError):
-        loads(data)
-    assert time.perf_counter() - started < 0.05
+    def refused_in() -> float:
+        started = time.perf_counter()
+        with pytest.raises(PhpSerialError):
+            loads(data)
+        return time.perf_counter() - started
+
+    # the best of three: one run can be stretched by a machine busy with other tests (they run side by
+    # side); a reader that loops or backtracks takes far longer every time
+    assert min(refused_in() for _ in range(3)) < 0.05
 
 
 def _finishes(data: bytes) -> None:

@@ -9,17 +9,26 @@ from pulsebox.worker.runner import Worker
 
 
 def run_worker(ctx) -> MemoryTransport:
+    """Drain the delivery queue once, like a worker would; its sending threads are stopped after."""
     transport = MemoryTransport()
     worker = Worker(ctx, transport)
-    while worker.run_once():
-        pass
+    try:
+        while worker.run_once():
+            pass
+    finally:
+        worker.pool.shutdown(wait=True)
     return transport
+
+
+def sent_to(transport: MemoryTransport, email: str) -> list:
+    """What the drain sent to ``email`` (the test's own recipient), oldest first."""
+    return [m for m in transport.sent if m[1] == [email]]
 
 
 def activate_sender(api, ctx, email: str) -> None:
     assert api.get(f"/senders/{email}/code").json == {"result": True, "email": email}
-    sent = [m for m in run_worker(ctx).sent if m[1] == [email]]
-    code = re.search(r"Activation code: (\w+)", message_from_bytes(sent[-1][2], policy=default).get_content())[1]
+    [mail] = sent_to(run_worker(ctx), email)
+    code = re.search(r"Activation code: (\w+)", message_from_bytes(mail[2], policy=default).get_content())[1]
     assert api.post(f"/senders/{email}/code", json={"code": code}).json == {"result": True, "email": email}
 
 
@@ -39,9 +48,8 @@ def test_activation_code_is_mailed_and_activates(api, ctx):
     api.post("/senders", json={"email": "me@example.com", "name": "Me"})
     assert api.get("/senders/me@example.com/code").json == {"result": True, "email": "me@example.com"}
     assert api.get("/senders/me@example.com/code").error_code == 1004  # within 15 minutes
-    sent = run_worker(ctx).sent
-    assert len([m for m in sent if m[1] == ["me@example.com"]]) == 1
-    message = message_from_bytes(sent[-1][2], policy=default)
+    [mail] = sent_to(run_worker(ctx), "me@example.com")
+    message = message_from_bytes(mail[2], policy=default)
     assert message["To"] == "me@example.com" and message["Message-ID"]
     code = re.search(r"Activation code: (\w+)", message.get_content())[1]
     assert api.post("/senders/me@example.com/code", json={"code": "wrong"}).status == 400
@@ -63,8 +71,8 @@ def test_code_is_stored_hashed(api, ctx):
 
     api.post("/senders", json={"email": "h@example.com", "name": "H"})
     api.get("/senders/h@example.com/code")
-    sent = run_worker(ctx).sent
-    code = re.search(rb"Activation code: (\w+)", sent[-1][2])[1].decode()
+    [mail] = sent_to(run_worker(ctx), "h@example.com")
+    code = re.search(rb"Activation code: (\w+)", mail[2])[1].decode()
     with ctx.db.transaction(write=False) as conn:
         stored = conn.execute(select(Sender.__table__.c.code_hash).where(Sender.__table__.c.email == "h@example.com",
                                                                          Sender.__table__.c.account_id == api.id)).scalar_one()

@@ -15,8 +15,10 @@ import orjson
 import pytest
 from conftest import Api, b64, make_account
 from sqlalchemy import update
+from starlette.testclient import TestClient
 from test_bad_input import NEVER_BOOK, NEVER_TEMPLATE, assert_error, db_state
 
+from pulsebox.app import build
 from pulsebox.balance import repository as ledger
 from pulsebox.balance import service as balance
 from pulsebox.models import Sender
@@ -57,6 +59,34 @@ class Tenants:
 
 @pytest.fixture
 def tenants(ctx, api, other) -> Tenants:
+    return make_tenants(ctx, api, other)
+
+
+@pytest.fixture(scope="module")
+def _module_tenants(ctx):
+    """The module's shared tenants (see ``shared_tenants``), made on first use."""
+    with TestClient(build(ctx), raise_server_exceptions=False) as client:
+        yield {"client": client}
+
+
+@pytest.fixture
+def shared_tenants(request, ctx, _module_tenants) -> Tenants:
+    """Tenants shared by the cases of this module (and backend) that change nothing: requests that
+    must be refused, whose test reads both accounts' rows back before and after and asserts them
+    unchanged, and reads (GET), whose test asserts the same. A case that may succeed with a write
+    gets tenants of its own (``tenants``): the ids it names must stay the other account's and never
+    existing ones. A test that failed may have written: the next one gets new tenants."""
+    holder = _module_tenants
+    if "tenants" not in holder:
+        client = holder["client"]
+        holder["tenants"] = make_tenants(ctx, Api(client, make_account(ctx)), Api(client, make_account(ctx)))
+    failed = request.session.testsfailed
+    yield holder["tenants"]
+    if request.session.testsfailed != failed:
+        del holder["tenants"]
+
+
+def make_tenants(ctx, api: Api, other: Api) -> Tenants:
     # the other account: a book with typed variables and a phone, a blacklisted contact, an active
     # sender, a template, money on the ledger
     book = other.new_book("Their list")
@@ -286,20 +316,28 @@ def test_every_route_that_names_a_record_has_a_case():
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "code"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_other_accounts_id_answers_like_a_missing_one(ctx, tenants, method, path, kwargs, code):
-    t = tenants
+def test_other_accounts_id_answers_like_a_missing_one(request, ctx, method, path, kwargs, code):
+    # a request that may succeed with a write gets tenants of its own; the others share the module's
+    shared = code is not None or method == "GET"
+    t = request.getfixturevalue("shared_tenants" if shared else "tenants")
     answers = {}
+    # each comparison's "after" (just shown equal to its "before") is the next request's "before"
+    other_before = db_state(ctx, t.other.id)
+    mine_before = db_state(ctx, t.api.id) if shared else None
     for label, ids in (("never", t.never), ("theirs", t.theirs)):
-        other_before = db_state(ctx, t.other.id)
-        mine_before = db_state(ctx, t.api.id)
         kw = {k: fill(v, ids, t.mine) if k in ("json", "params") else v for k, v in kwargs.items()}
         answer = t.api.call(method, fill(path, ids, t.mine), **kw)
         if code is None:
             assert answer.status == 200, (label, answer.json)
         else:
             assert_error(answer, code)
-            assert db_state(ctx, t.api.id) == mine_before, label
-        assert db_state(ctx, t.other.id) == other_before, f"{label}: the other account's rows changed"
+        if shared:  # refused, or a read: the caller's rows are unchanged (and stay so for the next case)
+            mine_after = db_state(ctx, t.api.id)
+            assert mine_after == mine_before, label
+            mine_before = mine_after
+        other_after = db_state(ctx, t.other.id)
+        assert other_after == other_before, f"{label}: the other account's rows changed"
+        other_before = other_after
         answers[label] = neutral(answer, ids)
     assert answers["theirs"] == answers["never"]
 

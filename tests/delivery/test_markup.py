@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -95,9 +96,16 @@ HOSTILE = {
 
 
 def _cost(operation, payload: str) -> float:
-    started = time.perf_counter()
-    operation(payload)
-    return time.perf_counter() - started
+    """Seconds ``operation(payload)`` takes, with the garbage collector off, as ``timeit`` measures: a
+    full collection in a test process holding the rest of the suite's objects costs more than reading
+    the megabyte, and runs more often the more a run allocates (the whole payload, not its tenth)."""
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        operation(payload)
+        return time.perf_counter() - started
+    finally:
+        gc.enable()
 
 
 READERS = {
@@ -116,6 +124,12 @@ def test_a_megabyte_of_hostile_html_costs_well_under_a_second(name):
     for reader, operation in READERS.items():
         tenth = min(_cost(operation, payload[:len(payload) // 10]) for _ in range(2))
         whole = _cost(operation, payload)
+        # the best of up to three: one run can be stretched by a machine busy with other tests (they run
+        # side by side); a reader that is not linear misses the bounds every time, and by far
+        for _ in range(2):
+            if whole < 1.0 and whole < 30 * tenth + 0.05:
+                break
+            whole = min(whole, _cost(operation, payload))
         assert whole < 1.0, (reader, whole)
         assert whole < 30 * tenth + 0.05, (reader, tenth, whole)
     assert len(find_links(payload)) <= markup.MAX_ANCHORS

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ports import free_port  # the e2e modules take it from here
 
 CLI_TIMEOUT = 60.0  # seconds for one `pulsebox accounts ...` command
 MAIL_TIMEOUT = 10.0  # seconds for the background worker to write a captured message
@@ -36,12 +39,6 @@ MAIL_TIMEOUT = 10.0  # seconds for the background worker to write a captured mes
 def unique(prefix: str = "e2e") -> str:
     """A short unique tag, so runs against a shared PostgreSQL never collide."""
     return f"{prefix}{uuid.uuid4().hex[:10]}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def message_text(msg: EmailMessage) -> str:
@@ -439,10 +436,17 @@ def node_modules_ready(timeout: float = 300) -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         pytest.skip("node and npm are needed for the Node client e2e tests")
-    if not (NODE_DIR / "node_modules" / "sendpulse-api" / "package.json").is_file():
-        cmd = [npm, "ci" if (NODE_DIR / "package-lock.json").is_file() else "install", "--no-audit", "--no-fund"]
-        cp = subprocess.run(cmd, cwd=NODE_DIR, capture_output=True, text=True, timeout=timeout)
-        assert cp.returncode == 0, f"{' '.join(cmd)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}"
+    installed = NODE_DIR / "node_modules" / "sendpulse-api" / "package.json"
+    if installed.is_file():
+        return NODE_DIR
+    # one install at a time: test processes running side by side (pytest-xdist) share this folder
+    lock = Path(tempfile.gettempdir()) / f"pulsebox-npm-{hashlib.sha256(str(NODE_DIR).encode()).hexdigest()[:16]}.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not installed.is_file():  # another process may have installed it meanwhile
+            cmd = [npm, "ci" if (NODE_DIR / "package-lock.json").is_file() else "install", "--no-audit", "--no-fund"]
+            cp = subprocess.run(cmd, cwd=NODE_DIR, capture_output=True, text=True, timeout=timeout)
+            assert cp.returncode == 0, f"{' '.join(cmd)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}"
     return NODE_DIR
 
 

@@ -18,14 +18,13 @@ from pulsebox.models import utcnow
 from pulsebox.outbox import repository
 
 from inbound_samples import postfix_dsn
+from ports import free_port
 
 KEY = "inbound-cli-test-key"
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()
 
 
 def _env(data_dir, **extra) -> dict:  # noqa: ANN001, ANN003
