@@ -21,8 +21,6 @@ import argparse
 import base64
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -33,7 +31,7 @@ from sqlalchemy import create_engine, text
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run import HIGH_LIMITS, checked, descendants, log, request  # noqa: E402
-from smtp import HTML, pulsebox, setup  # noqa: E402
+from smtp import HTML, pulsebox, setup, teardown  # noqa: E402
 
 BODY = HTML.replace("Your order {{number}}", "Hello {{name}}, your order {{number}}")
 
@@ -147,18 +145,7 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
     finally:
-        for proc in processes:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-        sink.terminate()
-        engine.dispose()
-        if pg:
-            pg.drop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        teardown(processes, sink, engine, pg, data_dir)
 
 
 if __name__ == "__main__":

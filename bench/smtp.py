@@ -78,6 +78,22 @@ def setup(name: str, args: argparse.Namespace) -> tuple[subprocess.Popen, Path, 
     return sink, data_dir, pg, database_url, port, env
 
 
+def teardown(processes: list, sink: subprocess.Popen, engine, pg: PgDatabase | None, data_dir: Path) -> None:  # noqa: ANN001
+    """Stop every process group (SIGTERM, then SIGKILL after 15 s), the sink, the database and the folder."""
+    for proc in processes:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    sink.terminate()
+    engine.dispose()
+    if pg:
+        pg.drop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def pulsebox(env: dict, *argv: str) -> str:
     done = subprocess.run([sys.executable, "-m", "pulsebox", *argv], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
@@ -178,18 +194,7 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
     finally:
-        for proc in ([server] if server else []) + (workers or []):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-        sink.terminate()
-        engine.dispose()
-        if pg:
-            pg.drop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        teardown(([server] if server else []) + (workers or []), sink, engine, pg, data_dir)
 
 
 if __name__ == "__main__":
