@@ -144,8 +144,3 @@ class Trackable:
             out.append(f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">')
         out.append(text(self._pieces[-1]))
         return "".join(out)
-
-
-def track(markup: str, *, click_url: Callable[[int], str] | None, pixel_url: str | None) -> str:
-    """The HTML body with its links replaced by ``click_url(index)`` and the open pixel added."""
-    return Trackable(markup).render(click_url=click_url, pixel_url=pixel_url)
