@@ -42,7 +42,8 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        self._readers = threading.local()
+        self._readers: dict[threading.Thread, Connection] = {}  # see _reader
+        self._readers_lock = threading.Lock()
         if self.is_sqlite:
             self.engine = self._sqlite_engine()
         else:
@@ -80,7 +81,12 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:
-        conn = self._reader() if not write else self.engine.connect().execution_options(pulsebox_write=True)
+        if write:
+            if self._readers:
+                self._release_dead_readers()
+            conn = self.engine.connect().execution_options(pulsebox_write=True)
+        else:
+            conn = self._reader()
         if not write and AFTER_COMMIT in conn.info:  # a read inside a read on this thread: join it
             yield conn
             return
@@ -94,7 +100,8 @@ class Database:
             if write:
                 conn.close()
             elif conn.invalidated:
-                self._readers.conn = None
+                with self._readers_lock:
+                    self._readers.pop(threading.current_thread(), None)
                 conn.close()
         for hook in hooks:
             hook()
@@ -102,21 +109,34 @@ class Database:
     def _reader(self) -> Connection:
         """Each thread keeps one connection for its read transactions: API reads run on the
         event loop one after another, and a pool checkout/return would cost as much as the query."""
-        conn = getattr(self._readers, "conn", None)
+        thread = threading.current_thread()
+        conn = self._readers.get(thread)
         if conn is None or conn.closed:
+            self._release_dead_readers()
             conn = self.engine.connect()
             if not self.is_sqlite:
                 # PostgreSQL runs READ COMMITTED: every statement takes a fresh snapshot inside a
                 # transaction too, so a read transaction buys nothing but BEGIN/COMMIT round trips.
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            self._readers.conn = conn
+            with self._readers_lock:
+                self._readers[thread] = conn
         return conn
 
-    def dispose(self) -> None:
-        conn = getattr(self._readers, "conn", None)
-        if conn is not None:
+    def _release_dead_readers(self) -> None:
+        """Return to the pool the readers of threads that have ended. Thread pools retire idle
+        threads (anyio's after 10 s) and start new ones: a reader left to the garbage collector
+        came back late or not at all, and 16 of them exhausted the pool (every later transaction
+        then waited 30 s and failed)."""
+        with self._readers_lock:
+            dead = [self._readers.pop(t) for t in [t for t in self._readers if not t.is_alive()]]
+        for conn in dead:
             conn.close()
-            self._readers.conn = None
+
+    def dispose(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = list(self._readers.values()), {}
+        for conn in readers:
+            conn.close()
         self.engine.dispose()
 
 
