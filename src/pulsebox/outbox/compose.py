@@ -73,8 +73,7 @@ class Composer:
         if p.list_unsubscribe and not any(h.lower() == "list-unsubscribe" for h in headers):
             headers = {**headers,
                        # RFC 2369 section 3.2 (URL and mailto), RFC 8058 section 3.1 (one-click POST)
-                       "List-Unsubscribe": f"<{links.unsubscribe_url(self.base, self.key, delivery_id)}>, "
-                                           f"<mailto:{links.unsubscribe_mailto(self.domain, self.key, delivery_id)}>",
+                       "List-Unsubscribe": links.list_unsubscribe(self.base, self.domain, self.key, delivery_id),
                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
         copy = replace(p.mail, headers=headers, encoded_html=encoded_html,
                        encoded_text=mime.qp_join(p.text.encoded(variables)),
