@@ -179,6 +179,24 @@ def test_a_campaign_copied_in_batches_resumes_from_its_checkpoint(api, ctx, monk
     assert api.get(f"/campaigns/{answer['id']}").json["status"] == 3
 
 
+@pytest.mark.parametrize("batch", [1, 2, 3, 100])
+def test_an_address_on_several_lists_gets_one_copy_whatever_the_batches(api, ctx, monkeypatch, batch):
+    """Batches count contacts, not addresses: one may end between an address's two lists. The
+    address is copied once, with its best status (unsubscribed from one list, active on another:
+    sent)."""
+    monkeypatch.setattr(service, "BATCH", batch)
+    first = book_with(api, [{"email": f"s{i}@example.com", "variables": {"name": f"first {i}"}} for i in range(4)])
+    second = book_with(api, [{"email": f"s{i}@example.com", "variables": {"name": f"second {i}"}} for i in (1, 2, 4)])
+    api.post(f"/addressbooks/{first}/emails/unsubscribe", json={"emails": ["s2@example.com"]})
+    api.post(f"/addressbooks/{second}/emails/unsubscribe", json={"emails": ["s4@example.com"]})
+    answer = campaign(api, [first, second]).json
+    sent = [r[0] for _, r, _ in run(ctx).sent]
+    assert sorted(sent) == [f"s{i}@example.com" for i in range(4)]
+    info = api.get(f"/campaigns/{answer['id']}").json
+    general = {g["code"]: g["count"] for g in info["statistics"]["general"]}
+    assert info["status"] == 3 and (general[1], general[15]) == (4, 1)  # s4: unsubscribed from its only list
+
+
 def test_contacts_added_after_creation_get_it_only_with_the_dynamic_list(relaxed, ctx):
     api = relaxed
     book_id = book_with(api, [{"email": "first@example.com"}])

@@ -11,7 +11,7 @@ outbox copy with the contact's variables, so every figure is a count over copies
 from __future__ import annotations
 
 import html as html_text
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -371,26 +371,45 @@ def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -
         outbox.add_copies(conn, row["message_id"], row["account_id"], [outbox.Copy(row["sender_email"], {})])
         repository.update_campaign(conn, row["id"], copied=1)
         return 1
-    recipients, after = books.recipients(conn, row["account_id"], row["list_ids"], row["cursor"], batch or BATCH,
-                                         None if row["dynamic"] else row["created_at"])
-    if row["segment_id"] is not None:  # contacts outside the segment are not the campaign's recipients
-        rule = _segment(conn, row)
-        recipients = [r for r in recipients if rule is not None and rule(r.variables)]
-    banned = blacklist.listed(conn, row["account_id"], [r.email for r in recipients])
-    copies = [outbox.Copy(r.email, r.variables, _not_sent(r, banned)) for r in recipients]
-    outbox.add_copies(conn, row["message_id"], row["account_id"], copies)
-    queued = sum(1 for c in copies if c.suppressed is None)
+    added_before = None if row["dynamic"] else row["created_at"]
+    copy = _copy_list if row["segment_id"] is None else _copy_segment
+    copied, queued, after = copy(conn, row, batch or BATCH, added_before)
     if queued:
         account = _account(conn, row["account_id"], settings)
         balance.charge_emails(conn, account[0], account[1], queued, note=f"campaign {row['id']}")
-    values: dict = {"copied": row["copied"] + len(copies), "cursor": after or row["cursor"]}
+    values: dict = {"copied": row["copied"] + copied, "cursor": after or row["cursor"]}
     if after is None:  # every recipient is copied
         sent_any = queued or outbox.has_sendable(conn, row["message_id"])
         values["status"] = SENDING if sent_any else NO_ACTIVE_ADDRESSES
         if not sent_any:
             values["finished_at"] = utcnow()
     repository.update_campaign(conn, row["id"], **values)
-    return max(1, len(copies))
+    return max(1, copied)
+
+
+def _copy_list(conn: Connection, row: dict, size: int, added_before: datetime | None) -> tuple[int, int, str | None]:
+    """The next batch of a list campaign, copied by the database alone (see
+    ``repository.copy_recipients``); (copies, queued, the address to continue after or None)."""
+    upto = repository.batch_end(conn, row["account_id"], row["list_ids"], row["cursor"], size, added_before)
+    copied, queued = repository.copy_recipients(
+        conn, message_id=row["message_id"], account_id=row["account_id"], book_ids=row["list_ids"],
+        after=row["cursor"], upto=upto, added_before=added_before, now=utcnow(), deliverable=books.ACTIVE_STATUSES,
+        reasons=NOT_SENT, other_reason=NOT_ACTIVE, blacklisted=BLACKLISTED)
+    if queued:
+        wake_after_commit(conn)
+    return copied, queued, upto
+
+
+def _copy_segment(conn: Connection, row: dict, size: int, added_before: datetime | None) -> tuple[int, int, str | None]:
+    """The next batch of a segment campaign: its condition is matched here, on each contact's
+    variables (``filters.py``), so the contacts pass through Python."""
+    recipients, after = books.recipients(conn, row["account_id"], row["list_ids"], row["cursor"], size, added_before)
+    rule = _segment(conn, row)  # contacts outside the segment are not the campaign's recipients
+    recipients = [r for r in recipients if rule is not None and rule(r.variables)]
+    banned = blacklist.listed(conn, row["account_id"], [r.email for r in recipients])
+    copies = [outbox.Copy(r.email, r.variables, _not_sent(r, banned)) for r in recipients]
+    outbox.add_copies(conn, row["message_id"], row["account_id"], copies)
+    return len(copies), sum(1 for c in copies if c.suppressed is None), after
 
 
 def _segment(conn: Connection, row: dict) -> books.SegmentRule | None:
@@ -401,12 +420,18 @@ def _segment(conn: Connection, row: dict) -> books.SegmentRule | None:
         return None
 
 
+# why a contact of the list is copied but not sent (the copy's reason; statistics.general counts it)
+BLACKLISTED, NOT_ACTIVE = "blacklisted", "not active"
+NOT_SENT = {books.UNSUBSCRIBED: "unsubscribed from the list", books.UNSUBSCRIBED_EVERYWHERE: "unsubscribed",
+            books.SENDING_ERROR: "sending error"}
+
+
 def _not_sent(recipient: books.Recipient, banned: set[str]) -> str | None:
     if recipient.email in banned:
-        return "blacklisted"
+        return BLACKLISTED
     if books.deliverable(recipient.status):
         return None
-    return {4: "unsubscribed from the list", 6: "unsubscribed", 9: "sending error"}.get(recipient.status, "not active")
+    return NOT_SENT.get(recipient.status, NOT_ACTIVE)
 
 
 def _account(conn: Connection, account_id: int, settings: Settings) -> tuple[dict, Limits]:
