@@ -7,7 +7,7 @@ split at its links once) is made once per round; each copy is then a join and a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pulsebox import links
@@ -25,11 +25,12 @@ class Prepared:
 
     message: dict  # the row: public_id, track_opens, track_clicks, ...
     mail: mime.Mail  # with the text alternative filled in
+    skeleton: mime.Skeleton  # its header lines, AMP part and attachments, encoded once
     trackable: Trackable | None  # the html split at its links, once per message
     subject: Compiled  # split at its placeholders, for copies with variables of their own
     text: Compiled  # the text part, encoded once (its literal pieces) for every copy
     has_links: bool  # clicks can be tracked: the split found the links stored at accept
-    list_unsubscribe: bool
+    list_unsubscribe: bool  # each copy gets its own List-Unsubscribe (the message sets none of its own)
 
 
 def prepare(message: dict) -> Prepared:
@@ -43,8 +44,9 @@ def prepare(message: dict) -> Prepared:
     has_links = bool(trackable and stored and trackable.links == stored)
     if not mail.text and mail.html:  # made from the html before tracking rewrites its links
         mail.text = mime.text_from_html(mail.html)
-    return Prepared(message=message, mail=mail, trackable=trackable, has_links=has_links,
-                    list_unsubscribe=content.adds_list_unsubscribe(message["content"]),
+    return Prepared(message=message, mail=mail, skeleton=mime.skeleton(mail), trackable=trackable, has_links=has_links,
+                    list_unsubscribe=content.adds_list_unsubscribe(message["content"])
+                    and not any(h.lower() == "list-unsubscribe" for h in mail.headers),
                     subject=Compiled(mail.subject), text=Compiled(mail.text or ""))
 
 
@@ -69,17 +71,14 @@ class Composer:
             click = (lambda i: links.click_url(self.base, self.key, delivery_id, i)) if track_clicks else None
             pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
             encoded_html = p.trackable.encoded(click_url=click, pixel_url=pixel, variables=variables)
-        headers = p.mail.headers
-        if p.list_unsubscribe and not any(h.lower() == "list-unsubscribe" for h in headers):
-            headers = {**headers,
-                       # RFC 2369 section 3.2 (URL and mailto), RFC 8058 section 3.1 (one-click POST)
-                       "List-Unsubscribe": links.list_unsubscribe(self.base, self.domain, self.key, delivery_id),
+        headers = None
+        if p.list_unsubscribe:
+            # RFC 2369 section 3.2 (URL and mailto), RFC 8058 section 3.1 (one-click POST)
+            headers = {"List-Unsubscribe": links.list_unsubscribe(self.base, self.domain, self.key, delivery_id),
                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        copy = replace(p.mail, headers=headers, encoded_html=encoded_html,
-                       encoded_text=mime.qp_join(p.text.encoded(variables)),
-                       message_id=f"<{message['public_id']}.{delivery_id:x}@{self.domain}>")
-        if not copy.to:
-            copy.to = [mime.Address(delivery["email"])]
-        if variables is not None:
-            copy.subject = p.subject.render(variables)
-        return links.return_path(self.domain, self.key, delivery_id), mime.build(copy, domain=self.domain)
+        data = p.skeleton.copy(
+            text=mime.qp_join(p.text.encoded(variables)), html=encoded_html,
+            message_id=f"<{message['public_id']}.{delivery_id:x}@{self.domain}>",
+            to=None if p.mail.to else mime.Address(delivery["email"]),
+            subject=p.subject.render(variables) if variables is not None else None, headers=headers)
+        return links.return_path(self.domain, self.key, delivery_id), data
