@@ -35,6 +35,7 @@ from pulsebox.pump import PumpContext
 log = logging.getLogger("pulsebox.delivery")
 
 BATCH = 500
+HANDFUL = 16  # copies a sending thread is handed at once (a future per copy cost a tenth of the pump)
 LEASE_MARGIN = timedelta(seconds=30)  # no copy is started this close to its lease's end (at most a fifth of it)
 # seconds before attempt 2, 3, ...: about 2 days in all, then the copy is given up ("failed")
 RETRY = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
@@ -55,6 +56,11 @@ def _send(transport: Transport, recipient: str, mail_from: str, data: bytes,
     except Exception as exc:  # noqa: BLE001 - a transport bug must defer the copy, not kill the round
         log.exception("transport failed unexpectedly")
         return DeliveryError(f"transport error: {exc}")
+
+
+def _send_all(transport: Transport, copies: list[tuple[dict, str, bytes]],
+              send_by: float) -> list[Receipt | DeliveryError | LeaseLapsed]:
+    return [_send(transport, delivery["email"], mail_from, data, send_by) for delivery, mail_from, data in copies]
 
 
 def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed, size: int, now: datetime) -> dict:
@@ -92,9 +98,12 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
         stop = service.suppressed(conn, claimed, {i: m["kind"] for i, m in messages.items()})
 
     outcomes: list[dict] = []
-    # each copy goes to the sending threads as soon as it is built: building (this thread) and
-    # sending (waiting on the network, the GIL released) overlap
-    work: list[tuple[dict, int, Future]] = []
+    # copies go to the sending threads a handful at a time as they are built: building (this
+    # thread) and sending (waiting on the network, the GIL released) overlap; a small round is
+    # spread over every sending thread
+    work: list[tuple[list[tuple[dict, str, bytes]], Future]] = []
+    handful: list[tuple[dict, str, bytes]] = []
+    size = max(1, min(HANDFUL, len(claimed) // ctx.settings.send_concurrency))
     prepared: dict[int, Prepared] = {}
     composer = Composer(ctx.settings)
     throttle = Throttle(ctx)
@@ -107,7 +116,7 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
     send_by = monotonic() + left.total_seconds()
     build_by = send_by - left.total_seconds() / 2
     for delivery in claimed:
-        if work and monotonic() >= build_by:
+        if (work or handful) and monotonic() >= build_by:
             outcomes.append(_outcome(delivery, LeaseLapsed(), 0, now))
             continue
         if delivery["id"] in stop:  # recorded as not sent, with the reason: never dropped silently
@@ -128,15 +137,20 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
             outcomes.append({"id": delivery["id"], "attempts": delivery["attempts"], "status": "failed",
                              "reason": "message cannot be built", "smtp_answer_data": str(exc)[:2000]})
             continue
-        work.append((delivery, len(data), job.pool.submit(_send, job.transport, delivery["email"], mail_from, data,
-                                                          send_by)))
+        handful.append((delivery, mail_from, data))
+        if len(handful) == size:
+            work.append((handful, job.pool.submit(_send_all, job.transport, handful, send_by)))
+            handful = []
+    if handful:
+        work.append((handful, job.pool.submit(_send_all, job.transport, handful, send_by)))
 
     bounced: list[tuple[dict, DeliveryError]] = []
-    for delivery, size, future in work:
-        result = future.result()
-        outcomes.append(_outcome(delivery, result, size, utcnow()))
-        if isinstance(result, DeliveryError) and result.permanent:
-            bounced.append((delivery, result))
+    for copies, future in work:
+        done = utcnow()
+        for (delivery, _, data), result in zip(copies, future.result(), strict=True):
+            outcomes.append(_outcome(delivery, result, len(data), done))
+            if isinstance(result, DeliveryError) and result.permanent:
+                bounced.append((delivery, result))
 
     with ctx.db.transaction() as conn:
         repository.record_outcomes(conn, outcomes)
