@@ -1,12 +1,16 @@
 """The transaction wrapper: after-commit hooks, reentrant reads, in-memory SQLite."""
 
 import gc
+import secrets
 import threading
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, bindparam, cast, insert, select, text,
+                        update)
 
 from pulsebox.db import Database
+from pulsebox.db.bulk import Bulk
 from pulsebox.db.engine import after_commit
 
 
@@ -67,3 +71,32 @@ def test_readers_of_ended_threads_go_back_to_the_pool(tmp_path):
     finally:
         gc.enable()
         db.dispose()
+
+
+def test_bulk_writes_exactly_what_sqlalchemy_writes(ctx):
+    """Rows written by ``Bulk`` (the driver's executemany) and by SQLAlchemy's executemany are the
+    same bytes in the database: datetimes in SQLite's text form, NULLs, values the statement
+    itself holds, and values the call gives every row."""
+    metadata = MetaData()
+    table = Table(f"bulk_{secrets.token_hex(4)}", metadata, Column("id", Integer, primary_key=True),
+                  Column("at", DateTime), Column("note", String(20)), Column("kind", String(10)),
+                  Column("n", Integer))
+    now = datetime(2026, 11, 26, 18, 0, 0)
+    rows = [{"b_id": i, "b_at": now + timedelta(seconds=i) if i % 2 else None, "b_note": f"n{i}" if i % 3 else None}
+            for i in range(6)]
+    statement = update(table).where(table.c.id == bindparam("b_id"), table.c.kind == "old").values(
+        at=bindparam("b_at"), note=bindparam("b_note"), n=bindparam("b_n"))
+    with ctx.db.transaction() as conn:
+        metadata.create_all(conn)
+    try:
+        with ctx.db.transaction() as conn:
+            conn.execute(insert(table), [{"id": i, "kind": "old"} for i in range(12)])
+            Bulk(statement)(conn, rows, b_n=7)
+            conn.execute(statement, [{**r, "b_id": r["b_id"] + 6, "b_n": 7} for r in rows])
+            stored = conn.execute(select(table.c.id, cast(table.c.at, String), table.c.note, table.c.n)
+                                  .order_by(table.c.id)).all()
+        assert [tuple(r)[1:] for r in stored[:6]] == [tuple(r)[1:] for r in stored[6:]]
+        assert stored[1][1] is not None and stored[1][3] == 7
+    finally:
+        with ctx.db.transaction() as conn:
+            metadata.drop_all(conn)

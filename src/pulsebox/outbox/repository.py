@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from pulsebox.db.bulk import Bulk
 from pulsebox.db.insert import InsertNew
 from pulsebox.models import Bounce, Delivery, OutboxMessage, SmtpUnsubscribe, TrackingEvent, utcnow
 
@@ -88,24 +89,34 @@ def messages(conn: Connection, ids: Iterable[int]) -> dict[int, dict]:
     return out
 
 
+_RECORD: dict[tuple[str, ...], Bulk] = {}  # one statement per shape of outcome
+
+
+def _record(columns: tuple[str, ...]) -> Bulk:
+    bulk = _RECORD.get(columns)
+    if bulk is None:
+        values = {("attempts" if c == "attempts_after" else c): bindparam(f"b_{c}") for c in columns}
+        bulk = _RECORD[columns] = Bulk(
+            update(D).where(D.c.id == bindparam("b_id"), D.c.attempts == bindparam("b_attempts"),
+                            D.c.status == "sending")
+            .values(locked_until=None, updated_at=bindparam("b_now"), **values))
+    return bulk
+
+
 def record_outcomes(conn: Connection, outcomes: Sequence[dict]) -> None:
     """``outcomes``: dicts with ``id``, ``attempts`` (the claim they report on) and the new values
     of status, reason, next_attempt_at, smtp_answer_*, capture_key, sent_at, size (and
     ``attempts_after``: a copy handed back unsent). A worker whose lease
     lapsed (another claim raised ``attempts``) changes nothing. One executemany per shape of
-    outcome (sent, deferred, ...): a round of 200 copies is a handful of statements."""
-    now = utcnow()
+    outcome (sent, deferred, ...): a round of 500 copies is a handful of statements."""
     shapes: dict[tuple[str, ...], list[dict]] = {}
     for outcome in outcomes:
         columns = tuple(sorted(k for k in outcome if k not in ("id", "attempts")))
         shapes.setdefault(columns, []).append(
             {"b_id": outcome["id"], "b_attempts": outcome["attempts"], **{f"b_{c}": outcome[c] for c in columns}})
+    now = utcnow()
     for columns, rows in shapes.items():
-        values = {("attempts" if c == "attempts_after" else c): bindparam(f"b_{c}") for c in columns}
-        statement = (update(D).where(D.c.id == bindparam("b_id"), D.c.attempts == bindparam("b_attempts"),
-                                     D.c.status == "sending")
-                     .values(locked_until=None, updated_at=now, **values))
-        conn.execute(statement, rows)
+        _record(columns)(conn, rows, b_now=now)
 
 
 def status_of(conn: Connection, delivery_id: int, attempts: int) -> str | None:
