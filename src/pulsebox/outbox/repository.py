@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, union_all, update
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.bulk import Bulk
@@ -68,11 +68,15 @@ def claim_due(conn: Connection, limit: int, lease_until: datetime) -> list[dict]
     """Lease up to ``limit`` due deliveries (queued or deferred and due, or leased by a worker
     whose lease ran out): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one UPDATE on SQLite."""
     now = utcnow()
-    due = (select(D.c.id)
-           .where(or_(and_(D.c.status.in_(("queued", "deferred")), D.c.next_attempt_at <= now),
-                      and_(D.c.status == "sending", D.c.locked_until < now)))
-           .order_by(D.c.next_attempt_at, D.c.id).limit(limit)
-           .with_for_update(skip_locked=True))
+    # one index-ordered range per status, merged: a single query with an OR over them made the
+    # database sort every due copy at each claim (100,000 rows a round in a big campaign)
+    ranges = [select(D.c.id, D.c.next_attempt_at).where(D.c.status == status, D.c.next_attempt_at <= now)
+              for status in ("queued", "deferred")]
+    ranges.append(select(D.c.id, D.c.next_attempt_at).where(D.c.status == "sending", D.c.locked_until < now))
+    parts = [r.order_by(D.c.next_attempt_at, D.c.id).limit(limit).with_for_update(skip_locked=True).subquery()
+             for r in ranges]
+    merged = union_all(*(select(part.c.id, part.c.next_attempt_at) for part in parts)).subquery()
+    due = select(merged.c.id).order_by(merged.c.next_attempt_at, merged.c.id).limit(limit)
     rows = conn.execute(update(D).where(D.c.id.in_(due.scalar_subquery()))
                         .values(status="sending", locked_until=lease_until, attempts=D.c.attempts + 1)
                         .returning(D.c.id, D.c.message_id, D.c.account_id, D.c.email, D.c.attempts,
