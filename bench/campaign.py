@@ -102,6 +102,7 @@ def main() -> None:
 
         pids = [p.pid for p in processes]
         cpu_before = {pid: cpu_seconds(pid) for root in pids for pid in (root, *descendants(root))}
+        sink_before = cpu_seconds(sink.pid)
         peaks: dict[int, int] = {}
         started = time.monotonic()
         campaign = checked("POST", base + "/campaigns", {
@@ -132,11 +133,16 @@ def main() -> None:
                                 {"m": message_id}).scalar()
             if sent != args.recipients:
                 raise SystemExit(f"campaign Sent with {sent} of {args.recipients} copies sent")
-        cpu = sum(cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in peaks)
+        used = {pid: cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in peaks}
+        cpu = sum(used.values())
+        sink_cpu = cpu_seconds(sink.pid) - sink_before
         result = {"date": time.strftime("%Y-%m-%d"), "database": "postgresql" if pg else "sqlite",
                   "recipients": args.recipients, "workers": f"serve + {args.workers}", "concurrency": args.concurrency,
                   "seconds": round(elapsed, 2), "msg_per_s": round(args.recipients / elapsed, 1),
-                  "cpu_us_per_msg": round(cpu / args.recipients * 1e6), "peak_rss_mb_total": round(peak_total / 1024, 1),
+                  "cpu_us_per_msg": round(cpu / args.recipients * 1e6),
+                  "cpu_us_per_msg_each": sorted((round(u / args.recipients * 1e6) for u in used.values()), reverse=True),
+                  "sink_cpu_us_per_msg": round(sink_cpu / args.recipients * 1e6),
+                  "peak_rss_mb_total": round(peak_total / 1024, 1),
                   "peak_rss_mb_each": sorted((round(kb / 1024, 1) for kb in peaks.values()), reverse=True)}
         print(json.dumps(result))
         print(f"| {result['date']} | {result['database']} | {args.recipients:,} | serve + {args.workers} x "

@@ -24,3 +24,17 @@ def test_list_unsubscribe_names_the_link_and_the_mailto_of_one_copy():
     value = links.list_unsubscribe("https://pb.example", "bounce.example", key, 42)
     assert value == (f"<{links.unsubscribe_url('https://pb.example', key, 42)}>, "
                      f"<mailto:{links.unsubscribe_mailto('bounce.example', key, 42)}>")
+
+
+def test_a_click_token_is_signed_for_its_copy_and_older_tokens_still_verify():
+    key = b"secret"
+    click = links.click_urls("https://pb.example", key, 0x31)
+    tokens = [click(i).rpartition("/")[2] for i in range(3)]
+    assert [links.verify_click(key, t) for t in tokens] == [(0x31, 0), (0x31, 1), (0x31, 2)]
+    assert len({t.rpartition(".")[2] for t in tokens}) == 1  # one signature for the copy's links
+    assert links.verify_click(key, links.sign(key, links.CLICK, 0x31, 2)) == (0x31, 2)  # mailed before
+    assert links.verify_click(key, tokens[0].replace("31.", "32.", 1)) is None  # another copy
+    assert links.verify_click(b"other", tokens[0]) is None
+    opened = links.open_url("https://pb.example", key, 0x31).rpartition(".")[2]  # another purpose
+    assert links.verify_click(key, f"31.0.{opened}") is None
+    assert links.verify_click(key, tokens[0].rpartition(".")[0]) is None

@@ -135,7 +135,7 @@ def test_replayed_clicks_count_once_per_link(ctx, key, browser, api):
     public_id = copy.public_id
     for _ in range(20):
         for index, target in enumerate(LINKS):
-            response = browser.get(path(links.click_url(BASE, key, copy.id, index)))
+            response = browser.get(path(links.click_urls(BASE, key, copy.id)(index)))
             assert response.status_code == 302 and response.headers["location"] == target  # always redirected
     assert [(e["kind"], e["url"]) for e in events(ctx, copy)] == \
         [("open", None), ("click", LINKS[0]), ("click", LINKS[1])]  # index 2 repeats index 0's URL
@@ -170,7 +170,7 @@ def test_an_open_racing_another_counts_once(ctx, key, browser):
 
 def test_concurrent_clicks_of_one_link_count_once(ctx, key, browser):
     copy = make_delivery(ctx, links=LINKS)
-    url = path(links.click_url(BASE, key, copy.id, 1))
+    url = path(links.click_urls(BASE, key, copy.id)(1))
     answers = run_together(8, lambda: browser.get(url))
     assert [(a.status_code, a.headers.get("location")) for a in answers] == [(302, LINKS[1])] * 8
     assert sorted(e["kind"] for e in events(ctx, copy)) == ["click", "open"] and counts(ctx, copy) == (1, 1)
@@ -194,9 +194,9 @@ def test_click_over_the_limit_still_redirects_but_records_nothing(ctx, key, limi
     copies = [make_delivery(ctx, links=LINKS) for _ in range(5)]
     with client_from(ctx, random_ip()) as replayer:
         for copy in copies:
-            response = replayer.get(path(links.click_url(BASE, key, copy.id, 1)))
+            response = replayer.get(path(links.click_urls(BASE, key, copy.id)(1)))
             assert response.status_code == 302 and response.headers["location"] == LINKS[1]
-        missing = replayer.get(path(links.click_url(BASE, key, 2_000_000_000, 0)))
+        missing = replayer.get(path(links.click_urls(BASE, key, 2_000_000_000)(0)))
         assert missing.status_code == 404 and "location" not in missing.headers
     assert [counts(ctx, c) for c in copies] == [(1, 1)] * 3 + [(0, 0)] * 2
 

@@ -170,7 +170,7 @@ def test_open_token_of_another_purpose_is_refused(ctx, key, browser):
 def test_click_redirects_to_the_stored_url_and_counts_an_open(ctx, key, proxied):
     copy = make_delivery(ctx)
     headers = {"User-Agent": CHROME_WINDOWS, "X-Forwarded-For": UKRAINE_IP}
-    response = proxied.get(path(links.click_url(BASE, key, copy.id, 0)), headers=headers)
+    response = proxied.get(path(links.click_urls(BASE, key, copy.id)(0)), headers=headers)
     assert response.status_code == 302, response.text
     assert response.headers["location"] == LINKS[0]
     assert [(e["kind"], e["url"]) for e in events(ctx, copy)] == [("open", None), ("click", LINKS[0])]
@@ -178,7 +178,7 @@ def test_click_redirects_to_the_stored_url_and_counts_an_open(ctx, key, proxied)
     assert (click["ip"], click["country"], click["browser"], click["os"]) == \
         (UKRAINE_IP, "Ukraine", "Chrome 120.0", "Windows 10")
     # a second click is a click only: the message is already known to be opened
-    response = proxied.get(path(links.click_url(BASE, key, copy.id, 1)), headers=headers)
+    response = proxied.get(path(links.click_urls(BASE, key, copy.id)(1)), headers=headers)
     assert response.status_code == 302 and response.headers["location"] == LINKS[1]
     assert [e["kind"] for e in events(ctx, copy)] == ["open", "click", "click"]
     assert counts(ctx, copy) == (1, 2)
@@ -186,14 +186,14 @@ def test_click_redirects_to_the_stored_url_and_counts_an_open(ctx, key, proxied)
 
 def test_click_respects_the_tracking_switches(ctx, key, browser):
     copy = make_delivery(ctx, track_opens=False, track_clicks=False)
-    response = browser.get(path(links.click_url(BASE, key, copy.id, 0)))
+    response = browser.get(path(links.click_urls(BASE, key, copy.id)(0)))
     assert response.status_code == 302 and response.headers["location"] == LINKS[0]
     assert events(ctx, copy) == []
 
 
 def test_head_on_a_click_link_redirects_but_records_nothing(ctx, key, browser):
     copy = make_delivery(ctx)
-    response = browser.head(path(links.click_url(BASE, key, copy.id, 0)))
+    response = browser.head(path(links.click_urls(BASE, key, copy.id)(0)))
     assert response.status_code == 302 and response.headers["location"] == LINKS[0]
     assert events(ctx, copy) == []
 

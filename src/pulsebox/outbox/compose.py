@@ -68,7 +68,7 @@ class Composer:
         track_clicks = message["track_clicks"] and p.has_links
         encoded_html = None
         if p.trackable:
-            click = (lambda i: links.click_url(self.base, self.key, delivery_id, i)) if track_clicks else None
+            click = links.click_urls(self.base, self.key, delivery_id) if track_clicks else None
             pixel = links.open_url(self.base, self.key, delivery_id) if message["track_opens"] else None
             encoded_html = p.trackable.encoded(click_url=click, pixel_url=pixel, variables=variables)
         headers = None

@@ -48,8 +48,8 @@ def delivery_id(key: bytes, purpose: str, token: str) -> int | None:
 
 def click_ids(key: bytes, token: str) -> tuple[int, int] | None:
     """(delivery id, link index) of a click token, or None."""
-    ids = _ids(key, links.CLICK, token, 2)
-    return (ids[0], ids[1]) if ids else None
+    ids = links.verify_click(key, token)
+    return ids if ids and all(i <= MAX_ID for i in ids) else None
 
 
 def confirmable(token: str) -> int | None:
