@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import binascii
 from email import message_from_bytes
 from email.policy import default
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pulsebox.delivery.message import Address, Attachment, HeaderInjection, Mail, build, check, text_from_html
+from pulsebox.delivery.message import Address, Attachment, HeaderInjection, Mail, build, check, qp, text_from_html
 
 
 def parse(raw: bytes):
@@ -111,3 +114,13 @@ def test_a_word_longer_than_a_line_is_refused():
         check(Mail(Address("f@example.com"), [Address("t@example.com")], "x" * 1000, text="x"))
     with pytest.raises(ValueError):  # a non-ASCII local part needs SMTPUTF8, which Pulsebox does not speak
         check(Mail(Address("f@example.com"), [Address("üser@example.com")], "s", text="x"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab .=\t\r\n~!é\x7f"), max_size=90) | st.sampled_from([".", "", " ", "x" * 76]))
+def test_quoted_printable_short_cut_encodes_as_binascii_does(text):
+    """Text that stands for itself in quoted-printable is returned as it is; the result is always
+    what binascii makes of it (CRLF line ends)."""
+    expected = binascii.b2a_qp(text.replace("\r\n", "\n").replace("\r", "\n").encode(), quotetabs=False, istext=True,
+                               header=False).replace(b"\n", b"\r\n")
+    assert qp(text) == expected

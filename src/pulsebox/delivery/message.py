@@ -117,8 +117,15 @@ def format_address(address: Address) -> str:
 
 # ---- body encoding ----
 
+# one line of characters that stand for themselves (RFC 2045 section 6.7 rule 2: printable ASCII but
+# "="; spaces but at the end, rule 3): a link or a value a copy adds is usually just that
+_QP_LITERAL = re.compile(r"[\x21-\x3c\x3e-\x7e ]{0,75}[\x21-\x3c\x3e-\x7e]")
+
+
 def qp(text: str) -> bytes:
     """Quoted-printable (RFC 2045 section 6.7) with CRLF line ends."""
+    if len(text) <= 76 and text != "." and _QP_LITERAL.fullmatch(text):  # binascii escapes a lone "."
+        return text.encode("ascii")
     normal = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     return binascii.b2a_qp(normal, quotetabs=False, istext=True, header=False).replace(b"\n", CRLF)
 
