@@ -16,6 +16,7 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.sessions = 0
+        self.mail_answers: list[str] = []  # popped per MAIL; empty -> accept
         self.rcpt_answers: list[str] = []  # popped per RCPT; empty -> accept
         self.data_answers: list[str] = []
         self.lock = threading.Lock()
@@ -29,11 +30,20 @@ class Recorder:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
+    # a scripted answer is given as it is; a 2xx one (or none) also takes the command as accepted
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802, ANN001
+        answer = self.mail_answers.pop(0) if self.mail_answers else "250 OK"
+        if answer.startswith("2"):
+            envelope.mail_from = address
+            envelope.mail_options.extend(mail_options)
+        return answer
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802, ANN001
-        if self.rcpt_answers:
-            return self.rcpt_answers.pop(0)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+        answer = self.rcpt_answers.pop(0) if self.rcpt_answers else "250 OK"
+        if answer.startswith("2"):
+            envelope.rcpt_tos.append(address)
+        return answer
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001
         if self.data_answers:

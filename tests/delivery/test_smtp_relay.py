@@ -138,3 +138,49 @@ def test_some_recipients_refused_among_many(smtp_server):
     assert handler.messages[-1][1] == ["a@example.com", "c@example.com"]  # the others got it
     transport.send("f@example.com", ["next@example.com"], _message())  # the connection is still good
     assert handler.messages[-1][1] == ["next@example.com"] and transport.connections_opened == 1
+
+
+def test_many_messages_go_one_after_another_and_each_gets_its_own_answer(smtp_server):
+    """``send_many``: with PIPELINING each message's end and the next one's envelope share a write
+    (RFC 2920 section 3.1). A refusal in the middle (sender, recipient, content, an address with a
+    line break) is that message's alone: every other arrives once, in order, on one connection."""
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none&pool=1")
+    handler.mail_answers = ["250 OK", "250 OK", "553 5.1.8 Sender rejected"]  # message 2's MAIL
+    handler.rcpt_answers = ["250 OK", "550 5.1.1 No such user"]  # message 1's RCPT
+    items = [("f@example.com", [f"m{i}@example.com"], _message(f"m{i}@example.com", f"n{i}")) for i in range(8)]
+    items[3] = ("f@example.com", ["bad\r\nRCPT TO:<x@example.com>"], _message())
+    results = transport.send_many(items)
+    assert [type(r).__name__ for r in results] == ["Receipt", "DeliveryError", "DeliveryError", "DeliveryError"] + \
+        ["Receipt"] * 4
+    assert results[1].permanent and results[1].recipient and results[1].code == 550
+    assert not results[2].permanent and results[2].sender  # our sender refused: ours to fix, retried
+    assert results[3].permanent and "line break" in str(results[3])
+    assert [m[1] for m in handler.messages] == [[f"m{i}@example.com"] for i in (0, 4, 5, 6, 7)]
+    assert [message_from_bytes(m[2], policy=default)["Subject"] for m in handler.messages] == \
+        ["n0", "n4", "n5", "n6", "n7"]
+    assert transport.connections_opened == 1 and handler.sessions == 1
+
+
+def test_content_refused_in_the_middle_of_many(smtp_server):
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none&pool=1")
+    handler.data_answers = ["250 OK"]
+    first = transport.send_many([("f@example.com", ["a@example.com"], _message())])
+    assert first[0].code == 250 and handler.messages == []  # the scripted 250 kept nothing
+    handler.data_answers = ["554 5.6.0 Message rejected"]  # the next message's content
+    results = transport.send_many([("f@example.com", [f"c{i}@example.com"], _message()) for i in range(3)])
+    assert results[0].permanent and not results[0].recipient and [r.code for r in results[1:]] == [250, 250]
+    assert [m[1] for m in handler.messages] == [["c1@example.com"], ["c2@example.com"]]
+
+
+def test_many_messages_after_the_pooled_connection_dropped(smtp_server):
+    handler, port = smtp_server
+    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none&pool=1")
+    transport.send("f@example.com", ["a@example.com"], _message())
+    conn, _ = transport._idle.queue[0]
+    conn.sock.shutdown(socket.SHUT_RDWR)  # the server (or a NAT) dropped it while idle
+    results = transport.send_many([("f@example.com", [f"b{i}@example.com"], _message()) for i in range(3)])
+    assert [r.code for r in results] == [250, 250, 250]
+    assert [m[1] for m in handler.messages] == [["a@example.com"]] + [[f"b{i}@example.com"] for i in range(3)]
+    assert transport.connections_opened == 2

@@ -25,7 +25,7 @@ from time import monotonic
 
 from sqlalchemy import Connection
 
-from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enhanced_status
+from pulsebox.delivery.transports import DeliveryError, Receipt, Transport, enhanced_status, send_each
 from pulsebox.models import utcnow
 from pulsebox.outbox import repository, service
 from pulsebox.outbox.compose import Composer, Prepared, prepare
@@ -45,22 +45,16 @@ class LeaseLapsed(Exception):
     """The round ran so long that the claim may have passed to another worker: not sent."""
 
 
-def _send(transport: Transport, recipient: str, mail_from: str, data: bytes,
-          send_by: float) -> Receipt | DeliveryError | LeaseLapsed:
-    if monotonic() >= send_by:  # another worker may have claimed this copy again: let it send it
-        return LeaseLapsed()
-    try:
-        return transport.send(mail_from, [recipient], data)
-    except DeliveryError as error:
-        return error
-    except Exception as exc:  # noqa: BLE001 - a transport bug must defer the copy, not kill the round
-        log.exception("transport failed unexpectedly")
-        return DeliveryError(f"transport error: {exc}")
-
-
 def _send_all(transport: Transport, copies: list[tuple[dict, str, bytes]],
               send_by: float) -> list[Receipt | DeliveryError | LeaseLapsed]:
-    return [_send(transport, delivery["email"], mail_from, data, send_by) for delivery, mail_from, data in copies]
+    """A handful of copies, in order, through the transport (the SMTP relay pipelines them)."""
+    if monotonic() >= send_by:  # another worker may have claimed these copies again: let it send them
+        return [LeaseLapsed() for _ in copies]
+    try:
+        return send_each(transport, [(mail_from, [delivery["email"]], data) for delivery, mail_from, data in copies])
+    except Exception as exc:  # noqa: BLE001 - a transport bug must defer the copies, not kill the round
+        log.exception("transport failed unexpectedly")
+        return [DeliveryError(f"transport error: {exc}") for _ in copies]
 
 
 def _outcome(delivery: dict, result: Receipt | DeliveryError | LeaseLapsed, size: int, now: datetime) -> dict:

@@ -13,12 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from pulsebox.delivery.transports import mx
 from pulsebox.delivery.transports.base import (DeliveryError, Receipt, Transport, address_fault,
-                                               enhanced_status)
+                                               enhanced_status, send_each)
 from pulsebox.delivery.transports.capture import CaptureTransport
 from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.delivery.transports.smtp import SmtpRelayTransport
 
-__all__ = ["DeliveryError", "Receipt", "Transport", "address_fault", "capture_dir", "enhanced_status", "from_url"]
+__all__ = ["DeliveryError", "Receipt", "Transport", "address_fault", "capture_dir", "enhanced_status", "from_url",
+           "send_each"]
 
 
 def capture_dir(url: str, data_dir: Path | None) -> Path | None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,3 +67,19 @@ class Receipt:
 class Transport(Protocol):
     def send(self, mail_from: str, recipients: list[str], message: bytes) -> Receipt:
         """Deliver ``message`` (RFC 5322 bytes) or raise DeliveryError."""
+
+
+def send_each(transport: Transport, items: Sequence[tuple[str, list[str], bytes]]) -> list[Receipt | DeliveryError]:
+    """Send (envelope sender, recipients, message) items in order; each one's receipt or error. A
+    transport that does better than one at a time has ``send_many`` (the SMTP relay pipelines
+    from one message to the next)."""
+    send_many = getattr(transport, "send_many", None)
+    if send_many is not None:
+        return send_many(items)
+    results: list[Receipt | DeliveryError] = []
+    for mail_from, recipients, message in items:
+        try:
+            results.append(transport.send(mail_from, recipients, message))
+        except DeliveryError as error:
+            results.append(error)
+    return results

@@ -2,8 +2,10 @@
 SMTP server over a pool of persistent connections (many messages per connection).
 
 stdlib ``smtplib`` over a few threads is the fastest client measured here (DESIGN.md: ~9,300
-msg/s into smtp-sink with 8 threads); callers run ``send`` from their own threads. Replies are
-classified by RFC 5321 section 4.2.1: 4yz is transient (retry later), 5yz is permanent (a bounce).
+msg/s into smtp-sink with 8 threads); callers run ``send`` (or ``send_many``: a run of messages
+pipelined from one to the next, RFC 2920, one round trip a message) from their own threads.
+Replies are classified by RFC 5321 section 4.2.1: 4yz is transient (retry later), 5yz is
+permanent (a bounce).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pulsebox.delivery.transports.base import DeliveryError, Receipt
@@ -138,19 +141,162 @@ class SmtpRelayTransport:
                 self._release(conn if error.reusable else None)
                 if not error.reusable:
                     self._discard(conn)
-                # the relay refusing our MAIL FROM, or a recipient for policy (5.7.x at RCPT: relay
-                # access denied, our IP blocklisted) is ours to fix, not the recipient's: retried,
-                # never a bounce. Content refused at DATA (5.7.1 spam) stays a bounce of the copy.
-                if error.permanent and (error.sender or (error.recipient and error.status.startswith("5.7."))):
-                    error.permanent = False
-                raise
+                raise _ours_to_fix(error) from None
             self._release(conn)
             return receipt
         raise AssertionError("unreachable")
 
+    def send_many(self, items: Sequence[Item]) -> list[Receipt | DeliveryError]:
+        """Several messages, in order, over one pooled connection: with PIPELINING, one write and
+        one round trip a message (see :func:`_pipeline`), else one :meth:`send` each. A message
+        the connection was lost before is sent on a fresh one; one it was lost during is a
+        transient error (it may have arrived: sent again later, at worst twice)."""
+        results: list[Receipt | DeliveryError | None] = [None] * len(items)
+        todo, where = list(range(len(items))), f"{self.host}:{self.port}"
+        for attempt in (1, 2):
+            if not todo:
+                break
+            conn = self._acquire()
+            if not conn.has_extn("pipelining"):
+                self._release(conn)
+                for i in todo:
+                    try:
+                        results[i] = self.send(*items[i])
+                    except DeliveryError as error:
+                        results[i] = error
+                return results  # type: ignore[return-value]
+            todo, healthy = _pipeline(conn, items, todo, results, where)
+            if healthy:
+                self._release(conn)
+            else:
+                self._discard(conn)
+                self._release(None)
+        for i in todo:  # lost twice before they started
+            results[i] = DeliveryError(f"{where} closed the connection")
+        return [_ours_to_fix(r) if isinstance(r, DeliveryError) else r for r in results]  # type: ignore[misc]
+
 
 class Dropped(Exception):
     """The server closed a connection before the transaction started: safe to retry elsewhere."""
+
+
+Item = tuple[str, list[str], bytes]  # (envelope sender, recipients, message)
+
+
+def _ours_to_fix(error: DeliveryError) -> DeliveryError:
+    """The relay refusing our MAIL FROM, or a recipient for policy (5.7.x at RCPT: relay access
+    denied, our IP blocklisted) is ours to fix, not the recipient's: retried, never a bounce.
+    Content refused at DATA (5.7.1 spam) stays a bounce of the copy."""
+    if error.permanent and (error.sender or (error.recipient and error.status.startswith("5.7."))):
+        error.permanent = False
+    return error
+
+
+def _envelope(mail_from: str, recipients: list[str], message: bytes, size: bool) -> bytes:
+    extra = f" SIZE={len(message)}" if size else ""
+    commands = [f"MAIL FROM:<{mail_from}>{extra}", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
+    for command in commands:
+        if "\r" in command or "\n" in command:
+            raise DeliveryError(f"an address holds a line break: {command[:80]!r}", permanent=True)
+    return ("\r\n".join(commands) + "\r\n").encode("ascii")
+
+
+def _pipeline(conn: smtplib.SMTP, items: Sequence[Item], todo: list[int],
+              results: list[Receipt | DeliveryError | None], where: str) -> tuple[list[int], bool]:
+    """RFC 2920 section 3.1 lets a message's content start a group of commands: each write is the
+    previous message's content and its end, then this message's MAIL, RCPTs and DATA; the replies
+    come back in that order. Fills ``results``; (the items not started, whether the connection
+    can be used again)."""
+    size = conn.has_extn("size")
+    content: tuple[int | None, bytes, dict] | None = None  # (item or None for an empty end, bytes, refused)
+    reset = False  # a refused transaction is still open on the server: RSET before the next
+    started: list[int] = []  # items written whose replies are not all read
+    replies = conn.getreply  # counted: a connection the server had closed answers nothing at all
+    read = [0]
+
+    def getreply() -> tuple[int, bytes]:
+        answer = replies()
+        read[0] += 1
+        return answer
+
+    try:
+        for position, i in enumerate(todo):
+            mail_from, recipients, message = items[i]
+            try:
+                envelope = _envelope(mail_from, recipients, message, size)
+            except DeliveryError as error:
+                results[i] = error
+                continue
+            chunk = (content[1] if content else b"") + (b"RSET\r\n" if reset else b"") + envelope
+            try:
+                conn.sock.sendall(chunk)
+            except OSError:
+                if not started and content is None:  # nothing of this batch began: all may go elsewhere
+                    return todo[position:], False
+                raise
+            started.append(i)
+            if content is not None:
+                _finish(getreply, content, results, recipients_of=items)
+                started = [j for j in started if j != content[0]]
+                content = None
+            if reset and getreply()[0] != 250:
+                raise smtplib.SMTPServerDisconnected("RSET refused")
+            reset = False
+            code, reply = getreply()
+            sender_error = None
+            if code != 250:
+                sender_error = _classify(code, reply, "sender refused")
+                sender_error.sender = True
+            refused = {}
+            for rcpt in recipients:
+                rcpt_code, rcpt_reply = getreply()
+                if rcpt_code not in (250, 251):
+                    refused[rcpt] = (rcpt_code, rcpt_reply)
+            data_code, data_reply = getreply()
+            if sender_error or len(refused) == len(recipients):
+                results[i] = sender_error or _classify(*min(refused.values(), key=lambda cr: cr[0]),
+                                                       "recipient refused", recipient=True)
+                if data_code == 354:  # section 3.1: an empty message ends the transaction
+                    content = (None, b".\r\n", {})
+                else:
+                    reset = True
+            elif data_code != 354:
+                results[i] = _classify(data_code, data_reply, "DATA refused")
+                reset = True
+            else:
+                content = (i, _dot_stuffed(message), refused)
+                continue
+            started.remove(i)
+        if content is not None:
+            conn.sock.sendall(content[1])
+            _finish(getreply, content, results, recipients_of=items)
+        if reset:
+            return [], conn.rset()[0] == 250
+    except (OSError, smtplib.SMTPException) as exc:
+        if isinstance(exc, smtplib.SMTPServerDisconnected) and not read[0]:  # closed while idle in the pool
+            return [j for j in todo if results[j] is None], False
+        for j in started:
+            if results[j] is None:
+                results[j] = DeliveryError(f"sending through {where} failed: {exc}")
+        later = [j for j in todo if results[j] is None and j not in started]
+        return later, False
+    return [], True
+
+
+def _finish(getreply: Callable[[], tuple[int, bytes]], content: tuple[int | None, bytes, dict], results: list,
+            recipients_of: Sequence[Item]) -> None:
+    """Read the reply to a message's content (an empty end's is read and dropped)."""
+    i, _, refused = content
+    code, reply = getreply()
+    if i is None:
+        return
+    if code != 250:
+        results[i] = _classify(code, reply, "message refused")
+        return
+    try:
+        results[i] = _receipt(code, reply, refused, recipients_of[i][1])
+    except DeliveryError as error:
+        results[i] = error
 
 
 def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: bytes, where: str) -> Receipt:
@@ -161,6 +307,11 @@ def deliver(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: 
     server offers it, which nearly every MTA does."""
     if conn.has_extn("pipelining"):
         return _deliver_pipelined(conn, mail_from, recipients, message, where)
+    try:
+        _envelope(mail_from, recipients, message, False)  # smtplib would send a line break as it is
+    except DeliveryError as refused:
+        refused.reusable = True  # nothing was written
+        raise
     try:
         options = [f"SIZE={len(message)}"] if conn.has_extn("size") else []
         code, reply = conn.mail(mail_from, options)
@@ -210,47 +361,17 @@ def _dot_stuffed(message: bytes) -> bytes:
 def _deliver_pipelined(conn: smtplib.SMTP, mail_from: str, recipients: list[str], message: bytes,
                        where: str) -> Receipt:
     """RFC 2920: MAIL, every RCPT and DATA in one write, their replies read in order; then the
-    message and its reply. One round trip less per recipient, and far less Python per message."""
-    size = f" SIZE={len(message)}" if conn.has_extn("size") else ""
-    commands = [f"MAIL FROM:<{mail_from}>{size}", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
-    try:
-        for command in commands:
-            if "\r" in command or "\n" in command:
-                raise DeliveryError(f"an address holds a line break: {command[:80]!r}", permanent=True)
-        try:
-            conn.sock.sendall(("\r\n".join(commands) + "\r\n").encode("ascii"))
-        except OSError:  # a pooled connection the server closed meanwhile: nothing started
-            raise Dropped() from None
-        code, reply = conn.getreply()
-        sender_error = None
-        if code != 250:
-            sender_error = _classify(code, reply, "sender refused")
-            sender_error.sender = True
-        refused = {}
-        for rcpt in recipients:
-            rcpt_code, rcpt_reply = conn.getreply()
-            if rcpt_code not in (250, 251):
-                refused[rcpt] = (rcpt_code, rcpt_reply)
-        data_code, data_reply = conn.getreply()
-        if data_code == 354 and (sender_error or len(refused) == len(recipients)):
-            conn.sock.sendall(b".\r\n")  # section 3.1: an empty message ends the transaction
-            conn.getreply()
-        if sender_error:
-            raise _reset(conn, sender_error)
-        if len(refused) == len(recipients):
-            code, reply = min(refused.values(), key=lambda cr: cr[0])
-            raise _reset(conn, _classify(code, reply, "recipient refused", recipient=True))
-        if data_code != 354:
-            raise _reset(conn, _classify(data_code, data_reply, "DATA refused"))
-        conn.sock.sendall(_dot_stuffed(message))
-        code, reply = conn.getreply()
-        if code != 250:
-            raise _reset(conn, _classify(code, reply, "message refused"))
-    except smtplib.SMTPServerDisconnected:
-        raise Dropped() from None
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"sending through {where} failed: {exc}") from None
-    return _receipt(code, reply, refused, recipients)
+    message and its reply (:func:`_pipeline` with one message)."""
+    results: list[Receipt | DeliveryError | None] = [None]
+    not_started, healthy = _pipeline(conn, [(mail_from, recipients, message)], [0], results, where)
+    if not_started:
+        raise Dropped()
+    result = results[0]
+    if isinstance(result, DeliveryError):
+        result.reusable = healthy
+        raise result
+    assert result is not None
+    return result
 
 
 def _reset(conn: smtplib.SMTP, error: DeliveryError) -> DeliveryError:
