@@ -19,7 +19,7 @@ from sqlalchemy import text
 from pulsebox import cli
 from pulsebox.accounts import service as accounts
 from pulsebox.context import Context
-from pulsebox.db import Database
+from pulsebox.db import Database, migrate
 
 
 def pulsebox(data_dir, *args, env=None, timeout=60):
@@ -74,9 +74,9 @@ def run_cli(monkeypatch, capsys):
 def test_migrate_is_idempotent(tmp_dir, run_cli):
     first = run_cli(tmp_dir, "migrate")
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout) == {"from": None, "to": "0007"}
+    assert json.loads(first.stdout) == {"from": None, "to": migrate.head()}
     again = run_cli(tmp_dir, "migrate")
-    assert json.loads(again.stdout) == {"from": "0007", "to": "0007"}
+    assert json.loads(again.stdout) == {"from": migrate.head(), "to": migrate.head()}
 
 
 def test_accounts_create_list_set_rotate(tmp_dir, run_cli):

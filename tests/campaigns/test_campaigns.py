@@ -223,7 +223,7 @@ def test_contacts_added_after_creation_get_it_only_with_the_dynamic_list(relaxed
     ({"sender_name": ""}, 701), ({"sender_email": None}, 701), ({"subject": " "}, 720), ({"body": None}, 721),
     ({"body": None, "template_id": "999999"}, 721), ({"list_id": None}, 722), ({"list_id": 2_000_000_000}, 703),
     ({"send_date": "tomorrow"}, 799), ({"send_date": "2001-01-01 00:00:00"}, 799),
-    ({"attachments": {f"f{i}.txt": "x" for i in range(6)}}, 8),
+    ({"attachments": {f"f{i}.txt": "x" for i in range(6)}}, 8), ({"is_test": 1, "type": "draft"}, 800),
 ])
 def test_every_refusal_sends_nothing(api, ctx, change, code):
     book_id = book_with(api, [{"email": "nobody@example.com"}])
@@ -233,6 +233,20 @@ def test_every_refusal_sends_nothing(api, ctx, change, code):
     answer = api.post("/campaigns", json={k: v for k, v in body.items() if v is not None})
     assert answer.error_code == code, answer.json
     assert api.get("/campaigns").json == [] and run(ctx).sent == [] and outbox_size(ctx) == before
+
+
+def test_a_segment_with_another_list_is_an_invalid_operation(api, ctx):
+    """A segment belongs to one list: naming another beside it is 800 and sends nothing; naming
+    its own is fine."""
+    book_id = book_with(api, [{"email": "s@example.com", "variables": {"city": "Kyiv"}}])
+    other_book = book_with(api, [{"email": "o@example.com", "variables": {"city": "Kyiv"}}])
+    segment = api.post(f"/addressbooks/{book_id}/segments", json={"name": "Kyiv", "filter": {
+        "variable_name": "city", "operator": "or", "conditions": [{"condition": "equal", "value": "kyiv"}]}})
+    assert segment.status == 200, segment.json
+    refused = campaign(api, other_book, segment_id=segment.json["id"])
+    assert refused.error_code == 800 and api.get("/campaigns").json == []
+    assert campaign(api, book_id, segment_id=segment.json["id"]).status == 200
+    assert [r[0] for _, r, _ in run(ctx).sent] == ["s@example.com"]
 
 
 def test_the_plan_and_the_caps_refuse_a_send(api, ctx):

@@ -163,10 +163,13 @@ def create_request(params: dict) -> CampaignRequest:
         raise ApiError(722)
     opens, clicks, utm = _stats(params.get("stats"))
     files = attachments(params, MAX_ATTACHMENTS)
+    is_test, draft = as_bool(params.get("is_test")), (as_text(params.get("type")) or "").lower() == "draft"
+    if is_test and draft:  # a test goes at once, a draft never: no campaign can be both
+        raise ApiError(800, "Invalid operation: a test send cannot be a draft")
     return CampaignRequest(
         sender_name=sender_name, sender_email=sender_email, subject=subject, body=body, template_id=template_id,
         list_ids=list_ids, segment_id=segment_id, name=_name(params), send_date=send_date(params.get("send_date")),
-        is_test=as_bool(params.get("is_test")), draft=(as_text(params.get("type")) or "").lower() == "draft",
+        is_test=is_test, draft=draft,
         dynamic=as_bool(params.get("use_dynamic_list")), attachments=files,
         body_amp=_body(params, "body_amp"), track_opens=opens, track_clicks=clicks, utm_campaign=utm)
 

@@ -90,6 +90,8 @@ def create(conn: Connection, account: dict, limits: Limits, request: CampaignReq
     account_id = account["id"]
     rule = books.segment_rule(conn, account_id, request.segment_id) if request.segment_id is not None else None
     list_ids = [rule.book_id] if rule is not None else request.list_ids  # a segment is of one list
+    if rule is not None and request.list_ids and request.list_ids != list_ids:
+        raise ApiError(800, "Invalid operation: a segment sends to its own list (list_id names another)")
     _check_sender(conn, account_id, request.sender_email, settings)
     body = _body(conn, account_id, request.body, request.template_id)
     _lists(conn, account_id, list_ids)

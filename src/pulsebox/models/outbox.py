@@ -45,7 +45,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_account", "account_id", "id"),
-        Index("ix_deliveries_message", "message_id"),
+        Index("ix_deliveries_message_status", "message_id", "status"),  # a message's copies waiting (0008)
         Index("ix_deliveries_account_email", "account_id", "email"),  # one address's copies (/emails/...)
         {"sqlite_autoincrement": True},  # ids in signed links are never handed out again
     )
