@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, union_all, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, union_all, update
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.bulk import Bulk

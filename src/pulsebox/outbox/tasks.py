@@ -140,8 +140,9 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
 
     bounced: list[tuple[dict, DeliveryError]] = []
     for copies, future in work:
+        results = future.result()
         done = utcnow()
-        for (delivery, _, data), result in zip(copies, future.result(), strict=True):
+        for (delivery, _, data), result in zip(copies, results, strict=True):
             outcomes.append(_outcome(delivery, result, len(data), done))
             if isinstance(result, DeliveryError) and result.permanent:
                 bounced.append((delivery, result))

@@ -153,7 +153,7 @@ class SmtpRelayTransport:
         transient error (it may have arrived: sent again later, at worst twice)."""
         results: list[Receipt | DeliveryError | None] = [None] * len(items)
         todo, where = list(range(len(items))), f"{self.host}:{self.port}"
-        for attempt in (1, 2):
+        for _ in range(2):  # a connection lost before some messages began: once more, on a fresh one
             if not todo:
                 break
             conn = self._acquire()
