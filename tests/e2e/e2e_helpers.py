@@ -26,6 +26,9 @@ from pathlib import Path
 import httpx
 import pytest
 from ports import free_port  # the e2e modules take it from here
+from pysendpulse.pysendpulse import PySendPulse
+
+from smtp_servers import Recorder
 
 CLI_TIMEOUT = 60.0  # seconds for one `pulsebox accounts ...` command
 MAIL_TIMEOUT = 10.0  # seconds for the background worker to write a captured message
@@ -476,3 +479,78 @@ def run_node_scenario(server: LiveServer, account: Account, token_dir: Path, mod
         f"results: {json.dumps(result, ensure_ascii=False)[:4000]}\nstderr:\n{cp.stderr[-3000:]}"
     )
     return result
+
+
+# --------------------------------------------------------------------------------------------- #
+#                    a server relaying to an SMTP server of the test's own                       #
+# --------------------------------------------------------------------------------------------- #
+
+
+def client_class(base_url: str) -> type[PySendPulse]:
+    # Name-mangled private attribute: PySendPulse reads self._PySendPulse__api_url, which finds the
+    # subclass attribute first. It must be set before construction (the constructor gets a token).
+    return type("LocalPySendPulse", (PySendPulse,), {"_PySendPulse__api_url": base_url})
+
+
+class FlowRecorder(Recorder):
+    """An SMTP server that accepts everything except the recipients in ``refuse`` (address -> the
+    reply to their RCPT), so one test can script a 5xx without touching the others' mail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802, ANN001, ANN201
+        if address.lower() in self.refuse:
+            return self.refuse[address.lower()]
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def activate_sender(sp: PySendPulse, sink: SmtpSink, server: LiveServer, email: str, name: str) -> str:
+    """Add a sender, have its activation code mailed, activate it with the code; the message's code."""
+    assert sp.add_sender(email, name) == {"result": True}
+    requested = sp.send_sender_activation_email(email)
+    assert isinstance(requested, dict) and requested.get("result") is True, requested
+    [mail] = sink.wait_for(email, server=server)
+    code = activation_code(mail.message)
+    activated = sp.activate_sender(email, code)
+    assert isinstance(activated, dict) and activated.get("result") is True, activated
+    return code
+
+
+@dataclass
+class Relaying:
+    """A live ``pulsebox serve`` relaying to ``sink`` (``PULSEBOX_MAIL_URL=smtp://...``), with its
+    inbound listener, an account, an httpx client, a pysendpulse client and an active sender."""
+
+    server: LiveServer
+    sink: SmtpSink
+    inbound_port: int
+    account: Account
+    api: Api
+    sp: PySendPulse
+    sender: str
+
+
+@contextlib.contextmanager
+def relaying_server(root: Path, backend: str, handler: FlowRecorder, **settings: str) -> Iterator[Relaying]:
+    """Mail that leaves the machine needs an active sender (``verify_senders`` is strict for
+    smtp://): one is activated with the code the server mails. ``settings``: more PULSEBOX_*."""
+    with contextlib.ExitStack() as cleanup:
+        sink = SmtpSink(handler)
+        cleanup.callback(sink.stop)
+        database_url = cleanup.enter_context(own_database(backend))
+        port, inbound_port = free_port(), free_port()
+        env = serve_env(root / "data", database_url, MAIL_URL=sink.url, INBOUND_SMTP=f"127.0.0.1:{inbound_port}",
+                        PUBLIC_URL=f"http://127.0.0.1:{port}", **settings)
+        server = spawn_serve(env, root / "logs", port=port)
+        cleanup.callback(stop_server, server)
+        account = server.create_account(unique("flow"))
+        api = server.api(account)
+        cleanup.callback(api.close)
+        token_dir = root / "token"
+        token_dir.mkdir()
+        sp = client_class(server.base_url)(account.client_id, account.client_secret, token_file_path=f"{token_dir}/")
+        sender = f"{unique('shop')}@e2e-shop.example.com"
+        activate_sender(sp, sink, server, sender, "E2E Shop")
+        yield Relaying(server, sink, inbound_port, account, api, sp, sender)

@@ -7,13 +7,12 @@ the received copies; a scheduled campaign that waits, takes a ``PATCH`` and send
 campaigns, drafts and test sends that stay quiet; a segment's campaign; and campaigns created by the
 real clients (the Node ``sendpulse-api`` and pysendpulse).
 
-The server is this module's own, set up as in test_mail_flow.py (``PULSEBOX_MAIL_URL`` to a
-``FlowRecorder``, the inbound listener on a second port, its own data directory and database for each
-backend of ``PULSEBOX_TEST_BACKENDS``), with three settings of its own: the creation caps lifted
-(``CAMPAIGNS_PER_HOUR``, ``SAME_LIST_INTERVAL``: every test sends a campaign), and loopback trusted as
-a reverse proxy (``TRUSTED_PROXIES``) so an open can come "from Ukraine" through ``X-Forwarded-For``.
-Campaigns need an active sender when mail leaves the machine: the module activates one with the code
-the server mails.
+The server is this module's own, set up as test_mail_flow.py's (``relaying_server``: ``PULSEBOX_MAIL_URL``
+to a ``FlowRecorder``, the inbound listener on a second port, its own data directory and database for
+each backend of ``PULSEBOX_TEST_BACKENDS``, a sender activated with the code the server mails), with
+three settings of its own: the creation caps lifted (``CAMPAIGNS_PER_HOUR``, ``SAME_LIST_INTERVAL``:
+every test sends a campaign), and loopback trusted as a reverse proxy (``TRUSTED_PROXIES``) so an open
+can come "from Ukraine" through ``X-Forwarded-For``.
 
 "Nothing arrives" is never a fixed sleep: a control campaign due at the same moment (or created just
 after) is sent first, and once its mail is in, the worker has had its chance at the quiet one. The SMTP
@@ -24,39 +23,30 @@ few seconds of it" is read off the arrival times.
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
-from pysendpulse.pysendpulse import PySendPulse
 
 from .e2e_helpers import (
     BACKENDS,
     BROWSER_UA,
-    Account,
-    Api,
-    LiveServer,
+    FlowRecorder,
     Received,
-    SmtpSink,
+    Relaying,
+    activate_sender,
     b64,
-    free_port,
     node_modules_ready,
-    own_database,
     poll,
+    relaying_server,
     run_node_scenario,
-    serve_env,
-    spawn_serve,
-    stop_server,
     unique,
 )
-from .test_mail_flow import FlowRecorder, activate_sender, client_class
 
 pytestmark = pytest.mark.e2e
 
@@ -98,14 +88,8 @@ class TimedRecorder(FlowRecorder):
         return answer
 
 
-@dataclass
-class CampaignFlow:
-    server: LiveServer
-    sink: SmtpSink
-    account: Account
-    api: Api
-    sp: PySendPulse
-    sender: str  # an active sender of the account (activated by the mailed code)
+class CampaignFlow(Relaying):
+    """The module's server, with what its SMTP server got and the campaign calls its tests make."""
 
     # ---- what the SMTP server got ----
 
@@ -202,27 +186,10 @@ def address(kind: str) -> str:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def flow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CampaignFlow]:
-    root = tmp_path_factory.mktemp(f"campaignflow-{request.param}")
-    with contextlib.ExitStack() as cleanup:
-        sink = SmtpSink(TimedRecorder())
-        cleanup.callback(sink.stop)
-        database_url = cleanup.enter_context(own_database(request.param))
-        port, inbound_port = free_port(), free_port()
-        env = serve_env(root / "data", database_url, MAIL_URL=sink.url, INBOUND_SMTP=f"127.0.0.1:{inbound_port}",
-                        PUBLIC_URL=f"http://127.0.0.1:{port}",
-                        CAMPAIGNS_PER_HOUR="1000", SAME_LIST_INTERVAL="0",  # each test sends campaigns of its own
-                        TRUSTED_PROXIES="127.0.0.1")  # an open's X-Forwarded-For gives it a country
-        server = spawn_serve(env, root / "logs", port=port)
-        cleanup.callback(stop_server, server)
-        account = server.create_account(unique("campaigns"))
-        api = server.api(account)
-        cleanup.callback(api.close)
-        token_dir = root / "token"
-        token_dir.mkdir()
-        sp = client_class(server.base_url)(account.client_id, account.client_secret, token_file_path=f"{token_dir}/")
-        sender = f"{unique('shop')}@e2e-shop.example.com"
-        activate_sender(sp, sink, server, sender, "E2E Shop")
-        yield CampaignFlow(server, sink, account, api, sp, sender)
+    with relaying_server(tmp_path_factory.mktemp(f"campaignflow-{request.param}"), request.param, TimedRecorder(),
+                         CAMPAIGNS_PER_HOUR="1000", SAME_LIST_INTERVAL="0",  # each test sends campaigns of its own
+                         TRUSTED_PROXIES="127.0.0.1") as relaying:  # an open's X-Forwarded-For gives it a country
+        yield CampaignFlow(**vars(relaying))
 
 
 # ------------------------------------------------------------------------------------------------ #

@@ -17,37 +17,26 @@ they have no method for (templates, double opt-in, bounce and unsubscribe lists)
 
 from __future__ import annotations
 
-import contextlib
 import re
 import smtplib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import httpx
 import pytest
-from pysendpulse.pysendpulse import PySendPulse
-
-from smtp_servers import Recorder
 
 from .e2e_helpers import (
     BACKENDS,
     BROWSER_UA,
-    Account,
-    Api,
-    LiveServer,
-    SmtpSink,
+    FlowRecorder,
+    Relaying,
     activation_code,
     b64,
-    free_port,
     node_modules_ready,
-    own_database,
     poll,
+    relaying_server,
     run_node_scenario,
-    serve_env,
-    spawn_serve,
-    stop_server,
     unique,
 )
 
@@ -57,34 +46,8 @@ VERP = re.compile(r"bounce\+[0-9a-f.]+@[\w.-]+")
 STATUS_TIMEOUT = 10.0  # seconds for the worker to record an outcome after the SMTP answer
 
 
-class FlowRecorder(Recorder):
-    """The module's SMTP server: accepts everything except the recipients in ``refuse`` (address ->
-    the reply to their RCPT), so one test can script a 5xx without touching the others' mail."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refuse: dict[str, str] = {}
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802, ANN001, ANN201
-        if address.lower() in self.refuse:
-            return self.refuse[address.lower()]
-        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
-
-
-def client_class(base_url: str) -> type[PySendPulse]:
-    # pysendpulse reads the name-mangled private attribute; set it before construction (see test_pysendpulse.py)
-    return type("LocalPySendPulse", (PySendPulse,), {"_PySendPulse__api_url": base_url})
-
-
-@dataclass
-class Flow:
-    server: LiveServer
-    sink: SmtpSink
-    inbound_port: int
-    account: Account
-    api: Api
-    sp: PySendPulse
-    sender: str  # an active sender of the account (activated by the mailed code)
+class Flow(Relaying):
+    """The module's server, and the SMTP API calls its tests make through pysendpulse."""
 
     def email_info(self, public_id: str) -> dict:
         info = self.sp.smtp_get_email_info_by_id(public_id)
@@ -113,39 +76,10 @@ class Flow:
         return answer["id"]
 
 
-def activate_sender(sp: PySendPulse, sink: SmtpSink, server: LiveServer, email: str, name: str) -> str:
-    """Add a sender, have its activation code mailed, activate it with the code; the message's code."""
-    assert sp.add_sender(email, name) == {"result": True}
-    requested = sp.send_sender_activation_email(email)
-    assert isinstance(requested, dict) and requested.get("result") is True, requested
-    [mail] = sink.wait_for(email, server=server)
-    code = activation_code(mail.message)
-    activated = sp.activate_sender(email, code)
-    assert isinstance(activated, dict) and activated.get("result") is True, activated
-    return code
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def flow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
-    root = tmp_path_factory.mktemp(f"mailflow-{request.param}")
-    with contextlib.ExitStack() as cleanup:
-        sink = SmtpSink(FlowRecorder())
-        cleanup.callback(sink.stop)
-        database_url = cleanup.enter_context(own_database(request.param))
-        port, inbound_port = free_port(), free_port()
-        env = serve_env(root / "data", database_url, MAIL_URL=sink.url, INBOUND_SMTP=f"127.0.0.1:{inbound_port}",
-                        PUBLIC_URL=f"http://127.0.0.1:{port}")
-        server = spawn_serve(env, root / "logs", port=port)
-        cleanup.callback(stop_server, server)
-        account = server.create_account(unique("flow"))
-        api = server.api(account)
-        cleanup.callback(api.close)
-        token_dir = root / "token"
-        token_dir.mkdir()
-        sp = client_class(server.base_url)(account.client_id, account.client_secret, token_file_path=f"{token_dir}/")
-        sender = f"{unique('shop')}@e2e-shop.example.com"
-        activate_sender(sp, sink, server, sender, "E2E Shop")
-        yield Flow(server, sink, inbound_port, account, api, sp, sender)
+    with relaying_server(tmp_path_factory.mktemp(f"mailflow-{request.param}"), request.param, FlowRecorder()) as r:
+        yield Flow(**vars(r))
 
 
 def parsed_addresses(header) -> list[tuple[str, str]]:  # noqa: ANN001

@@ -21,19 +21,13 @@ import httpx
 import pytest
 from pysendpulse.pysendpulse import PySendPulse
 
-from .e2e_helpers import Account, Api, LiveServer, activation_code, addressed_to, b64, free_port, unique
+from .e2e_helpers import Account, Api, LiveServer, activation_code, addressed_to, b64, client_class, free_port, unique
 
 pytestmark = pytest.mark.e2e
 
 NAME_WITH_QUOTES = 'Zoë "Zo" Ünal'  # non-ASCII letters and a double quote in one value
 NEW_NAME = 'Ünal "Jr" Zoë'
 CITY = "Київ"
-
-
-def client_class(base_url: str) -> type[PySendPulse]:
-    # Name-mangled private attribute: PySendPulse reads self._PySendPulse__api_url, which finds the
-    # subclass attribute first. It must be set before construction (the constructor gets a token).
-    return type("LocalPySendPulse", (PySendPulse,), {"_PySendPulse__api_url": base_url})
 
 
 def token_file(token_dir: str, account: Account) -> Path:
