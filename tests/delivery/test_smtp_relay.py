@@ -89,14 +89,20 @@ def test_unreachable_server_is_transient():
     assert not failed.value.permanent
 
 
-def test_a_dropped_pooled_connection_is_replaced(smtp_server):
+@pytest.mark.parametrize("many", [1, 3])
+def test_a_dropped_pooled_connection_is_replaced(smtp_server, many):
+    """One message (``send``) or several (``send_many``) after the pooled connection was dropped."""
     handler, port = smtp_server
     transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none&pool=1")
     transport.send("f@example.com", ["a@example.com"], _message())
     conn, _ = transport._idle.queue[0]
     conn.sock.shutdown(socket.SHUT_RDWR)  # the server (or a NAT) dropped it while idle
-    transport.send("f@example.com", ["b@example.com"], _message())
-    assert [m[1] for m in handler.messages] == [["a@example.com"], ["b@example.com"]]
+    if many == 1:
+        transport.send("f@example.com", ["b0@example.com"], _message())
+    else:
+        results = transport.send_many([("f@example.com", [f"b{i}@example.com"], _message()) for i in range(many)])
+        assert [r.code for r in results] == [250] * many
+    assert [m[1] for m in handler.messages] == [["a@example.com"]] + [[f"b{i}@example.com"] for i in range(many)]
     assert transport.connections_opened == 2
 
 
@@ -172,15 +178,3 @@ def test_content_refused_in_the_middle_of_many(smtp_server):
     results = transport.send_many([("f@example.com", [f"c{i}@example.com"], _message()) for i in range(3)])
     assert results[0].permanent and not results[0].recipient and [r.code for r in results[1:]] == [250, 250]
     assert [m[1] for m in handler.messages] == [["c1@example.com"], ["c2@example.com"]]
-
-
-def test_many_messages_after_the_pooled_connection_dropped(smtp_server):
-    handler, port = smtp_server
-    transport = SmtpRelayTransport(f"smtp://127.0.0.1:{port}?tls=none&pool=1")
-    transport.send("f@example.com", ["a@example.com"], _message())
-    conn, _ = transport._idle.queue[0]
-    conn.sock.shutdown(socket.SHUT_RDWR)  # the server (or a NAT) dropped it while idle
-    results = transport.send_many([("f@example.com", [f"b{i}@example.com"], _message()) for i in range(3)])
-    assert [r.code for r in results] == [250, 250, 250]
-    assert [m[1] for m in handler.messages] == [["a@example.com"]] + [[f"b{i}@example.com"] for i in range(3)]
-    assert transport.connections_opened == 2
