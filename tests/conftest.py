@@ -29,7 +29,7 @@ from pulsebox.config import Settings
 from pulsebox.context import Context
 from pulsebox.db import migrate
 from pulsebox.campaigns.schemas import CANCELLED, COPYING, NEW, TEST
-from pulsebox.models import Campaign, Delivery
+from pulsebox.models import Campaign, Delivery, WebhookEvent
 from pulsebox.templates.service import sync_system_templates
 
 PG_ADMIN_URL = os.environ.get("PULSEBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -116,16 +116,18 @@ def ctx(base_settings) -> Context:  # noqa: ANN001
 
 @pytest.fixture(autouse=True)
 def _queue_left_empty(request):  # noqa: ANN001, ANN202
-    """After a test with a database, its unsent copies are marked ``suppressed`` ("test ended")
-    and its campaigns still to copy are cancelled: the next test's drain meets no earlier test's
-    mail (asked for lazily, so a test without a database is not run once per backend for this)."""
+    """After a test with a database, its unsent copies are marked ``suppressed`` ("test ended"),
+    its campaigns still to copy are cancelled and its webhook events not posted are dropped: the
+    next test's drain meets no earlier test's mail or events (asked for lazily, so a test without
+    a database is not run once per backend for this)."""
     yield
     if "ctx" in request.fixturenames:
-        D, C = Delivery.__table__, Campaign.__table__
+        D, C, E = Delivery.__table__, Campaign.__table__, WebhookEvent.__table__
         with request.getfixturevalue("ctx").db.transaction() as conn:
             conn.execute(update(D).where(D.c.status.in_(("queued", "deferred", "sending")))
                          .values(status="suppressed", reason="test ended", locked_until=None))
             conn.execute(update(C).where(C.c.status.in_((NEW, COPYING, TEST))).values(status=CANCELLED))
+            conn.execute(update(E).where(E.c.status == "pending").values(status="dropped"))
 
 
 @dataclass

@@ -31,12 +31,13 @@ from pulsebox.models import (
     Sender,
     Template,
     Variable,
+    Webhook,
 )
 from pulsebox.models.campaigns import Campaign
 from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent
 
 OUTBOX = [t.__table__ for t in (OutboxMessage, Delivery, TrackingEvent, SmtpUnsubscribe, Bounce, SendingDomain,
-                                 Campaign)]
+                                 Campaign, Webhook)]
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -119,6 +120,7 @@ class World:
     capture_id: int
     campaign: int  # a draft (it sends nothing, and stays editable)
     segment: int  # a segment of ``book``
+    webhook: int  # a webhook (to a public address: nothing is posted in a test)
 
     def fmt(self, value):
         """Fill ``{book}``-style placeholders (World fields only) in strings, recursively."""
@@ -158,10 +160,12 @@ def populate(api: Api) -> World:
                                             "body": b64("<p>x</p>"), "list_id": book, "type": "draft"}).json["id"]
     segment = api.post(f"/addressbooks/{book}/segments", json={"name": "Adults", "filter": {
         "variable_name": "age", "operator": "and", "conditions": [{"condition": "greaterthan", "value": 17}]}}).json["id"]
+    webhook = api.post("/v2/email-service/webhook", json={"url": "https://93.184.215.14/hook",
+                                                         "actions": ["open"]}).json["data"][0]["id"]
     return World(book=book, book2=book2, email="ann@example.com", email2="bob@example.com", sender="me@example.com",
                  black="black@example.com", real_id=real_id, uid=info["id"], slug=info["name_slug"],
                  system_id=system_id, smtp_id=smtp_id, domain_email="admin@mine.example", capture_id=NEVER_BOOK,
-                 campaign=campaign, segment=segment)
+                 campaign=campaign, segment=segment, webhook=webhook)
 
 
 @pytest.fixture
@@ -235,7 +239,7 @@ def concrete(path: str) -> str:
         if name == "id":
             return ("{book}" if path.startswith("/addressbooks") else "{smtp_id}" if path.startswith("/smtp")
                     else "{capture_id}" if path.startswith("/capture") else "{campaign}" if path.startswith("/campaigns")
-                    else "{real_id}")
+                    else "{webhook}" if path.startswith("/v2/email-service/webhook") else "{real_id}")
         if name == "email":
             return ("{sender}" if path.startswith("/senders") else "{domain_email}" if path.startswith("/smtp")
                     else "{email}")
@@ -906,6 +910,25 @@ CASES = [
     ("campaign referrals: unknown", "GET", f"/campaigns/{NEVER_BOOK}/referrals", {}, 802, None),
     ("campaign email: not sent to it", "GET", "/campaigns/{campaign}/email/{email}", {}, 502, None),
     ("campaign email: bad address", "GET", "/campaigns/{campaign}/email/nobody", {}, 906, None),
+    ("webhook: no body", "POST", "/v2/email-service/webhook", {}, 8, None),
+    ("webhook: unknown action", "POST", "/v2/email-service/webhook",
+     {"json": {"url": "https://93.184.215.14/x", "actions": ["explode"]}}, 800, None),
+    ("webhook: actions a number", "POST", "/v2/email-service/webhook",
+     {"json": {"url": "https://93.184.215.14/x", "actions": 5}}, 800, None),
+    ("webhook: javascript url", "POST", "/v2/email-service/webhook",
+     {"json": {"url": "javascript:alert(1)", "actions": ["open"]}}, 800, None),
+    ("webhook: loopback", "POST", "/v2/email-service/webhook",
+     {"json": {"url": "http://localhost:8080/x", "actions": ["open"]}}, 800, None),
+    ("webhook: 3000-character url", "POST", "/v2/email-service/webhook",
+     {"json": {"url": "https://93.184.215.14/" + "a" * 3000, "actions": ["open"]}}, 800, None),
+    ("webhook info: unknown", "GET", f"/v2/email-service/webhook/{NEVER_BOOK}", {}, 404, None),
+    ("webhook info: 60 digits", "GET", "/v2/email-service/webhook/" + "9" * 60, {}, 404, None),
+    ("webhook update: no url", "PUT", "/v2/email-service/webhook/{webhook}", {"data": {}}, 8, None),
+    ("webhook update: metadata address", "PUT", "/v2/email-service/webhook/{webhook}",
+     {"data": {"url": "http://169.254.169.254/latest"}}, 800, None),
+    ("webhook delete: unknown", "DELETE", f"/v2/email-service/webhook/{NEVER_BOOK}", {}, 404, None),
+    ("webhook secret: unknown", "POST", f"/v2/email-service/webhook/{NEVER_BOOK}/secret", {}, 404, None),
+    ("webhook log: unknown", "GET", f"/v2/email-service/webhook/{NEVER_BOOK}/log", {}, 404, None),
 ]
 
 
@@ -931,7 +954,8 @@ def test_cases_cover_every_route():
                 break
     parameterless = {("/senders", "GET"), ("/balance", "GET"), ("/user/balance/detail", "GET"),
                      ("/oauth/access_token", "POST"), ("/smtp/ips", "GET"), ("/smtp/domains", "GET"),
-                     ("/capture/messages", "DELETE")}  # no input but the body: the matrices cover them
+                     ("/capture/messages", "DELETE"), ("/v2/email-service/webhook", "GET")}  # no input but the
+    # body: the matrices cover them
     assert set(API_ROUTES) - parameterless - covered == set()
 
 

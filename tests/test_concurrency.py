@@ -216,6 +216,19 @@ def segments_made(n: int) -> Callable:
     return check
 
 
+HOOK = {"url": "https://93.184.215.14/race", "actions": ["open"]}  # a public address: nothing is posted
+
+
+def with_webhook(api: Api, ctx) -> dict:  # noqa: ANN001
+    return {"webhook": api.post("/v2/email-service/webhook", json=HOOK).json["data"][0]["id"]}
+
+
+def webhooks_are(n: int) -> Callable:
+    def check(api, ctx, v, answers) -> None:  # noqa: ANN001
+        assert len(api.get("/v2/email-service/webhook").json["data"]) == n
+    return check
+
+
 def campaigns_are(statuses: list[int]) -> Callable:
     def check(api, ctx, v, answers) -> None:  # noqa: ANN001
         assert sorted(c["status"] for c in api.get("/campaigns").json) == statuses
@@ -313,12 +326,19 @@ CASES: dict[tuple[str, str], Case] = {
                                  errors={711, 791}),
     ("/campaigns/{id}", "PATCH"): Case({"name": "Renamed"}, with_campaign, campaigns_are([26])),
     ("/campaigns/{id}", "DELETE"): Case(None, with_campaign, campaigns_are([16]), errors={602}),
+    # each create makes its webhooks; the rest act on one
+    ("/v2/email-service/webhook", "POST"): Case(HOOK, check=webhooks_are(PARALLEL)),
+    ("/v2/email-service/webhook/{id}", "PUT"): Case({"url": "https://93.184.215.14/moved"}, with_webhook,
+                                                   webhooks_are(1)),
+    ("/v2/email-service/webhook/{id}", "DELETE"): Case(None, with_webhook, webhooks_are(0), errors={404}),
+    ("/v2/email-service/webhook/{id}/secret", "POST"): Case(None, with_webhook, webhooks_are(1)),
 }
 
 PATHS = {"/addressbooks/{id}/segments/{segment_id}": "/addressbooks/{book}/segments/{segment}",
          "/addressbooks/{id}": "/addressbooks/{book}", "/emails/{email}": "/emails/ann@example.com",
          "/senders/{email}/code": "/senders/me@example.com/code", "/template/edit/{id}": "/template/edit/{real_id}",
-         "/smtp/domains/{email}": "/smtp/domains/admin@race.example", "/campaigns/{id}": "/campaigns/{campaign}"}
+         "/smtp/domains/{email}": "/smtp/domains/admin@race.example", "/campaigns/{id}": "/campaigns/{campaign}",
+         "/v2/email-service/webhook/{id}": "/v2/email-service/webhook/{webhook}"}
 
 
 def concrete(path: str) -> str:

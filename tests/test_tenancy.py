@@ -46,6 +46,7 @@ class Ids:
     domain_email: str = ""  # an address of a sending domain (/smtp/domains)
     campaign: int = 0  # a campaign (a draft: it sends nothing)
     segment: int = 0  # a segment of ``book``
+    webhook: int = 0  # a webhook (to a public address: nothing is ever posted to it in a test)
 
 
 @dataclass
@@ -114,6 +115,8 @@ def make_tenants(ctx, api: Api, other: Api) -> Tenants:
     campaign = other.post("/campaigns", json={"sender_name": "Boss", "sender_email": "boss@example.com",
                                               "subject": "Secret", "body": b64("<p>secret</p>"), "list_id": book,
                                               "type": "draft"}).json["id"]
+    webhook = other.post("/v2/email-service/webhook", json={"url": "https://93.184.215.14/theirs",
+                                                           "actions": ["open"]}).json["data"][0]["id"]
     with ctx.db.transaction() as conn:
         balance.credit(conn, other.id, Decimal("9.36"), bonus=False, note="theirs")
         balance.credit(conn, other.id, Decimal(5), bonus=True, note="theirs")
@@ -135,12 +138,12 @@ def make_tenants(ctx, api: Api, other: Api) -> Tenants:
         theirs=Ids(book=book, email="secret@example.com", real_id=real_id, uid=uid, slug="secret-plan",
                    sender="boss@example.com", black="hidden@example.com", smtp_id=smtp_id,
                    unsubscribed="gone@example.com", domain_email="postmaster@their-domain.example",
-                   campaign=campaign, segment=segment),
+                   campaign=campaign, segment=segment, webhook=webhook),
         never=Ids(book=NEVER_BOOK, email=f"never-{tag}@example.com", real_id=NEVER_TEMPLATE,
                   uid=secrets.token_hex(16), slug=f"never-such-slug-{tag}", sender=f"never-sender-{tag}@example.com",
                   black=f"never-black-{tag}@example.com", smtp_id=secrets.token_hex(16),
                   unsubscribed=f"never-gone-{tag}@example.com", domain_email=f"postmaster@never-{tag}.example",
-                  campaign=NEVER_BOOK, segment=NEVER_BOOK),
+                  campaign=NEVER_BOOK, segment=NEVER_BOOK, webhook=NEVER_BOOK),
     )
 
 
@@ -284,6 +287,12 @@ CASES = [
     # ---- captured mail (ours): a copy id of another account's message
     ("capture message", "GET", "/capture/messages/{smtp_id}", {}, 404),
     ("capture message download", "GET", "/capture/messages/{smtp_id}.eml", {}, 404),
+    # ---- another account's webhook id
+    ("webhook info", "GET", "/v2/email-service/webhook/{webhook}", {}, 404),
+    ("webhook update", "PUT", "/v2/email-service/webhook/{webhook}", {"data": {"url": "https://93.184.215.14/x"}}, 404),
+    ("webhook delete", "DELETE", "/v2/email-service/webhook/{webhook}", {}, 404),
+    ("webhook secret rotation", "POST", "/v2/email-service/webhook/{webhook}/secret", {}, 404),
+    ("webhook delivery log", "GET", "/v2/email-service/webhook/{webhook}/log", {}, 404),
 ]
 
 
@@ -309,7 +318,8 @@ def test_every_route_that_names_a_record_has_a_case():
                 ("/balance", "GET"), ("/balance/{currency}", "GET"), ("/user/balance/detail", "GET"),
                 ("/oauth/access_token", "POST"), ("/smtp/emails", "POST"), ("/smtp/unsubscribe", "GET"),
                 ("/smtp/ips", "GET"), ("/smtp/domains", "GET"), ("/smtp/bounces/day", "GET"),
-                ("/capture/messages", "GET"), ("/capture/messages", "DELETE"), ("/campaigns", "GET")}
+                ("/capture/messages", "GET"), ("/capture/messages", "DELETE"), ("/campaigns", "GET"),
+                ("/v2/email-service/webhook", "GET"), ("/v2/email-service/webhook", "POST")}
     routes = {(r.path, m) for r in ROUTES if isinstance(r, Route) and isinstance(r.endpoint, endpoint)
               for m in r.methods - {"HEAD"}}
     assert routes - own_only - covered == set()

@@ -29,6 +29,7 @@ from pulsebox.senders import endpoints as senders_api
 from pulsebox.smtp import endpoints as smtp_api
 from pulsebox.templates import endpoints as templates_api
 from pulsebox.tracking import endpoints as tracking
+from pulsebox.webhooks import endpoints as webhooks_api
 
 log = logging.getLogger("pulsebox")
 
@@ -138,6 +139,14 @@ ROUTES = [
     route("/capture/messages", capture_api.clear, "DELETE"),
     route("/capture/messages/{id}.eml", capture_api.download, "GET"),
     route("/capture/messages/{id}", capture_api.read_message, "GET"),
+    # webhooks (document 004, v2), and ours beside them: rotating a secret, the delivery log
+    route("/v2/email-service/webhook", webhooks_api.listing, "GET"),
+    route("/v2/email-service/webhook", webhooks_api.create, "POST"),
+    route("/v2/email-service/webhook/{id}", webhooks_api.info, "GET"),
+    route("/v2/email-service/webhook/{id}", webhooks_api.update, "PUT"),
+    route("/v2/email-service/webhook/{id}", webhooks_api.delete, "DELETE"),
+    route("/v2/email-service/webhook/{id}/secret", webhooks_api.rotate_secret, "POST"),
+    route("/v2/email-service/webhook/{id}/log", webhooks_api.delivery_log, "GET"),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),
     Route("/t/c/{token}", tracking.click, methods=["GET"]),

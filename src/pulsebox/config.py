@@ -98,6 +98,7 @@ class Settings:
     send_rate: str = "off"  # every copy of every account (through Redis when set: all processes)
     account_send_rate: str = "off"  # each account's copies (an account may override it)
     domain_send_rates: str = ""  # "gmail.com=100/second;5000/minute, outlook.com=50/second, *=200/second"
+    webhooks_allow_private: bool = False  # webhook URLs may reach loopback/private/link-local addresses
 
     @cached_property
     def signing_key(self) -> bytes:
@@ -174,4 +175,5 @@ class Settings:
             send_rate=_rates("SEND_RATE", "off"),
             account_send_rate=_rates("ACCOUNT_SEND_RATE", "off"),
             domain_send_rates=_domain_rates(_str("DOMAIN_SEND_RATES", "")),
+            webhooks_allow_private=_str("WEBHOOKS_ALLOW_PRIVATE", "false").lower() in ("true", "1", "yes", "on"),
         )

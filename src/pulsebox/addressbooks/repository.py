@@ -185,7 +185,7 @@ def delete_contacts(conn: Connection, book_id: int, emails: Sequence[str]) -> li
     removed: list[RowMapping] = []
     for chunk in _chunks(emails):
         removed += conn.execute(delete(C).where(C.c.book_id == book_id, C.c.email.in_(chunk))
-                                .returning(C.c.status, C.c.phone)).mappings().all()
+                                .returning(C.c.email, C.c.status, C.c.phone)).mappings().all()
     return removed
 
 
@@ -198,7 +198,7 @@ def confirm(conn: Connection, contact_id: int, from_status: int, to_status: int)
     """Move one contact from ``from_status`` to ``to_status`` in one statement (two concurrent
     clicks cannot both count); its book and phone when it moved, else None."""
     return conn.execute(update(C).where(C.c.id == contact_id, C.c.status == from_status).values(status=to_status)
-                        .returning(C.c.book_id, C.c.phone)).mappings().first()
+                        .returning(C.c.book_id, C.c.phone, C.c.account_id, C.c.email, C.c.variables)).mappings().first()
 
 
 def contact_status(conn: Connection, contact_id: int) -> int | None:

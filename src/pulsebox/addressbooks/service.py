@@ -23,6 +23,7 @@ from pulsebox.outbox import service as outbox
 from pulsebox.outbox.service import Bounced
 from pulsebox.senders import service as senders
 from pulsebox.templates import service as templates
+from pulsebox.webhooks import events as hook_events, service as webhooks
 
 
 def tally(rows: Iterable[tuple[int, str | None]], sign: int = 1) -> Counter:
@@ -144,6 +145,9 @@ def add_contacts(conn: Connection, account_id: int, book_id: int,
         {"account_id": account_id, "book_id": book_id, "email": email, "status": status, "phone": phone or "",
          "variables": variables, "source": "api", "added_at": now} for email, (variables, phone) in typed.items()])
     delta = tally((status, typed[email][1]) for email in inserted)
+    if status == ACTIVE:  # with double opt-in the address is new to the list once confirmed
+        webhooks.emit(conn, account_id, "email", "new_emails",
+                      [hook_events.new_email(email, book_id, typed[email][0], "api") for email in sorted(inserted)])
     existing = repository.contacts_by_email(conn, book_id, [e for e in typed if e not in inserted])
     updates = []
     for email, old in existing.items():
@@ -168,6 +172,7 @@ def delete_contacts(conn: Connection, account_id: int, book_id: int, emails: lis
     book(conn, account_id, book_id, lock=True)
     removed = repository.delete_contacts(conn, book_id, emails)
     repository.add_to_counters(conn, book_id, tally(((r["status"], r["phone"]) for r in removed), -1))
+    webhooks.emit(conn, account_id, "email", "delete", [hook_events.deleted(r["email"], book_id) for r in removed])
 
 
 def _contact(conn: Connection, book_id: int, email: str) -> dict:
@@ -224,19 +229,26 @@ def change_phone(conn: Connection, account_id: int, book_id: int, email: str, ph
     repository.add_to_counters(conn, book_id, delta)
 
 
-def set_status(conn: Connection, account_id: int, book_id: int, emails: list[str], status: int) -> int:
-    """Move contacts of a book to ``status``; addresses not in the book are ignored."""
+def set_status(conn: Connection, account_id: int, book_id: int, emails: list[str], status: int, *,
+               task_id: int | None = None) -> int:
+    """Move contacts of a book to ``status``; addresses not in the book are ignored. An unsubscribe
+    is the webhooks' ``unsubscribe`` event (``task_id``: the campaign it came through)."""
     book(conn, account_id, book_id, lock=True)
     rows = [r for r in repository.contacts_by_email(conn, book_id, emails).values() if r["status"] != status]
     repository.set_status(conn, [r["id"] for r in rows], status)
     delta = tally((status, r["phone"]) for r in rows)
     delta.subtract(tally((r["status"], r["phone"]) for r in rows))
     repository.add_to_counters(conn, book_id, delta)
+    if status in (UNSUBSCRIBED, UNSUBSCRIBED_EVERYWHERE):
+        webhooks.emit(conn, account_id, "email", "unsubscribe", [
+            hook_events.unsubscribed(r["email"], book_id, task_id, from_all=status == UNSUBSCRIBED_EVERYWHERE)
+            for r in rows])
     return len(rows)
 
 
-def unsubscribe(conn: Connection, account_id: int, book_id: int, emails: list[str]) -> int:
-    return set_status(conn, account_id, book_id, emails, UNSUBSCRIBED)
+def unsubscribe(conn: Connection, account_id: int, book_id: int, emails: list[str], *,
+                task_id: int | None = None) -> int:
+    return set_status(conn, account_id, book_id, emails, UNSUBSCRIBED, task_id=task_id)
 
 
 @dataclass(frozen=True)
@@ -269,11 +281,12 @@ def deliverable(status: int) -> bool:
     return status in ACTIVE_STATUSES
 
 
-def unsubscribe_everywhere_in(conn: Connection, account_id: int, book_ids: Sequence[int], email: str) -> None:
-    """An address unsubscribed through a message sent to these books (a campaign's link)."""
+def unsubscribe_everywhere_in(conn: Connection, account_id: int, book_ids: Sequence[int], email: str, *,
+                              task_id: int | None = None) -> None:
+    """An address unsubscribed through a message sent to these books (``task_id``: a campaign's)."""
     for book_id in sorted(book_ids):
         if repository.get_book(conn, account_id, book_id) is not None:
-            unsubscribe(conn, account_id, book_id, [email])
+            unsubscribe(conn, account_id, book_id, [email], task_id=task_id)
 
 
 def contact_email(conn: Connection, contact_id: int) -> str | None:
@@ -296,6 +309,8 @@ def confirm_contact(conn: Connection, contact_id: int) -> bool:
         delta = tally([(ACTIVE, moved["phone"])])
         delta.subtract(tally([(CONFIRMATION_REQUESTED, moved["phone"])]))
         repository.add_to_counters(conn, moved["book_id"], delta)
+        webhooks.emit(conn, moved["account_id"], "email", "new_emails", [
+            hook_events.new_email(moved["email"], moved["book_id"], moved["variables"] or {}, "double_opt_in")])
         return True
     return repository.contact_status(conn, contact_id) in ACTIVE_STATUSES
 
@@ -354,6 +369,7 @@ def remove_everywhere(conn: Connection, account_id: int, email: str) -> int:
         by_book.setdefault(row["book_id"], []).append((row["status"], row["phone"]))
     for book_id, rows in sorted(by_book.items()):
         repository.add_to_counters(conn, book_id, tally(rows, -1))
+    webhooks.emit(conn, account_id, "email", "delete", [hook_events.deleted(email, b) for b in sorted(by_book)])
     return len(removed)
 
 

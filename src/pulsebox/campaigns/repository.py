@@ -67,7 +67,7 @@ def claim_to_copy(conn: Connection, now: datetime, copying: int, test: int, sche
 
 
 def in_status(conn: Connection, statuses: Sequence[int], limit: int) -> list[RowMapping]:
-    return list(conn.execute(select(C.c.id, C.c.account_id, C.c.status, C.c.message_id)
+    return list(conn.execute(select(C.c.id, C.c.account_id, C.c.status, C.c.message_id, C.c.list_ids)
                              .where(C.c.status.in_(list(statuses))).order_by(C.c.id).limit(limit)).mappings())
 
 

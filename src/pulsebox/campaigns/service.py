@@ -25,7 +25,7 @@ from pulsebox.balance import service as balance
 from pulsebox.blacklist import service as blacklist
 from pulsebox.campaigns import repository
 from pulsebox.campaigns.schemas import (CANCELLED, COPYING, DRAFT, EDITABLE, NEW, NO_ACTIVE_ADDRESSES, RUNNING,
-                                        SENDING, SENT, TEST, TEST_SENT, CampaignRequest, Edit)
+                                        SENDING, SENT, STATUS, TEST, TEST_SENT, CampaignRequest, Edit)
 from pulsebox.config import Settings
 from pulsebox.delivery import markup
 from pulsebox.delivery.message import Address, Mail
@@ -35,6 +35,7 @@ from pulsebox.outbox import content, service as outbox
 from pulsebox.pump import wake_after_commit
 from pulsebox.senders import service as senders
 from pulsebox.templates import service as templates
+from pulsebox.webhooks import events as hook_events, service as webhooks
 
 KIND = "campaign"  # the outbox messages of campaigns
 BATCH = 2000  # recipients copied a transaction
@@ -169,7 +170,18 @@ def edit(conn: Connection, account_id: int, campaign_id: int, change: Edit, sett
     merged = {**row, **values}
     outbox.check(_mail(merged["sender_name"], merged["sender_email"], merged["subject"], merged["body"], []))
     if values:
-        repository.update_campaign(conn, campaign_id, **values)
+        _update(conn, row, **values)
+
+
+def _update(conn: Connection, row: dict, **values: object) -> None:
+    """Change a campaign; a new status is also the webhooks' ``task_status_update`` (its first list
+    is the event's ``book_id``)."""
+    repository.update_campaign(conn, row["id"], **values)
+    status = values.get("status")
+    if status is not None and status != row["status"]:
+        books_of = row.get("list_ids") or [None]
+        webhooks.emit(conn, row["account_id"], "email", "task_status_update",
+                      [hook_events.task_status(row["id"], books_of[0], status, STATUS.get(status, ""))])
 
 
 def cancel(conn: Connection, account_id: int, campaign_id: int) -> None:
@@ -178,7 +190,7 @@ def cancel(conn: Connection, account_id: int, campaign_id: int) -> None:
     row = get(conn, account_id, campaign_id, lock=True)
     if row["status"] not in (*EDITABLE, *RUNNING):
         raise ApiError(602)
-    repository.update_campaign(conn, campaign_id, status=CANCELLED, finished_at=utcnow())
+    _update(conn, row, status=CANCELLED, finished_at=utcnow())
     if row["message_id"] is not None:
         outbox.stop(conn, row["message_id"], "campaign cancelled")
 
@@ -323,7 +335,7 @@ def unsubscribed(conn: Connection, delivery: dict) -> None:
         return
     row = repository.of_message(conn, delivery["message_id"])
     if row is not None:
-        books.unsubscribe_everywhere_in(conn, row["account_id"], row["list_ids"], delivery["email"])
+        books.unsubscribe_everywhere_in(conn, row["account_id"], row["list_ids"], delivery["email"], task_id=row["id"])
 
 
 # ---- copying recipients into the outbox (the worker's campaign pump) ----
@@ -357,8 +369,8 @@ def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -
         return 0
     row = dict(row)
     if row["status"] == NEW:
+        _update(conn, row, status=COPYING)
         row["status"] = COPYING
-        repository.update_campaign(conn, row["id"], status=COPYING)
     if row["message_id"] is None:
         body = with_utm(row["body"], row["utm_campaign"]) if row["utm_campaign"] else row["body"]
         attachments = content.attachments_from_json(row["attachments"])
@@ -366,7 +378,7 @@ def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -
                                      _mail(row["sender_name"], row["sender_email"], row["subject"], body, attachments,
                                            row["body_amp"]),
                                      kind=KIND, track_opens=settings.tracking and row["track_opens"],
-                                     track_clicks=settings.tracking and row["track_clicks"])
+                                     track_clicks=settings.tracking and row["track_clicks"], task_id=row["id"])
         row["message_id"] = message_id
         repository.update_campaign(conn, row["id"], message_id=message_id)
     if row["status"] == TEST:
@@ -385,7 +397,7 @@ def copy_batch(conn: Connection, settings: Settings, batch: int | None = None) -
         values["status"] = SENDING if sent_any else NO_ACTIVE_ADDRESSES
         if not sent_any:
             values["finished_at"] = utcnow()
-    repository.update_campaign(conn, row["id"], **values)
+    _update(conn, row, **values)
     return max(1, copied)
 
 
@@ -447,7 +459,6 @@ def finish(conn: Connection, limit: int = 100) -> int:
     done = 0
     for r in repository.in_status(conn, (SENDING, TEST), limit):
         if r["message_id"] is not None and not outbox.has_pending(conn, r["message_id"]):
-            repository.update_campaign(conn, r["id"], status=SENT if r["status"] == SENDING else TEST_SENT,
-                                       finished_at=utcnow())
+            _update(conn, r, status=SENT if r["status"] == SENDING else TEST_SENT, finished_at=utcnow())
             done += 1
     return done

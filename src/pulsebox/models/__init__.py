@@ -8,9 +8,10 @@ from pulsebox.models.campaigns import Campaign
 from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent
 from pulsebox.models.senders import Sender
 from pulsebox.models.templates import Template
+from pulsebox.models.webhooks import Webhook, WebhookAttempt, WebhookEvent
 
 metadata = Base.metadata
 
 __all__ = ["AccessToken", "Account", "BlacklistEntry", "Book", "Bounce", "Campaign", "Contact", "Delivery", "LedgerEntry",
            "OutboxMessage", "Segment", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "Variable",
-           "metadata", "utcnow"]
+           "Webhook", "WebhookAttempt", "WebhookEvent", "metadata", "utcnow"]

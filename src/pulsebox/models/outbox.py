@@ -38,6 +38,7 @@ class OutboxMessage(Base):
     track_clicks: Mapped[bool] = mapped_column(Boolean, default=True)
     size: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    task_id: Mapped[int | None] = mapped_column(BigInteger)  # a campaign's message: the campaign (events name it)
 
 
 class Delivery(Base):

@@ -203,7 +203,7 @@ def delivery(conn: Connection, delivery_id: int) -> RowMapping | None:
     """One delivery with its message, by id alone: for signed public links and bounces, whose
     token (not a bearer) names the account."""
     query = (select(D, M.c.public_id, M.c.kind, M.c.content, M.c.sender_email, M.c.subject,
-                    M.c.track_opens, M.c.track_clicks)
+                    M.c.track_opens, M.c.track_clicks, M.c.task_id)
              .select_from(D.join(M, M.c.id == D.c.message_id)).where(D.c.id == delivery_id))
     return conn.execute(query).mappings().first()
 

@@ -30,6 +30,7 @@ from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.models import utcnow
 from pulsebox.outbox import content, repository
 from pulsebox.pump import wake_after_commit
+from pulsebox.webhooks import events as hook_events, service as webhooks
 
 SMTP = "smtp"  # kinds of message
 NOTICE = "system"
@@ -50,9 +51,10 @@ def check(mail: Mail) -> None:
 
 
 def store(conn: Connection, account_id: int, mail: Mail, *, kind: str, track_opens: bool = False,
-          track_clicks: bool = False, list_unsubscribe: bool = True) -> tuple[int, str]:
+          track_clicks: bool = False, list_unsubscribe: bool = True, task_id: int | None = None) -> tuple[int, str]:
     """Store ``mail`` with no copies yet; (message id, public id). A message with no To (a
-    campaign's) goes to each copy's own address, personalised with the copy's variables."""
+    campaign's) goes to each copy's own address, personalised with the copy's variables;
+    ``task_id`` is its campaign (webhook events name it)."""
     check(mail)
     public_id = secrets.token_hex(16)
     message_id = repository.insert_message(conn, {
@@ -61,6 +63,7 @@ def store(conn: Connection, account_id: int, mail: Mail, *, kind: str, track_ope
         "content": content.encode(mail, links=find_links(mail.html) if mail.html else [],
                                   list_unsubscribe=list_unsubscribe),
         "size": content.size(mail), "track_opens": track_opens, "track_clicks": track_clicks, "created_at": utcnow(),
+        "task_id": task_id,
     })
     return message_id, public_id
 
@@ -222,10 +225,43 @@ def delivery(conn: Connection, delivery_id: int) -> dict | None:
 def record_event(conn: Connection, delivery: dict, kind: str, *, url: str | None = None, link: int = 0,
                  ip: str = "", country: str = "", browser: str = "", os: str = "") -> bool:
     """Record an open, a click (``link``: which of the message's links, one event each) or an
-    unsubscribe of the copy, unless it has that one already: the first is kept. True if new."""
-    return repository.add_event(conn, {"account_id": delivery["account_id"], "delivery_id": delivery["id"],
-                                       "kind": kind, "link": link, "url": url, "ip": ip[:45], "country": country[:64],
-                                       "browser": browser[:120], "os": os[:120], "created_at": utcnow()})
+    unsubscribe of the copy, unless it has that one already: the first is kept. True if new (and
+    then the account's webhooks get it)."""
+    new = repository.add_event(conn, {"account_id": delivery["account_id"], "delivery_id": delivery["id"],
+                                      "kind": kind, "link": link, "url": url, "ip": ip[:45], "country": country[:64],
+                                      "browser": browser[:120], "os": os[:120], "created_at": utcnow()})
+    if new:
+        _emit_event(conn, delivery, kind, url=url, link=link, client={"browser": browser, "os": os})
+    return new
+
+
+def _client(client: dict) -> dict:
+    name, _, version = (client.get("browser") or "").rpartition(" ")
+    platform = client.get("os") or ""
+    mobile = any(m in platform for m in ("Android", "iOS", "iPadOS"))
+    return {"browser": name or client.get("browser") or "", "browser_version": version if name else "",
+            "os": platform, "device": "mobile" if mobile else "desktop" if platform else ""}
+
+
+def _emit_event(conn: Connection, delivery: dict, kind: str, *, url: str | None, link: int, client: dict) -> None:
+    """Opens and clicks to the webhooks: a campaign copy's to the email service's (an unsubscribe
+    through it is the lists' event: addressbooks sends it), a transactional copy's to the SMTP one's."""
+    if delivery.get("kind") not in ("campaign", "smtp"):  # system notices have no webhooks
+        return
+    account_id, email = delivery["account_id"], delivery["email"]
+    if delivery["kind"] == "campaign":
+        task_id, info = delivery.get("task_id"), _client(client)
+        if kind == "open":
+            webhooks.emit(conn, account_id, "email", "open", [hook_events.opened(email, task_id, info)])
+        elif kind == "click":
+            webhooks.emit(conn, account_id, "email", "redirect",
+                          [hook_events.redirected(email, task_id, info, url or "", link)])
+    elif delivery.get("kind") == "smtp":
+        name = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}[kind]
+        extra = {"link_url": url} if kind == "click" else {}
+        webhooks.emit(conn, account_id, "smtp", name, [hook_events.smtp(
+            name, message_id=delivery["public_id"], recipient=email, sender=delivery.get("sender_email") or "",
+            subject=delivery.get("subject") or "", **extra)])
 
 
 def unsubscribe(conn: Connection, delivery: dict, *, comment: str) -> None:
@@ -259,7 +295,31 @@ def record_bounce(conn: Connection, delivery: dict, *, kind: str, status: str, s
     elif kind == "complaint":
         repository.set_status(conn, delivery["id"], "complained", reason="spam complaint")
         repository.add_unsubscribes(conn, account_id, [(email, "spam complaint (ARF)")])
+    if source != "smtp":  # a refusal during SMTP reaches the webhooks with the round's outcomes
+        _emit_bounce(conn, delivery, kind, status, smtp_code, diagnostic)
     return Bounced(account_id, email, kind, address_fault)
+
+
+def _emit_bounce(conn: Connection, delivery: dict, kind: str, status: str, smtp_code: int | None,
+                 diagnostic: str) -> None:
+    """A bounce by DSN or a complaint by ARF, to the webhooks (email service for a campaign's copy,
+    the SMTP webhook for a transactional one)."""
+    account_id, email = delivery["account_id"], delivery["email"]
+    if delivery.get("kind") == "campaign":
+        task_id = delivery.get("task_id")
+        if kind == "complaint":
+            webhooks.emit(conn, account_id, "email", "spam", [hook_events.spam(email, task_id)])
+        else:
+            webhooks.emit(conn, account_id, "email", f"{kind}_bounces",
+                          [hook_events.bounced(kind, email, task_id, smtp_code, status, diagnostic[:2000])])
+    elif delivery.get("kind") == "smtp":
+        name = "spam_by_user" if kind == "complaint" else f"{kind}_bounces"
+        answer = {} if kind == "complaint" else {"smtp_server_response_code": smtp_code,
+                                                 "smtp_server_response_subcode": status,
+                                                 "smtp_server_response": diagnostic[:2000]}
+        webhooks.emit(conn, account_id, "smtp", name, [hook_events.smtp(
+            name, message_id=delivery["public_id"], recipient=email, sender=delivery.get("sender_email") or "",
+            subject=delivery.get("subject") or "", **answer)])
 
 
 def bounces(conn: Connection, account_id: int, window: tuple | None, limit: int, offset: int) -> list[dict]:
@@ -281,3 +341,41 @@ def remove_unsubscribes(conn: Connection, account_id: int, emails: list[str]) ->
 def unsubscribes(conn: Connection, account_id: int, window: tuple | None, limit: int, offset: int) -> list[dict]:
     since, until = window if window else (None, None)
     return [dict(r) for r in repository.list_unsubscribes(conn, account_id, since, until, limit, offset)]
+
+
+def emit_outcomes(conn: Connection, messages: dict[int, dict], outcomes: list[tuple[dict, dict]]) -> None:
+    """A round's outcomes to the webhooks, per account and event (a query each, not one a copy):
+    ``outcomes`` pairs each claimed copy with what became of it. Sent is ``delivered``, refused is
+    a hard bounce, a retry a soft one; given up is the SMTP webhook's ``undelivered``."""
+    grouped: dict[tuple[int, str, str], list[dict]] = {}
+    for delivery, outcome in outcomes:
+        message = messages.get(delivery["message_id"])
+        if message is None or message["kind"] not in ("campaign", "smtp"):
+            continue
+        status, email = outcome["status"], delivery["email"]
+        answer = {"smtp_server_response_code": outcome.get("smtp_answer_code"),
+                  "smtp_server_response_subcode": outcome.get("smtp_answer_subcode") or "",
+                  "smtp_server_response": outcome.get("smtp_answer_data") or ""}
+        if message["kind"] == "campaign":
+            task_id = message.get("task_id")
+            if status == "sent":
+                event = ("delivered", hook_events.delivered(email, task_id))
+            elif status in ("bounced", "deferred"):
+                kind = "hard" if status == "bounced" else "soft"
+                event = (f"{kind}_bounces", hook_events.bounced(
+                    kind, email, task_id, answer["smtp_server_response_code"],
+                    answer["smtp_server_response_subcode"], answer["smtp_server_response"]))
+            else:
+                continue
+            service = "email"
+        else:
+            name = {"sent": "delivered", "bounced": "hard_bounces", "deferred": "soft_bounces",
+                    "failed": "undelivered"}.get(status)
+            if name is None:
+                continue
+            event = (name, hook_events.smtp(name, message_id=message["public_id"], recipient=email,
+                                            sender=message["sender_email"], subject=message["subject"], **answer))
+            service = "smtp"
+        grouped.setdefault((message["account_id"], service, event[0]), []).append(event[1])
+    for (account_id, service, action), found in grouped.items():
+        webhooks.emit(conn, account_id, service, action, found)

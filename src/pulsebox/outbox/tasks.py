@@ -139,16 +139,19 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
         work.append((handful, job.pool.submit(_send_all, job.transport, handful, send_by)))
 
     bounced: list[tuple[dict, DeliveryError]] = []
+    sent: list[tuple[dict, dict]] = []  # each copy handed to the transport, with its outcome
     for copies, future in work:
         results = future.result()
         done = utcnow()
         for (delivery, _, data), result in zip(copies, results, strict=True):
             outcomes.append(_outcome(delivery, result, len(data), done))
+            sent.append((delivery, outcomes[-1]))
             if isinstance(result, DeliveryError) and result.permanent:
                 bounced.append((delivery, result))
 
     with ctx.db.transaction() as conn:
         repository.record_outcomes(conn, outcomes)
+        service.emit_outcomes(conn, messages, sent)
         # a bounce is recorded only where the outcome was (the claim was still this worker's)
         bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
         # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1); only the address's own

@@ -10,6 +10,7 @@ from pulsebox.addressbooks import service as books
 from pulsebox.campaigns import tasks as campaigns
 from pulsebox.outbox import tasks as outbox
 from pulsebox.pump import PumpContext
+from pulsebox.webhooks import tasks as webhooks
 
 
 def deliver_outbox(job: PumpContext) -> int:
@@ -18,4 +19,5 @@ def deliver_outbox(job: PumpContext) -> int:
 
 
 # each queue of its own (a domain table claimed with leases), polled every round
-PUMPS: list[Callable[[PumpContext], int]] = [campaigns.copy_recipients, deliver_outbox, outbox.prune_outbox]
+PUMPS: list[Callable[[PumpContext], int]] = [campaigns.copy_recipients, deliver_outbox, outbox.prune_outbox,
+                                             webhooks.post_events]

@@ -1,0 +1,384 @@
+"""The one way Pulsebox calls an address a user gave it (webhooks now, web push later), safe against SSRF.
+
+A user-given URL must never reach this machine, the operator's network or a cloud metadata service.
+So every call resolves the host itself and checks every address it gets (one bad answer refuses the
+target: whoever controls the name's DNS picks the answers), then connects to the address it checked:
+the request goes to the IP, with the original name in the Host header (RFC 9110 §7.2) and, for https,
+as TLS SNI (RFC 6066 §3) and as the name the certificate must carry (RFC 6125), through httpcore's
+``sni_hostname`` request extension. The HTTP library never looks the name up again, so a name that
+answers a public address to the check and a private one to the connection (DNS rebinding) gains
+nothing. Resolving again at every call, not once when the URL was saved, is what stops a name that
+was public then and points inside now.
+
+What is refused is what the IANA special-purpose registries (RFC 6890) list as not globally reachable,
+named below with the RFC of each block. IPv6 is checked from the other side: only global unicast
+(2000::/3, RFC 4291 §2.4) is on the public Internet, minus its special blocks; an IPv6 address that
+carries an IPv4 one (IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16) is judged by the IPv4 address it
+leads to.
+
+Redirects are never followed (a redirect is a new, unchecked target), the answer's body is read only up
+to a cap, and the whole exchange, not only each socket operation, is bounded by the timeout.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Self
+
+import httpx
+
+USER_AGENT = "Pulsebox-Webhooks/1"
+MAX_URL_LENGTH = 2000
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# The caller's headers never decide how the message is framed or where it goes: Host is the URL's,
+# Content-Length is the body's, and every connection is closed after one request (see post()).
+_OURS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _networks(table: list[tuple[str, str]]) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+    return [(ipaddress.ip_network(block), what) for block, what in table]
+
+
+# IANA IPv4 Special-Purpose Address Registry (RFC 6890) entries that are not globally reachable, plus
+# multicast and the rest of class E. First match names the reason, so the narrow entries come first.
+_IPV4_REFUSED = _networks([
+    ("0.0.0.0/8", "an unspecified address"),  # RFC 791 "this network"; Linux connects 0.0.0.0 to itself
+    ("10.0.0.0/8", "a private address"),  # RFC 1918
+    ("100.64.0.0/10", "a shared (CGNAT) address"),  # RFC 6598; also some clouds' internal services
+    ("127.0.0.0/8", "a loopback address"),  # RFC 1122 §3.2.1.3
+    ("169.254.169.254/32", "a cloud metadata address"),  # AWS, GCP, Azure, OpenStack instance metadata
+    ("169.254.0.0/16", "a link-local address"),  # RFC 3927
+    ("172.16.0.0/12", "a private address"),  # RFC 1918
+    ("192.0.0.0/24", "a reserved address"),  # RFC 6890 §2.2.2: IETF protocol assignments
+    ("192.0.2.0/24", "a documentation address"),  # RFC 5737 TEST-NET-1
+    ("192.88.99.0/24", "a reserved address"),  # RFC 7526: the deprecated 6to4 relay anycast
+    ("192.168.0.0/16", "a private address"),  # RFC 1918
+    ("198.18.0.0/15", "a reserved address"),  # RFC 2544: benchmarking
+    ("198.51.100.0/24", "a documentation address"),  # RFC 5737 TEST-NET-2
+    ("203.0.113.0/24", "a documentation address"),  # RFC 5737 TEST-NET-3
+    ("224.0.0.0/4", "a multicast address"),  # RFC 5771
+    ("240.0.0.0/4", "a reserved address"),  # RFC 1112 §4 class E, with 255.255.255.255 (RFC 919)
+])
+
+_IPV6_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")  # RFC 4291 §2.4; everything else is refused
+_IPV6_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 §2.1: the well-known prefix, IPv4 in the last 32 bits
+_IPV6_REFUSED = _networks([
+    ("::/128", "an unspecified address"),  # RFC 4291 §2.5.2
+    ("::1/128", "a loopback address"),  # RFC 4291 §2.5.3
+    ("fd00:ec2::254/128", "a cloud metadata address"),  # AWS instance metadata over IPv6
+    ("fc00::/7", "a private address"),  # RFC 4193 unique local
+    ("fe80::/10", "a link-local address"),  # RFC 4291 §2.5.6
+    ("fec0::/10", "a private address"),  # RFC 3879: the deprecated site-local
+    ("ff00::/8", "a multicast address"),  # RFC 4291 §2.7
+    # inside 2000::/3 but not on the public Internet
+    ("2001:db8::/32", "a documentation address"),  # RFC 3849
+    ("2001::/23", "a reserved address"),  # RFC 2928 IETF protocol assignments: Teredo (RFC 4380), ORCHID, ...
+    ("3fff::/20", "a documentation address"),  # RFC 9637
+])
+
+
+class UnsafeTarget(ValueError):
+    """The URL may not be called: its message says why (shown to API users)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None  # HTTP status, None when no answer came
+    latency_ms: int  # the whole call: resolution, connection, request, answer (its body up to the cap)
+    error: str | None  # why it failed (timeout, refused, unsafe target, ...), None on any HTTP answer
+    body: bytes  # at most max_response_bytes of the answer's body, as it came (no content decoding)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: httpx.URL  # the one parse everything below uses: what is resolved is what is sent
+    host: str  # ASCII (IDNA) name or IP literal: looked up, and the TLS name
+    port: int
+    host_header: str  # host[:port] as the URL gives them
+
+
+def check_url(url: str) -> str:
+    """Syntax only (no DNS): an absolute http or https URL with a host, no userinfo (user:pass@),
+    a port in 1..65535 if given, at most 2000 characters, no whitespace/control characters. Returns the URL
+    (unchanged). Raises UnsafeTarget otherwise."""
+    _target(url)
+    return url
+
+
+def _target(url: str) -> _Target:
+    if not isinstance(url, str):
+        raise UnsafeTarget("the URL must be a string")
+    if len(url) > MAX_URL_LENGTH:
+        raise UnsafeTarget(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    # urlsplit quietly drops tabs and newlines (WHATWG), and a header built from such a URL is an
+    # injection: refuse them rather than guess what was meant
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in url):
+        raise UnsafeTarget("the URL contains whitespace or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # an unclosed [ in the host
+        raise UnsafeTarget("the URL is not valid") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise UnsafeTarget("the URL must start with http:// or https://")
+    authority = parts.netloc
+    if "@" in authority:
+        raise UnsafeTarget("the URL may not carry a user name or password")
+    raw_port = _split_port(authority)
+    if raw_port and not (raw_port.isascii() and raw_port.isdigit() and 1 <= int(raw_port) <= 65535):
+        raise UnsafeTarget("the URL's port must be a number from 1 to 65535")
+    # httpx parses it again, as it will send it: the host it finds is the one resolved and checked
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UnsafeTarget(f"the URL is not valid: {exc}") from None
+    host = parsed.raw_host.decode("ascii")
+    if not parsed.is_absolute_url or not host:
+        raise UnsafeTarget("the URL has no host")
+    port = int(raw_port) if raw_port else _DEFAULT_PORTS[scheme]
+    return _Target(parsed, host, port, parsed.netloc.decode("ascii"))
+
+
+def _split_port(authority: str) -> str:
+    """The port text of ``host[:port]`` or ``[v6][:port]``; refuses an IPv6 literal with a zone
+    (RFC 6874: it names an interface of the sender's, never a remote service) or an IPvFuture one."""
+    if authority.startswith("["):
+        inside, bracket, rest = authority[1:].partition("]")
+        try:
+            ipaddress.IPv6Address(inside)
+        except ValueError:
+            bracket = ""
+        if not bracket or "%" in inside or (rest and not rest.startswith(":")):
+            raise UnsafeTarget("the URL's IPv6 address is not valid")
+        return rest[1:]
+    if not authority.partition(":")[0]:
+        raise UnsafeTarget("the URL has no host")
+    return authority.partition(":")[2]
+
+
+def resolve(url: str, *, allow_private: bool) -> list[str]:
+    """The IP addresses the URL's host resolves to (socket.getaddrinfo; an IP literal is itself), all of
+    them checked: unless allow_private, any address that is loopback, private (RFC 1918, fc00::/7),
+    link-local (169.254/16, fe80::/10; this includes cloud metadata 169.254.169.254), CGNAT 100.64/10,
+    multicast, reserved, unspecified (0.0.0.0, ::), the AWS IPv6 metadata fd00:ec2::254, or an
+    IPv4-mapped/NAT64/6to4 form of one of those, makes the whole target UnsafeTarget (one bad answer is
+    enough: an attacker controls the DNS). A name that does not resolve is UnsafeTarget too."""
+    return [str(a) for a in _resolve(_target(url), allow_private=allow_private)]
+
+
+def _resolve(target: _Target, *, allow_private: bool) -> list[_IPAddress]:
+    try:
+        literal: _IPAddress | None = ipaddress.ip_address(target.host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            # called through the module so a test can stand in for DNS; numeric forms such as
+            # 2130706433 or 127.1 come back as the address the system reads them as
+            found = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):  # gaierror is an OSError; UnicodeError: a label IDNA refuses
+            raise UnsafeTarget("the URL's host does not resolve") from None
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in found))
+        if not addresses:
+            raise UnsafeTarget("the URL's host does not resolve")
+    if not allow_private:
+        for address in addresses:
+            reason = _refused(address)
+            if reason is None:
+                continue
+            if literal is not None:
+                raise UnsafeTarget(f"{address} is {reason}")
+            # a name's addresses stay out of the message: it would map the operator's internal DNS
+            # for whoever asks
+            raise UnsafeTarget(f"the URL's host resolves to {reason}")
+    return addresses
+
+
+def _refused(address: _IPAddress) -> str | None:
+    """Why ``address`` may not be called ("a loopback address", ...), None when it is public."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return _first_match(address, _IPV4_REFUSED)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        reason = _refused(embedded)
+        return None if reason is None else f"{reason} (in an IPv6 form)"
+    reason = _first_match(address, _IPV6_REFUSED)
+    if reason is None and address not in _IPV6_GLOBAL_UNICAST:
+        reason = "a reserved address"
+    return reason
+
+
+def _first_match(address: _IPAddress, table: list[tuple[Any, str]]) -> str | None:
+    return next((what for network, what in table if address in network), None)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to: IPv4-mapped ::ffff:a.b.c.d (RFC 4291 §2.5.5.2, what a
+    dual-stack socket connects to as IPv4), NAT64 (RFC 6052) and 6to4 (RFC 3056 §2)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _IPV6_NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float = 5.0,
+         max_response_bytes: int = 4096, client: httpx.Client | None = None) -> Answer:
+    """POST body to url. The host is resolved and checked at every call (DNS rebinding: a name that was
+    public when the webhook was created may point inside later), and the connection goes to the address
+    that was checked (pinned: no second lookup by the HTTP library): the request is sent to the IP with
+    the original Host header and, for https, the original name as TLS SNI and for certificate checks
+    (httpx/httpcore request extension "sni_hostname"). Redirects are never followed (a 3xx is returned as
+    it is: not ok). The answer body is read as a stream up to max_response_bytes, then the connection is
+    closed. Never raises for network trouble or unsafe targets: those come back as Answer(status=None,
+    error=...).
+
+    ``timeout`` bounds each connect, read and write, and the whole exchange after the lookup (a server
+    that answers a byte at a time gets no longer; the system resolver's own wait cannot be cut short).
+    A ``client`` given is used as it is (its TLS trust, its transport) and must speak HTTP/1.1 (httpx's
+    default): each request here asks for its connection to be closed, so none is ever reused for
+    another name whose TLS name (SNI) would differ on the same IP."""
+    started = time.monotonic()
+
+    def answer(status: int | None, error: str | None, received: bytes = b"") -> Answer:
+        return Answer(status, int((time.monotonic() - started) * 1000), error, received)
+
+    try:
+        target = _target(url)
+        address = _resolve(target, allow_private=allow_private)[0]  # the first: the resolver's preference
+    except UnsafeTarget as exc:
+        return answer(None, f"unsafe target: {exc}")
+
+    outgoing = httpx.Headers({name: value for name, value in headers.items() if name.lower() not in _OURS})
+    outgoing["Host"] = target.host_header
+    outgoing["Connection"] = "close"
+    outgoing.setdefault("User-Agent", USER_AGENT)
+    # the body is kept as it came: asking for no compression keeps it readable, and a compressed one is
+    # never unpacked (a few KB can unpack to gigabytes)
+    outgoing.setdefault("Accept-Encoding", "identity")
+
+    watchdog = _Watchdog(timeout)
+    extensions: dict[str, Any] = {"trace": watchdog.trace}
+    if target.url.scheme == "https":
+        extensions["sni_hostname"] = target.host
+
+    # Client choice: a new client per call unless one is given, with no keep-alive. A shared pool keys
+    # connections by the pinned IP, so an https connection made for one name (its SNI, its certificate)
+    # could be handed to another name on the same IP; a client of our own per call cannot share
+    # anything, and costs little because the TLS context (the CA bundle, the slow part) is shared.
+    own = client is None
+    session = client if client is not None else httpx.Client(
+        verify=_tls_context(),
+        trust_env=False,  # no proxy, netrc or NO_PROXY from the environment between us and the checked IP
+        follow_redirects=False,
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
+    )
+    try:
+        with watchdog:
+            request = session.build_request(
+                "POST", target.url.copy_with(host=str(address)), content=body, headers=outgoing,
+                timeout=httpx.Timeout(timeout), extensions=extensions,
+            )
+            try:
+                response = session.send(request, stream=True, follow_redirects=False)
+            except (httpx.HTTPError, OSError) as exc:
+                return answer(None, _failure(exc, watchdog.expired, timeout))
+            try:
+                received = _read_capped(response, max_response_bytes)
+            finally:
+                response.close()  # unread body left: httpcore closes the connection, it is never drained
+            return answer(response.status_code, None, received)
+    finally:
+        if own:
+            session.close()
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body; a body cut short keeps what came (the status did come)."""
+    if limit <= 0:
+        return b""
+    received = bytearray()
+    try:
+        for chunk in response.iter_raw():
+            received += chunk
+            if len(received) >= limit:
+                break
+    except (httpx.HTTPError, OSError):
+        pass
+    return bytes(received[:limit])
+
+
+def _failure(exc: Exception, expired: bool, timeout: float) -> str:
+    if expired or isinstance(exc, httpx.TimeoutException):
+        return f"timeout: no answer within {timeout:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        return f"connection failed: {exc}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"bad answer: {exc}"
+    return f"request failed: {exc}"
+
+
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verification (certifi's CAs, or SSL_CERT_FILE/SSL_CERT_DIR), built once:
+    loading the CA bundle is what makes a new client slow."""
+    return httpx.create_ssl_context()
+
+
+class _Watchdog:
+    """Bounds the whole exchange. httpx's timeouts bound each socket operation, not their sum: a server
+    sending a byte of its headers every second would hold a worker as long as it likes. At the deadline
+    the connection's socket is shut down (shutdown, not close: it wakes a thread blocked reading it),
+    which ends whatever httpcore was waiting for. The socket comes from httpcore's "trace" request
+    extension (event connection.connect_tcp.complete, whose value is the network stream)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Self:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            with self._lock:
+                self._socket = info["return_value"].get_extra_info("socket")
+                if self.expired:  # the deadline passed while connecting
+                    self._shut()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed: the exchange ended as the deadline came
+                pass

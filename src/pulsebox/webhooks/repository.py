@@ -1,0 +1,101 @@
+"""Every query on webhooks, their events and their delivery log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.engine import RowMapping
+
+from pulsebox.models import Webhook, WebhookAttempt, WebhookEvent
+
+W = Webhook.__table__
+E = WebhookEvent.__table__
+A = WebhookAttempt.__table__
+
+_INSERT_EVENT = insert(E)
+KEEP_ATTEMPTS = 100  # log rows kept per webhook
+
+
+def insert_webhooks(conn: Connection, rows: list[dict]) -> list[int]:
+    return [conn.execute(insert(W).returning(W.c.id), r).scalar_one() for r in rows]
+
+
+def of_account(conn: Connection, account_id: int) -> list[RowMapping]:
+    return list(conn.execute(select(W).where(W.c.account_id == account_id).order_by(W.c.id)).mappings())
+
+
+def get(conn: Connection, account_id: int, webhook_id: int) -> RowMapping | None:
+    return conn.execute(select(W).where(W.c.account_id == account_id, W.c.id == webhook_id)).mappings().first()
+
+
+def set_values(conn: Connection, account_id: int, webhook_id: int, **values: object) -> None:
+    conn.execute(update(W).where(W.c.account_id == account_id, W.c.id == webhook_id).values(**values))
+
+
+def remove(conn: Connection, account_id: int, webhook_id: int) -> None:
+    conn.execute(delete(W).where(W.c.account_id == account_id, W.c.id == webhook_id))
+
+
+def subscribed(conn: Connection, account_id: int, service: str, action: str) -> list[int]:
+    return list(conn.execute(select(W.c.id).where(W.c.account_id == account_id, W.c.service == service,
+                                                  W.c.action == action)).scalars())
+
+
+def insert_events(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(_INSERT_EVENT, rows)
+
+
+# ---- delivery ----
+
+def claim(conn: Connection, now: datetime, lease_until: datetime, limit: int) -> list[RowMapping]:
+    """Webhooks with events waiting, due and not leased to a worker: leased to this one (one
+    worker at a time posts a webhook's events, so they arrive in order)."""
+    waiting = select(E.c.id).where(E.c.webhook_id == W.c.id, E.c.status == "pending").exists()
+    due = (select(W.c.id).where(W.c.next_attempt_at <= now, (W.c.locked_until.is_(None)) | (W.c.locked_until < now),
+                                waiting)
+           .order_by(W.c.next_attempt_at, W.c.id).limit(limit).with_for_update(skip_locked=True))
+    ids = list(conn.execute(due).scalars())
+    if not ids:
+        return []
+    conn.execute(update(W).where(W.c.id.in_(ids)).values(locked_until=lease_until))
+    return list(conn.execute(select(W).where(W.c.id.in_(ids)).order_by(W.c.id)).mappings())
+
+
+def pending(conn: Connection, webhook_id: int, limit: int, upto: int | None) -> list[RowMapping]:
+    query = select(E.c.id, E.c.payload, E.c.created_at).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
+    if upto is not None:
+        query = query.where(E.c.id <= upto)
+    return list(conn.execute(query.order_by(E.c.id).limit(limit)).mappings())
+
+
+def mark_events(conn: Connection, ids: Sequence[int], status: str) -> None:
+    if ids:
+        conn.execute(update(E).where(E.c.id.in_(list(ids))).values(status=status))
+
+
+def drop_older(conn: Connection, webhook_id: int, before: datetime) -> int:
+    return conn.execute(update(E).where(E.c.webhook_id == webhook_id, E.c.status == "pending",
+                                        E.c.created_at < before).values(status="dropped")).rowcount
+
+
+def log_attempt(conn: Connection, values: dict) -> None:
+    conn.execute(insert(A), values)
+    old = (select(A.c.id).where(A.c.webhook_id == values["webhook_id"]).order_by(A.c.id.desc())
+           .offset(KEEP_ATTEMPTS).limit(1)).scalar_subquery()
+    conn.execute(delete(A).where(A.c.webhook_id == values["webhook_id"], A.c.id <= old))
+
+
+def attempts(conn: Connection, webhook_id: int, limit: int) -> list[RowMapping]:
+    return list(conn.execute(select(A).where(A.c.webhook_id == webhook_id).order_by(A.c.id.desc()).limit(limit))
+                .mappings())
+
+
+def prune_delivered(conn: Connection, before: datetime, limit: int) -> int:
+    ids = list(conn.execute(select(E.c.id).where(E.c.status != "pending", E.c.created_at < before)
+                            .order_by(E.c.id).limit(limit)).scalars())
+    if ids:
+        conn.execute(delete(E).where(E.c.id.in_(ids)))
+    return len(ids)
