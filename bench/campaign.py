@@ -3,6 +3,7 @@ accepted by postfix's ``smtp-sink`` on loopback, with the peak memory of every P
 
     apt-get install -y postfix         # for its smtp-sink binary
     python bench/campaign.py [--recipients 100000] [--workers 1] [--concurrency 4] [--database-url URL]
+                             [--webhooks]
 
 1. ``smtp-sink`` listens on a free loopback port; a fresh data dir and database; an account whose
    plan covers the send; a list of N contacts with two variables each, added through the API in
@@ -13,6 +14,9 @@ accepted by postfix's ``smtp-sink`` on loopback, with the peak memory of every P
    and List-Unsubscribe on. Timed until every copy is recorded sent: **msg/s** = N / seconds.
    Every pulsebox process's RSS is sampled every 50 ms: the peak of each and of their sum; and
    the CPU time all of them spent, per message (comparable when the machine is busy).
+4. ``--webhooks``: a webhook with the ``delivered`` and ``open`` actions posts to a receiver in this
+   process (loopback: ``PULSEBOX_WEBHOOKS_ALLOW_PRIVATE``); reported: when the last of the N
+   ``delivered`` events arrived and the events/s from the first to the last.
 """
 
 from __future__ import annotations
@@ -23,17 +27,45 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import HIGH_LIMITS, checked, descendants, log, request  # noqa: E402
+from run import HIGH_LIMITS, checked, descendants, free_port, log, request  # noqa: E402
 from smtp import HTML, pulsebox, setup, teardown  # noqa: E402
 
 BODY = HTML.replace("Your order {{number}}", "Hello {{name}}, your order {{number}}")
+
+
+class Receiver:
+    """Counts the events posted to it (each event object has one ``"event"`` key) and when."""
+
+    def __init__(self) -> None:
+        self.events, self.first, self.last = 0, 0.0, 0.0
+        lock, outer = threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with lock:
+                    now = time.monotonic()
+                    outer.first = outer.first or now
+                    outer.events, outer.last = outer.events + body.count(b'"event"'), now
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def rss_kb(pid: int) -> int:
@@ -63,9 +95,12 @@ def main() -> None:
     parser.add_argument("--database-url", help="PostgreSQL server (a database is created and dropped)")
     parser.add_argument("--max-seconds", type=float, default=1800)
     parser.add_argument("--json", help="also write the result here")
+    parser.add_argument("--webhooks", action="store_true", help="delivered and open webhooks to a local receiver")
     args = parser.parse_args()
 
     sink, data_dir, pg, database_url, port, env = setup("campaign", args)
+    receiver = Receiver() if args.webhooks else None
+    env["PULSEBOX_WEBHOOKS_ALLOW_PRIVATE"] = "true"
     processes: list[subprocess.Popen] = []
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
@@ -88,6 +123,9 @@ def main() -> None:
             "grant_type": "client_credentials", "client_id": account["client_id"],
             "client_secret": account["client_secret"]})["access_token"]
         book = checked("POST", base + "/addressbooks", {"bookName": "bench"}, token)["id"]
+        if receiver:
+            checked("POST", base + "/v2/email-service/webhook", {"url": receiver.url, "actions": ["delivered", "open"]},
+                    token)
         started = time.monotonic()
         for first in range(0, args.recipients, 10_000):
             checked("POST", f"{base}/addressbooks/{book}/emails", {"emails": [
@@ -135,6 +173,10 @@ def main() -> None:
                 raise SystemExit(f"campaign Sent with {sent} of {args.recipients} copies sent")
         used = {pid: cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in peaks}
         cpu = sum(used.values())
+        if receiver:  # the events keep coming after the last copy: wait for all of them
+            deadline = time.monotonic() + args.max_seconds
+            while receiver.events < args.recipients and time.monotonic() < deadline:
+                time.sleep(0.05)
         sink_cpu = cpu_seconds(sink.pid) - sink_before
         result = {"date": time.strftime("%Y-%m-%d"), "database": "postgresql" if pg else "sqlite",
                   "recipients": args.recipients, "workers": f"serve + {args.workers}", "concurrency": args.concurrency,
@@ -144,6 +186,10 @@ def main() -> None:
                   "sink_cpu_us_per_msg": round(sink_cpu / args.recipients * 1e6),
                   "peak_rss_mb_total": round(peak_total / 1024, 1),
                   "peak_rss_mb_each": sorted((round(kb / 1024, 1) for kb in peaks.values()), reverse=True)}
+        if receiver:
+            result |= {"webhook_events": receiver.events,
+                       "events_done_s": round(receiver.last - started, 2),
+                       "events_per_s": round(receiver.events / max(receiver.last - receiver.first, 1e-9), 1)}
         print(json.dumps(result))
         print(f"| {result['date']} | {result['database']} | {args.recipients:,} | serve + {args.workers} x "
               f"{args.concurrency} | {result['msg_per_s']:,.0f} | {result['cpu_us_per_msg']} | {result['peak_rss_mb_total']} MB "

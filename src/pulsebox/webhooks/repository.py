@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
+from pulsebox.db.bulk import Bulk
 from pulsebox.models import Webhook, WebhookAttempt, WebhookEvent
 
 W = Webhook.__table__
 E = WebhookEvent.__table__
 A = WebhookAttempt.__table__
 
-_INSERT_EVENT = insert(E)
+_INSERT_EVENTS = Bulk(insert(E).values(webhook_id=bindparam("webhook_id"), payload=bindparam("payload"),
+                                        status=bindparam("status"), created_at=bindparam("created_at")))
 KEEP_ATTEMPTS = 100  # log rows kept per webhook
 
 
@@ -44,8 +46,8 @@ def subscribed(conn: Connection, account_id: int, service: str, action: str) -> 
 
 
 def insert_events(conn: Connection, rows: list[dict]) -> None:
-    if rows:
-        conn.execute(_INSERT_EVENT, rows)
+    """A round of a campaign's copies writes hundreds at once: handed to the driver (``db.Bulk``)."""
+    _INSERT_EVENTS(conn, rows)
 
 
 # ---- delivery ----
@@ -77,6 +79,13 @@ def mark_events(conn: Connection, ids: Sequence[int], status: str) -> None:
 
 
 def drop_older(conn: Connection, webhook_id: int, before: datetime) -> int:
+    """Events waiting since before ``before`` are dropped. Asked before every post: the oldest
+    waiting event is looked at first (one index seek), and only if it is that old are the others
+    (a webhook with 100,000 events waiting must not read them all for every post)."""
+    oldest = conn.execute(select(E.c.created_at).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
+                          .order_by(E.c.id).limit(1)).scalar()
+    if oldest is None or oldest >= before:
+        return 0
     return conn.execute(update(E).where(E.c.webhook_id == webhook_id, E.c.status == "pending",
                                         E.c.created_at < before).values(status="dropped")).rowcount
 

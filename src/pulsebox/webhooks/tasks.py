@@ -18,6 +18,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 import orjson
 from standardwebhooks.webhooks import Webhook
@@ -25,7 +26,7 @@ from standardwebhooks.webhooks import Webhook
 from pulsebox import outbound
 from pulsebox.context import Context
 from pulsebox.models import utcnow
-from pulsebox.pump import PumpContext
+from pulsebox.pump import WAITING, PumpContext
 from pulsebox.webhooks import repository, service
 
 log = logging.getLogger("pulsebox.webhooks")
@@ -37,6 +38,7 @@ LEASE = timedelta(seconds=60)  # more than a post can take: a lease ends only wh
 FIRST_RETRY, LAST_RETRY = 5, 3600  # seconds: doubling from the first to at most the last
 KEEP_TRYING = timedelta(hours=48)  # an event is retried for at least 24 hours (issue 10), then dropped
 PRUNE_EVERY, KEEP_DONE = timedelta(minutes=10), timedelta(days=7)
+SPELL = 5.0  # seconds a thread keeps posting one webhook's batches before its turn ends
 
 _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="pulsebox-webhook")
 _busy = threading.Semaphore(THREADS)
@@ -71,16 +73,27 @@ def _prune(job: PumpContext, now: datetime) -> None:
 
 
 def _post(ctx: Context, webhook: dict) -> None:
+    """Post the webhook's batches one after another while they are delivered (for at most
+    ``SPELL``: then the thread goes back to the round, and other webhooks get their turn), keeping
+    its lease; a failure, or nothing left, ends the spell."""
     try:
-        post_batch(ctx, webhook)
+        until = monotonic() + SPELL
+        while post_batch(ctx, webhook, hold=True):
+            webhook = {**webhook, "failures": 0, "batch_end": None}
+            if monotonic() >= until:  # the turn is over: the lease goes back (a failure or an
+                with ctx.db.transaction() as conn:  # empty queue gave it back already)
+                    repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None)
+                break
     except Exception:  # noqa: BLE001 - the lease runs out and another round tries again
         log.exception("webhook %s: post failed unexpectedly", webhook["id"])
     finally:
         _busy.release()
+        WAITING.set()  # the round may lease it (or another) again at once
 
 
-def post_batch(ctx: Context, webhook: dict) -> bool | None:
-    """Post the webhook's next batch and record the answer; True if delivered, None if nothing waited."""
+def post_batch(ctx: Context, webhook: dict, *, hold: bool = False) -> bool | None:
+    """Post the webhook's next batch and record the answer; True if delivered, None if nothing
+    waited. ``hold``: a delivered batch keeps the lease (the caller posts the next one)."""
     now = utcnow()
     with ctx.db.transaction() as conn:
         dropped = repository.drop_older(conn, webhook["id"], now - KEEP_TRYING)
@@ -109,7 +122,7 @@ def post_batch(ctx: Context, webhook: dict) -> bool | None:
         if answer.ok:
             repository.mark_events(conn, [e["id"] for e in events], "delivered")
             repository.set_values(conn, webhook["account_id"], webhook["id"], failures=0, last_error=None,
-                                  batch_end=None, locked_until=None, next_attempt_at=done)
+                                  batch_end=None, locked_until=done + LEASE if hold else None, next_attempt_at=done)
         else:
             failures = webhook["failures"] + 1
             wait = min(LAST_RETRY, FIRST_RETRY * 2 ** min(failures - 1, 20))
