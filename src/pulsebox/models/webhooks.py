@@ -2,9 +2,10 @@
 what each post got back.
 
 A *webhook* is one (url, action) row, as SendPulse's API has it (creating two actions makes two
-rows, sharing one signing secret). An *event* is written in the transaction of the change that
-caused it (an outbox: nothing committed is lost, nothing rolled back is sent) and posted by the
-worker in id order, up to 100 to a POST. The webhook row is also its delivery queue's head: its
+rows, sharing one signing secret). Events are written in the transaction of the change that
+caused them (an outbox: nothing committed is lost, nothing rolled back is sent), as rows of up to
+100 events each (a campaign's round of 500 copies is 5 rows, not 500), and posted by the worker in
+id order, up to 100 events to a POST. The webhook row is also its delivery queue's head: its
 lease (``locked_until``), its back-off (``next_attempt_at``) and the batch being retried
 (``batch_end``: a retry sends the same events under the same ``webhook-id``).
 """
@@ -45,7 +46,8 @@ class WebhookEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[list] = mapped_column(JSON)  # the events, in the order they happened
+    events: Mapped[int] = mapped_column(Integer)  # how many
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | dropped
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -16,7 +16,8 @@ E = WebhookEvent.__table__
 A = WebhookAttempt.__table__
 
 _INSERT_EVENTS = Bulk(insert(E).values(webhook_id=bindparam("webhook_id"), payload=bindparam("payload"),
-                                        status=bindparam("status"), created_at=bindparam("created_at")))
+                                        events=bindparam("events"), status=bindparam("status"),
+                                        created_at=bindparam("created_at")))
 KEEP_ATTEMPTS = 100  # log rows kept per webhook
 
 
@@ -67,10 +68,18 @@ def claim(conn: Connection, now: datetime, lease_until: datetime, limit: int) ->
 
 
 def pending(conn: Connection, webhook_id: int, limit: int, upto: int | None) -> list[RowMapping]:
-    query = select(E.c.id, E.c.payload, E.c.created_at).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
+    """The oldest waiting rows of events (up to row ``upto``: a retried batch), as many as fit in
+    ``limit`` events (always the first)."""
+    query = select(E.c.id, E.c.payload, E.c.events).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
     if upto is not None:
         query = query.where(E.c.id <= upto)
-    return list(conn.execute(query.order_by(E.c.id).limit(limit)).mappings())
+    rows, total = [], 0
+    for row in conn.execute(query.order_by(E.c.id).limit(limit)).mappings():
+        if rows and total + row["events"] > limit:
+            break
+        rows.append(row)
+        total += row["events"]
+    return rows
 
 
 def mark_events(conn: Connection, ids: Sequence[int], status: str) -> None:

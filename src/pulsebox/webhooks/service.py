@@ -24,6 +24,9 @@ from pulsebox.webhooks import repository
 from pulsebox.webhooks.schemas import Create, invalid, not_found, row
 
 
+BATCH = 100  # events to a POST at most (SendPulse's batch); events are stored in rows of at most this many
+
+
 @lru_cache(maxsize=4)
 def _box(key: bytes) -> Fernet:
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"pulsebox webhook secrets").derive(key)
@@ -118,6 +121,7 @@ def emit(conn: Connection, account_id: int, service: str, action: str, events: l
     hooks = repository.subscribed(conn, account_id, service, action)
     if hooks:
         now = utcnow()
-        repository.insert_events(conn, [{"webhook_id": h, "payload": e, "status": "pending", "created_at": now}
-                                        for h in hooks for e in events])
+        chunks = [events[i:i + BATCH] for i in range(0, len(events), BATCH)]
+        repository.insert_events(conn, [{"webhook_id": h, "payload": chunk, "events": len(chunk), "status": "pending",
+                                         "created_at": now} for h in hooks for chunk in chunks])
         wake_after_commit(conn)

@@ -3,7 +3,7 @@
 A round leases up to as many webhooks as there are free posting threads (one worker at a time
 posts a webhook's events: they arrive in order) and hands each to a thread of this module's own
 pool, so a slow or dead receiver holds one thread for at most ``TIMEOUT`` seconds and never the
-mail pump or another account's webhooks. A post is a JSON array of at most ``BATCH`` events
+mail pump or another account's webhooks. A post is a JSON array of at most ``service.BATCH`` events
 (SendPulse's batch), signed per the Standard Webhooks specification: ``webhook-id`` (the same on
 every retry of the same events), ``webhook-timestamp``, ``webhook-signature`` (HMAC-SHA256 under
 the webhook's ``whsec_`` secret). A 2xx answer delivers the batch; anything else (another status,
@@ -31,7 +31,6 @@ from pulsebox.webhooks import repository, service
 
 log = logging.getLogger("pulsebox.webhooks")
 
-BATCH = 100
 THREADS = 8
 TIMEOUT = 5.0  # seconds for a receiver to answer
 LEASE = timedelta(seconds=60)  # more than a post can take: a lease ends only when its worker died
@@ -97,14 +96,14 @@ def post_batch(ctx: Context, webhook: dict, *, hold: bool = False) -> bool | Non
     now = utcnow()
     with ctx.db.transaction() as conn:
         dropped = repository.drop_older(conn, webhook["id"], now - KEEP_TRYING)
-        events = repository.pending(conn, webhook["id"], BATCH, webhook["batch_end"])
+        events = repository.pending(conn, webhook["id"], service.BATCH, webhook["batch_end"])
         if not events:  # a retried batch that was dropped, or nothing left: start afresh
             repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None, batch_end=None)
             return None
     if dropped:
-        log.warning("webhook %s: %d events dropped after %s of failures", webhook["id"], dropped, KEEP_TRYING)
+        log.warning("webhook %s: %d rows of events dropped after %s of failures", webhook["id"], dropped, KEEP_TRYING)
     first, last = events[0]["id"], events[-1]["id"]
-    body = orjson.dumps([e["payload"] for e in events])
+    body = orjson.dumps([event for row in events for event in row["payload"]])
     message_id, stamp = f"msg_{webhook['id']}_{first}_{last}", datetime.now(UTC).replace(microsecond=0)
     secret = service.unseal(ctx.settings, webhook["secret"])
     headers = {"content-type": "application/json", "webhook-id": message_id,
@@ -116,9 +115,10 @@ def post_batch(ctx: Context, webhook: dict, *, hold: bool = False) -> bool | Non
     error = answer.error or (None if answer.ok else f"HTTP {answer.status}")
     done = utcnow()
     with ctx.db.transaction() as conn:
-        repository.log_attempt(conn, {"webhook_id": webhook["id"], "at": done, "events": len(events),
-                                      "status_code": answer.status, "latency_ms": answer.latency_ms,
-                                      "error": error[:500] if error else None, "delivered": answer.ok})
+        repository.log_attempt(conn, {"webhook_id": webhook["id"], "at": done,
+                                      "events": sum(e["events"] for e in events), "status_code": answer.status,
+                                      "latency_ms": answer.latency_ms, "error": error[:500] if error else None,
+                                      "delivered": answer.ok})
         if answer.ok:
             repository.mark_events(conn, [e["id"] for e in events], "delivered")
             repository.set_values(conn, webhook["account_id"], webhook["id"], failures=0, last_error=None,
