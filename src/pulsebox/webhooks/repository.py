@@ -87,14 +87,15 @@ def mark_events(conn: Connection, ids: Sequence[int], status: str) -> None:
         conn.execute(update(E).where(E.c.id.in_(list(ids))).values(status=status))
 
 
+def oldest_waiting(conn: Connection, webhook_id: int) -> datetime | None:
+    """When the oldest waiting row of events was written (one index seek)."""
+    return conn.execute(select(E.c.created_at).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
+                        .order_by(E.c.id).limit(1)).scalar()
+
+
 def drop_older(conn: Connection, webhook_id: int, before: datetime) -> int:
-    """Events waiting since before ``before`` are dropped. Asked before every post: the oldest
-    waiting event is looked at first (one index seek), and only if it is that old are the others
-    (a webhook with 100,000 events waiting must not read them all for every post)."""
-    oldest = conn.execute(select(E.c.created_at).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
-                          .order_by(E.c.id).limit(1)).scalar()
-    if oldest is None or oldest >= before:
-        return 0
+    """Rows of events waiting since before ``before`` are dropped (asked only when the oldest is
+    that old: a webhook with 100,000 events waiting must not read them all for every post)."""
     return conn.execute(update(E).where(E.c.webhook_id == webhook_id, E.c.status == "pending",
                                         E.c.created_at < before).values(status="dropped")).rowcount
 

@@ -94,14 +94,19 @@ def post_batch(ctx: Context, webhook: dict, *, hold: bool = False) -> bool | Non
     """Post the webhook's next batch and record the answer; True if delivered, None if nothing
     waited. ``hold``: a delivered batch keeps the lease (the caller posts the next one)."""
     now = utcnow()
-    with ctx.db.transaction() as conn:
-        dropped = repository.drop_older(conn, webhook["id"], now - KEEP_TRYING)
+    with ctx.db.transaction(write=False) as conn:  # a read: the mail pump keeps SQLite's write lock
+        stale = repository.oldest_waiting(conn, webhook["id"]) or now
         events = repository.pending(conn, webhook["id"], service.BATCH, webhook["batch_end"])
-        if not events:  # a retried batch that was dropped, or nothing left: start afresh
-            repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None, batch_end=None)
-            return None
-    if dropped:
-        log.warning("webhook %s: %d rows of events dropped after %s of failures", webhook["id"], dropped, KEEP_TRYING)
+    if stale < now - KEEP_TRYING or not events:
+        with ctx.db.transaction() as conn:
+            dropped = repository.drop_older(conn, webhook["id"], now - KEEP_TRYING)
+            if dropped:
+                log.warning("webhook %s: %d rows of events dropped after %s of failures", webhook["id"], dropped,
+                            KEEP_TRYING)
+            events = repository.pending(conn, webhook["id"], service.BATCH, webhook["batch_end"])
+            if not events:  # a retried batch that was dropped, or nothing left: start afresh
+                repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None, batch_end=None)
+                return None
     first, last = events[0]["id"], events[-1]["id"]
     body = orjson.dumps([event for row in events for event in row["payload"]])
     message_id, stamp = f"msg_{webhook['id']}_{first}_{last}", datetime.now(UTC).replace(microsecond=0)
