@@ -28,9 +28,11 @@ from pulsebox.app import build
 from pulsebox.config import Settings
 from pulsebox.context import Context
 from pulsebox.db import migrate
+from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.campaigns.schemas import CANCELLED, COPYING, NEW, TEST
 from pulsebox.models import Campaign, Delivery, WebhookEvent
 from pulsebox.templates.service import sync_system_templates
+from pulsebox.worker.runner import Worker
 
 PG_ADMIN_URL = os.environ.get("PULSEBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b.strip() for b in os.environ.get("PULSEBOX_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
@@ -190,6 +192,16 @@ def b64(text_value: str) -> str:
 def client(ctx) -> TestClient:  # noqa: ANN001
     with TestClient(build(ctx), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+def drain(ctx: Context) -> MemoryTransport:
+    """Run a worker's rounds until nothing is left to do; what it sent (into a memory transport)."""
+    transport = MemoryTransport()
+    worker = Worker(ctx, transport)
+    while worker.run_once():
+        pass
+    worker.pool.shutdown()
+    return transport
 
 
 def make_account(ctx: Context, **overrides) -> dict:  # noqa: ANN003

@@ -14,11 +14,11 @@ from email.policy import default
 import pytest
 from sqlalchemy import func, select, update
 
+from conftest import drain
 from pulsebox.accounts import service as accounts
 from pulsebox.campaigns import service
 from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.models import Campaign, Contact, Delivery, OutboxMessage, utcnow
-from pulsebox.worker.runner import Worker
 
 HTML = ('<html><body><p>Hello {{name}}, your code is {{code}}.</p>'
         '<a href="https://shop.example/sale?x=1">Sale</a><a href="https://shop.example/about">About</a></body></html>')
@@ -36,13 +36,7 @@ def relaxed(ctx, client):  # noqa: ANN001, ANN201
     return Api(client, make_account(ctx, same_list_interval=0, campaigns_per_hour=1000))
 
 
-def run(ctx) -> MemoryTransport:  # noqa: ANN001
-    transport = MemoryTransport()
-    worker = Worker(ctx, transport)
-    while worker.run_once():
-        pass
-    worker.pool.shutdown()
-    return transport
+run = drain
 
 
 def book_with(api, contacts: list) -> int:  # noqa: ANN001

@@ -19,14 +19,13 @@ from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook as Verifier
 from starlette.testclient import TestClient
 
-from conftest import Api, b64, make_account
+from conftest import Api, b64, drain, make_account
 from pulsebox.app import build
 from pulsebox.context import Context
 from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.models import Webhook, utcnow
 from pulsebox.pump import PumpContext
 from pulsebox.webhooks import tasks
-from pulsebox.worker.runner import Worker
 from ports import free_port
 
 HOOKS = "/v2/email-service/webhook"
@@ -205,13 +204,7 @@ def test_a_webhook_of_an_unsubscribed_action_gets_nothing(hooks, hooks_ctx, rece
 HTML = '<p>Hello {{name}}</p><p><a href="https://shop.example/sale">Sale</a></p>'
 
 
-def run_worker(hooks_ctx: Context) -> MemoryTransport:
-    transport = MemoryTransport()
-    worker = Worker(hooks_ctx, transport)
-    while worker.run_once():
-        pass
-    worker.pool.shutdown()
-    return transport
+run_worker = drain
 
 
 def tracked(transport: MemoryTransport, to: str) -> tuple[str, str]:
