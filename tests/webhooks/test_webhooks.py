@@ -216,7 +216,8 @@ def tracked(transport: MemoryTransport, to: str) -> tuple[str, str]:
 
 
 def test_a_campaigns_events_reach_the_email_webhook(hooks, hooks_ctx, receiver):
-    hooks.post(HOOKS, json={"url": receiver.url, "actions": ["delivered", "open", "redirect", "task_status_update"]})
+    hooks.post(HOOKS, json={"url": receiver.url, "actions": ["delivered", "open", "redirect", "task_status_update",
+                                                          "unsubscribe"]})
     book = hooks.new_book()
     hooks.add_contacts(book, [{"email": "r1@example.com", "variables": {"name": "R1"}}, {"email": "r2@example.com"}])
     created = hooks.post("/campaigns", json={"sender_name": "Shop", "sender_email": "news@shop.example",
@@ -227,9 +228,13 @@ def test_a_campaigns_events_reach_the_email_webhook(hooks, hooks_ctx, receiver):
     pixel, click = tracked(transport, "r1@example.com")
     assert hooks.client.get(pixel, headers={"user-agent": BROWSER}).status_code == 200
     assert hooks.client.get(click, headers={"user-agent": BROWSER}, follow_redirects=False).status_code == 302
-    events = deliver(hooks_ctx, receiver, 6)
+    [data] = [d for _, rcpt, d in transport.sent if rcpt == ["r2@example.com"]]  # RFC 8058 one-click
+    header = message_from_bytes(data, policy=default)["List-Unsubscribe"]
+    one_click = re.search(r"<https?://[^/>]+(/t/u/[^>]+)>", header)[1]
+    assert hooks.client.post(one_click, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    events = deliver(hooks_ctx, receiver, 7)
     by = {name: [e for e in events if e["event"] == name] for name in ("delivered", "open", "redirect",
-                                                                         "task_status_update")}
+                                                                         "task_status_update", "unsubscribe")}
     assert sorted(e["email"] for e in by["delivered"]) == ["r1@example.com", "r2@example.com"]
     assert all(e["task_id"] == task for e in by["delivered"])
     assert [(e["task_id"], e["status"]) for e in by["task_status_update"]] == [(task, 2), (task, 3)]
@@ -239,6 +244,8 @@ def test_a_campaigns_events_reach_the_email_webhook(hooks, hooks_ctx, receiver):
     assert opened["open_platform"] and opened["open_device"] == "desktop"
     [redirect] = by["redirect"]
     assert (redirect["link_url"], redirect["link_id"], redirect["task_id"]) == ("https://shop.example/sale", 0, task)
+    [left] = by["unsubscribe"]  # through the campaign's copy: the campaign's list, its task_id
+    assert (left["email"], left["book_id"], left["task_id"], left["from_all"]) == ("r2@example.com", book, task, False)
 
 
 def test_transactional_mail_reaches_the_smtp_webhook(hooks, hooks_ctx, receiver):

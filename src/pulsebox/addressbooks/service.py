@@ -348,6 +348,9 @@ def set_status_everywhere(conn: Connection, account_id: int, email: str, status:
         delta.subtract(tally([(r["status"], r["phone"])]))
     for book_id, delta in sorted(by_book.items()):
         repository.add_to_counters(conn, book_id, delta)
+    if status == UNSUBSCRIBED_EVERYWHERE:  # a complaint: an unsubscribe from every list it is on
+        webhooks.emit(conn, account_id, "email", "unsubscribe", [
+            hook_events.unsubscribed(email, b, None, from_all=True, reason="spam complaint") for b in sorted(by_book)])
     return len(rows)
 
 
