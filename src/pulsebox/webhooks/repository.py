@@ -53,14 +53,22 @@ def insert_events(conn: Connection, rows: list[dict]) -> None:
 
 # ---- delivery ----
 
+def _due(now: datetime, limit: int):  # noqa: ANN202
+    waiting = select(E.c.id).where(E.c.webhook_id == W.c.id, E.c.status == "pending").exists()
+    return (select(W.c.id).where(W.c.next_attempt_at <= now, (W.c.locked_until.is_(None)) | (W.c.locked_until < now),
+                                 waiting)
+            .order_by(W.c.next_attempt_at, W.c.id).limit(limit))
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether a round has a webhook to post (a read: no write transaction is opened for nothing)."""
+    return conn.execute(_due(now, 1)).first() is not None
+
+
 def claim(conn: Connection, now: datetime, lease_until: datetime, limit: int) -> list[RowMapping]:
     """Webhooks with events waiting, due and not leased to a worker: leased to this one (one
     worker at a time posts a webhook's events, so they arrive in order)."""
-    waiting = select(E.c.id).where(E.c.webhook_id == W.c.id, E.c.status == "pending").exists()
-    due = (select(W.c.id).where(W.c.next_attempt_at <= now, (W.c.locked_until.is_(None)) | (W.c.locked_until < now),
-                                waiting)
-           .order_by(W.c.next_attempt_at, W.c.id).limit(limit).with_for_update(skip_locked=True))
-    ids = list(conn.execute(due).scalars())
+    ids = list(conn.execute(_due(now, limit).with_for_update(skip_locked=True)).scalars())
     if not ids:
         return []
     conn.execute(update(W).where(W.c.id.in_(ids)).values(locked_until=lease_until))

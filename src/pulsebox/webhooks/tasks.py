@@ -52,8 +52,11 @@ def post_events(job: PumpContext) -> int:
     try:
         now = utcnow()
         if free:
-            with job.ctx.db.transaction() as conn:
-                claimed = [dict(w) for w in repository.claim(conn, now, now + LEASE, free)]
+            with job.ctx.db.transaction(write=False) as conn:  # every round: a read when idle
+                due = repository.any_due(conn, now)
+            if due:
+                with job.ctx.db.transaction() as conn:
+                    claimed = [dict(w) for w in repository.claim(conn, now, now + LEASE, free)]
         _prune(job, now)
     finally:
         for _ in range(free - len(claimed)):
