@@ -145,9 +145,9 @@ def add_contacts(conn: Connection, account_id: int, book_id: int,
         {"account_id": account_id, "book_id": book_id, "email": email, "status": status, "phone": phone or "",
          "variables": variables, "source": "api", "added_at": now} for email, (variables, phone) in typed.items()])
     delta = tally((status, typed[email][1]) for email in inserted)
-    if status == ACTIVE:  # with double opt-in the address is new to the list once confirmed
+    if inserted and status == ACTIVE:  # with double opt-in the address is new to the list once confirmed
         webhooks.emit(conn, account_id, "email", "new_emails",
-                      [hook_events.new_email(email, book_id, typed[email][0], "api") for email in sorted(inserted)])
+                      (hook_events.new_email(email, book_id, typed[email][0], "api") for email in sorted(inserted)))
     existing = repository.contacts_by_email(conn, book_id, [e for e in typed if e not in inserted])
     updates = []
     for email, old in existing.items():
@@ -172,7 +172,8 @@ def delete_contacts(conn: Connection, account_id: int, book_id: int, emails: lis
     book(conn, account_id, book_id, lock=True)
     removed = repository.delete_contacts(conn, book_id, emails)
     repository.add_to_counters(conn, book_id, tally(((r["status"], r["phone"]) for r in removed), -1))
-    webhooks.emit(conn, account_id, "email", "delete", [hook_events.deleted(r["email"], book_id) for r in removed])
+    if removed:
+        webhooks.emit(conn, account_id, "email", "delete", (hook_events.deleted(r["email"], book_id) for r in removed))
 
 
 def _contact(conn: Connection, book_id: int, email: str) -> dict:
@@ -239,10 +240,10 @@ def set_status(conn: Connection, account_id: int, book_id: int, emails: list[str
     delta = tally((status, r["phone"]) for r in rows)
     delta.subtract(tally((r["status"], r["phone"]) for r in rows))
     repository.add_to_counters(conn, book_id, delta)
-    if status in (UNSUBSCRIBED, UNSUBSCRIBED_EVERYWHERE):
-        webhooks.emit(conn, account_id, "email", "unsubscribe", [
+    if rows and status in (UNSUBSCRIBED, UNSUBSCRIBED_EVERYWHERE):
+        webhooks.emit(conn, account_id, "email", "unsubscribe", (
             hook_events.unsubscribed(r["email"], book_id, task_id, from_all=status == UNSUBSCRIBED_EVERYWHERE)
-            for r in rows])
+            for r in rows))
     return len(rows)
 
 

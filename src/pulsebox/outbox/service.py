@@ -343,39 +343,39 @@ def unsubscribes(conn: Connection, account_id: int, window: tuple | None, limit:
     return [dict(r) for r in repository.list_unsubscribes(conn, account_id, since, until, limit, offset)]
 
 
+_OUTCOME_EVENTS = {  # (message kind, copy status) -> (service, webhook action)
+    ("campaign", "sent"): ("email", "delivered"), ("campaign", "bounced"): ("email", "hard_bounces"),
+    ("campaign", "deferred"): ("email", "soft_bounces"),
+    ("smtp", "sent"): ("smtp", "delivered"), ("smtp", "bounced"): ("smtp", "hard_bounces"),
+    ("smtp", "deferred"): ("smtp", "soft_bounces"), ("smtp", "failed"): ("smtp", "undelivered"),
+}
+
+
 def emit_outcomes(conn: Connection, messages: dict[int, dict], outcomes: list[tuple[dict, dict]]) -> None:
-    """A round's outcomes to the webhooks, per account and event (a query each, not one a copy):
-    ``outcomes`` pairs each claimed copy with what became of it. Sent is ``delivered``, refused is
-    a hard bounce, a retry a soft one; given up is the SMTP webhook's ``undelivered``."""
-    grouped: dict[tuple[int, str, str], list[dict]] = {}
+    """A round's outcomes to the webhooks, per account and event (a query each, not one a copy;
+    the events are built only for a webhook that wants them): ``outcomes`` pairs each claimed
+    copy with what became of it. Sent is ``delivered``, refused is a hard bounce, a retry a soft
+    one; given up is the SMTP webhook's ``undelivered``."""
+    grouped: dict[tuple[int, str, str], list[tuple[dict, dict, dict]]] = {}
     for delivery, outcome in outcomes:
         message = messages.get(delivery["message_id"])
-        if message is None or message["kind"] not in ("campaign", "smtp"):
-            continue
-        status, email = outcome["status"], delivery["email"]
-        answer = {"smtp_server_response_code": outcome.get("smtp_answer_code"),
-                  "smtp_server_response_subcode": outcome.get("smtp_answer_subcode") or "",
-                  "smtp_server_response": outcome.get("smtp_answer_data") or ""}
-        if message["kind"] == "campaign":
-            task_id = message.get("task_id")
-            if status == "sent":
-                event = ("delivered", hook_events.delivered(email, task_id))
-            elif status in ("bounced", "deferred"):
-                kind = "hard" if status == "bounced" else "soft"
-                event = (f"{kind}_bounces", hook_events.bounced(
-                    kind, email, task_id, answer["smtp_server_response_code"],
-                    answer["smtp_server_response_subcode"], answer["smtp_server_response"]))
-            else:
-                continue
-            service = "email"
-        else:
-            name = {"sent": "delivered", "bounced": "hard_bounces", "deferred": "soft_bounces",
-                    "failed": "undelivered"}.get(status)
-            if name is None:
-                continue
-            event = (name, hook_events.smtp(name, message_id=message["public_id"], recipient=email,
-                                            sender=message["sender_email"], subject=message["subject"], **answer))
-            service = "smtp"
-        grouped.setdefault((message["account_id"], service, event[0]), []).append(event[1])
+        event = message and _OUTCOME_EVENTS.get((message["kind"], outcome["status"]))
+        if event:
+            grouped.setdefault((message["account_id"], *event), []).append((message, delivery, outcome))
     for (account_id, service, action), found in grouped.items():
-        webhooks.emit(conn, account_id, service, action, found)
+        webhooks.emit(conn, account_id, service, action, (_outcome_event(action, *f) for f in found))
+
+
+def _outcome_event(action: str, message: dict, delivery: dict, outcome: dict) -> dict:
+    email = delivery["email"]
+    answer = {"smtp_server_response_code": outcome.get("smtp_answer_code"),
+              "smtp_server_response_subcode": outcome.get("smtp_answer_subcode") or "",
+              "smtp_server_response": outcome.get("smtp_answer_data") or ""}
+    if message["kind"] == "smtp":
+        return hook_events.smtp(action, message_id=message["public_id"], recipient=email,
+                                sender=message["sender_email"], subject=message["subject"], **answer)
+    if action == "delivered":
+        return hook_events.delivered(email, message.get("task_id"))
+    return hook_events.bounced(action.partition("_")[0], email, message.get("task_id"),
+                               answer["smtp_server_response_code"], answer["smtp_server_response_subcode"],
+                               answer["smtp_server_response"])

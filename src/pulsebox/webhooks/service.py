@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -112,14 +113,18 @@ def log(conn: Connection, account_id: int, webhook_id: int, limit: int = 100) ->
     return [dict(a) for a in repository.attempts(conn, webhook_id, limit)]
 
 
-def emit(conn: Connection, account_id: int, service: str, action: str, events: list[dict]) -> None:
+def emit(conn: Connection, account_id: int, service: str, action: str, events: Iterable[dict]) -> None:
     """Queue ``events`` (each a complete event object: ``event``, ``timestamp``, ...) for every
     webhook of the account subscribed to ``action`` of ``service``, in the caller's transaction:
-    committed with the change that caused them, or not at all. One indexed query when none is."""
-    if not events:
+    committed with the change that caused them, or not at all. One indexed query when none is;
+    ``events`` may be a generator, run only then (a million contacts loaded build no event)."""
+    if isinstance(events, Sequence) and not events:
         return
     hooks = repository.subscribed(conn, account_id, service, action)
-    if hooks:
+    if not hooks:
+        return
+    events = list(events)
+    if events:
         now = utcnow()
         chunks = [events[i:i + BATCH] for i in range(0, len(events), BATCH)]
         repository.insert_events(conn, [{"webhook_id": h, "payload": chunk, "events": len(chunk), "status": "pending",
