@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from ports import free_port
 
 from pulsebox import outbound
-from pulsebox.outbound import UnsafeTarget, check_url, post, resolve
+from pulsebox.outbound import Pool, UnsafeTarget, check_url, post, resolve
 
 HUGE = bytes(range(256)) * 4096  # 1 MiB, every byte at a known place
 
@@ -36,6 +35,7 @@ class Seen:
     path: str
     headers: dict[str, str]  # names lowercased
     body: bytes
+    peer_port: int = 0  # the client's port: one per connection
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         self.server.seen.append(Seen(self.command, self.path,
-                                     {k.lower(): v for k, v in self.headers.items()}, body))
+                                     {k.lower(): v for k, v in self.headers.items()}, body, self.client_address[1]))
         route = self.path.partition("?")[0]
         if route.startswith("/status/"):
             self._answer(int(route.rsplit("/", 1)[1]), b"answer " + route.encode())
@@ -400,6 +400,53 @@ def test_the_first_checked_address_is_the_one_called(hooks, dns):
     assert answer.status is None and "refused" in answer.error.lower()
 
 
+# --- kept-alive connections (Pool) ---------------------------------------------------------------
+
+def test_a_pool_keeps_one_connection_per_name_and_resolves_only_to_open_one(hooks, dns):
+    dns["hook.test"] = ["127.0.0.1"]
+    with Pool(allow_private=True) as pool:
+        answers = [pool.post(f"http://hook.test:{hooks.port}/status/200", str(i).encode(), {}) for i in range(5)]
+    assert [a.status for a in answers] == [200] * 5
+    assert [s.body for s in hooks.seen] == [b"0", b"1", b"2", b"3", b"4"]
+    assert len({s.peer_port for s in hooks.seen}) == 1
+    assert dns.lookups == ["hook.test"]
+    assert "connection" not in hooks.seen[0].headers or hooks.seen[0].headers["connection"] != "close"
+
+
+def test_a_kept_connection_is_dropped_after_refresh_and_the_new_one_checked_again(hooks, dns):
+    """A name that turned private while its connection was kept (opened when the name was public: planted
+    here): the next connection, after ``refresh``, is checked and refused."""
+    dns["hook.test"] = ["127.0.0.1"]
+    with Pool(allow_private=False, refresh=0.2, timeout=1) as pool:
+        pool._checkin(outbound._target(f"http://hook.test:{hooks.port}/"),
+                      outbound._Line(ipaddress.ip_address("127.0.0.1"), outbound._tls_context(), 1))  # as if open
+        assert pool.post(f"http://hook.test:{hooks.port}/status/200", b"kept", {}).ok
+        time.sleep(0.25)
+        answer = pool.post(f"http://hook.test:{hooks.port}/status/200", b"x", {})
+    assert answer.error == "unsafe target: the URL's host resolves to a loopback address"
+    assert [s.body for s in hooks.seen] == [b"kept"]
+
+
+def test_an_answer_cut_at_the_cap_closes_its_connection(hooks):
+    with Pool(allow_private=True, max_response_bytes=100) as pool:
+        assert pool.post(f"http://127.0.0.1:{hooks.port}/huge", b"a", {}).body == HUGE[:100]
+        assert pool.post(f"http://127.0.0.1:{hooks.port}/status/200", b"b", {}).ok
+        assert pool.post(f"http://127.0.0.1:{hooks.port}/status/204", b"c", {}).ok
+    first, second, third = hooks.seen
+    assert first.peer_port != second.peer_port == third.peer_port
+
+
+def test_the_deadline_holds_on_a_kept_connection(hooks):
+    with Pool(allow_private=True, timeout=0.5) as pool:
+        assert pool.post(f"http://127.0.0.1:{hooks.port}/status/200", b"a", {}).ok
+        started = time.monotonic()
+        answer = pool.post(f"http://127.0.0.1:{hooks.port}/drip", b"b", {})
+        assert time.monotonic() - started < 1.5
+        assert answer.status is None and answer.error.startswith("timeout")
+        assert pool.post(f"http://127.0.0.1:{hooks.port}/status/201", b"c", {}).status == 201
+    assert hooks.seen[0].peer_port == hooks.seen[1].peer_port != hooks.seen[2].peer_port
+
+
 # --- https: the name is the TLS name -------------------------------------------------------------
 
 def _certificates(name: str) -> tuple[bytes, bytes, bytes]:
@@ -439,17 +486,17 @@ def tls_hook(tmp_path_factory):
     server_tls.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     names: list[str | None] = []
     server_tls.sni_callback = lambda sslobj, name, context: names.append(name)
-    with Hooks(tls=server_tls) as server, httpx.Client(verify=ssl.create_default_context(cadata=ca.decode())) as client:
+    with Hooks(tls=server_tls) as server:
         server.sni = names
-        yield server, client
+        yield server, ssl.create_default_context(cadata=ca.decode())
 
 
 def test_https_sends_the_name_as_sni_and_checks_the_certificate_against_it(tls_hook, dns):
-    server, client = tls_hook
+    server, tls = tls_hook
     server.seen.clear()
     server.sni.clear()
     dns["hook.test"] = [["127.0.0.1"], []]
-    answer = post(f"https://hook.test:{server.port}/status/200", b"secure", {}, allow_private=True, client=client)
+    answer = post(f"https://hook.test:{server.port}/status/200", b"secure", {}, allow_private=True, verify=tls)
     assert (answer.status, answer.error) == (200, None)
     assert server.sni == ["hook.test"]
     assert server.seen[0].headers["host"] == f"hook.test:{server.port}"
@@ -457,29 +504,33 @@ def test_https_sends_the_name_as_sni_and_checks_the_certificate_against_it(tls_h
 
 
 def test_https_refuses_a_certificate_for_another_name(tls_hook, dns):
-    server, client = tls_hook
+    server, tls = tls_hook
     server.seen.clear()
     server.sni.clear()
     dns["other.test"] = ["127.0.0.1"]
-    answer = post(f"https://other.test:{server.port}/status/200", b"secret", {}, allow_private=True, client=client)
+    answer = post(f"https://other.test:{server.port}/status/200", b"secret", {}, allow_private=True, verify=tls)
     assert answer.status is None and "certificate" in answer.error.lower()
     assert server.sni == ["other.test"]
     time.sleep(0.05)
     assert server.seen == []
 
 
-def test_a_client_given_never_reuses_a_connection(tls_hook, dns):
-    """Connections are pooled by the pinned IP: a kept-alive connection made for one name would carry
-    the next request to another name on that IP under the first one's TLS name and certificate."""
-    server, client = tls_hook
+def test_a_pool_never_carries_one_names_request_on_anothers_connection(tls_hook, dns):
+    """Connections are kept per name: one made for hook.test (its SNI, its certificate) is reused for
+    hook.test, and a request for other.test on the same IP opens its own, whose certificate fails."""
+    server, tls = tls_hook
+    server.seen.clear()
     server.sni.clear()
     dns["hook.test"] = ["127.0.0.1"]
     dns["other.test"] = ["127.0.0.1"]
-    assert post(f"https://hook.test:{server.port}/", b"x", {}, allow_private=True, client=client).ok
-    assert server.seen[-1].headers["connection"] == "close"
-    answer = post(f"https://other.test:{server.port}/", b"x", {}, allow_private=True, client=client)
+    with Pool(allow_private=True, verify=tls) as pool:
+        assert pool.post(f"https://hook.test:{server.port}/", b"x", {}).ok
+        assert pool.post(f"https://hook.test:{server.port}/", b"y", {}).ok
+        answer = pool.post(f"https://other.test:{server.port}/", b"z", {})
     assert answer.status is None and "certificate" in answer.error.lower()
     assert server.sni == ["hook.test", "other.test"]
+    assert [s.body for s in server.seen] == [b"x", b"y"]
+    assert server.seen[0].peer_port == server.seen[1].peer_port  # one connection, kept alive
 
 
 def test_the_default_client_verifies_certificates(tls_hook, dns):

@@ -1,14 +1,14 @@
 """The one way Pulsebox calls an address a user gave it (webhooks now, web push later), safe against SSRF.
 
 A user-given URL must never reach this machine, the operator's network or a cloud metadata service.
-So every call resolves the host itself and checks every address it gets (one bad answer refuses the
-target: whoever controls the name's DNS picks the answers), then connects to the address it checked:
-the request goes to the IP, with the original name in the Host header (RFC 9110 §7.2) and, for https,
-as TLS SNI (RFC 6066 §3) and as the name the certificate must carry (RFC 6125), through httpcore's
+So every new connection resolves the host itself and checks every address it gets (one bad answer
+refuses the target: whoever controls the name's DNS picks the answers), then connects to the address it
+checked: the request goes to the IP, with the original name in the Host header (RFC 9110 §7.2) and, for
+https, as TLS SNI (RFC 6066 §3) and as the name the certificate must carry (RFC 6125), through httpcore's
 ``sni_hostname`` request extension. The HTTP library never looks the name up again, so a name that
 answers a public address to the check and a private one to the connection (DNS rebinding) gains
-nothing. Resolving again at every call, not once when the URL was saved, is what stops a name that
-was public then and points inside now.
+nothing. Resolving again for every connection, not once when the URL was saved, is what stops a name
+that was public then and points inside now; a kept-alive connection lives at most a minute (``Pool``).
 
 What is refused is what the IANA special-purpose registries (RFC 6890) list as not globally reachable,
 named below with the RFC of each block. IPv6 is checked from the other side: only global unicast
@@ -30,7 +30,7 @@ import threading
 import time
 import unicodedata
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 import httpx
@@ -40,7 +40,7 @@ MAX_URL_LENGTH = 2000
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # The caller's headers never decide how the message is framed or where it goes: Host is the URL's,
-# Content-Length is the body's, and every connection is closed after one request (see post()).
+# Content-Length is the body's, and whether a connection is kept is the Pool's.
 _OURS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -98,6 +98,7 @@ class Answer:
     latency_ms: int  # the whole call: resolution, connection, request, answer (its body up to the cap)
     error: str | None  # why it failed (timeout, refused, unsafe target, ...), None on any HTTP answer
     body: bytes  # at most max_response_bytes of the answer's body, as it came (no content decoding)
+    headers: dict[str, str] = field(default_factory=dict)  # the answer's headers, names in lower case
 
     @property
     def ok(self) -> bool:
@@ -239,91 +240,163 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return address.sixtofour
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float = 5.0,
-         max_response_bytes: int = 4096, client: httpx.Client | None = None) -> Answer:
-    """POST body to url. The host is resolved and checked at every call (DNS rebinding: a name that was
-    public when the webhook was created may point inside later), and the connection goes to the address
-    that was checked (pinned: no second lookup by the HTTP library): the request is sent to the IP with
-    the original Host header and, for https, the original name as TLS SNI and for certificate checks
-    (httpx/httpcore request extension "sni_hostname"). Redirects are never followed (a 3xx is returned as
-    it is: not ok). The answer body is read as a stream up to max_response_bytes, then the connection is
-    closed. Never raises for network trouble or unsafe targets: those come back as Answer(status=None,
-    error=...).
+class Pool:
+    """Calls to the URLs users gave, over kept-alive connections (a webhook's turn of posts, a push
+    campaign's sends to one push service: a new TCP and TLS handshake a call would cost more than
+    the call).
+
+    Every connection goes to an address resolved and checked when the connection was opened, and is
+    pinned to it: whatever the name's DNS says later cannot move an open connection (DNS rebinding
+    gains nothing), and a new connection is opened only after a new check. Connections are kept per
+    (scheme, name, port), so one made for a name (its Host, its TLS SNI and certificate) never carries
+    a request for another name on the same IP; each is used by one call at a time. A kept connection
+    is dropped after ``refresh`` seconds, so a name that now points elsewhere is looked up again, and
+    after any failure or an answer not read to its end (the next request would read the rest).
 
     ``timeout`` bounds each connect, read and write, and the whole exchange after the lookup (a server
     that answers a byte at a time gets no longer; the system resolver's own wait cannot be cut short).
-    A ``client`` given is used as it is (its TLS trust, its transport) and must speak HTTP/1.1 (httpx's
-    default): each request here asks for its connection to be closed, so none is ever reused for
-    another name whose TLS name (SNI) would differ on the same IP."""
-    started = time.monotonic()
+    ``verify``: the TLS trust (default: httpx's, certifi's CAs)."""
 
-    def answer(status: int | None, error: str | None, received: bytes = b"") -> Answer:
-        return Answer(status, int((time.monotonic() - started) * 1000), error, received)
+    def __init__(self, *, allow_private: bool, timeout: float = 5.0, max_response_bytes: int = 4096,
+                 refresh: float = 60.0, verify: ssl.SSLContext | None = None) -> None:
+        self.allow_private, self.timeout, self.max_response_bytes = allow_private, timeout, max_response_bytes
+        self.refresh = refresh
+        self._verify = verify
+        self._idle: dict[tuple[str, str, int], list[_Line]] = {}
+        self._lock = threading.Lock()
 
-    try:
-        target = _target(url)
-        address = _resolve(target, allow_private=allow_private)[0]  # the first: the resolver's preference
-    except UnsafeTarget as exc:
-        return answer(None, f"unsafe target: {exc}")
+    def __enter__(self) -> Self:
+        return self
 
-    outgoing = httpx.Headers({name: value for name, value in headers.items() if name.lower() not in _OURS})
-    outgoing["Host"] = target.host_header
-    outgoing["Connection"] = "close"
-    outgoing.setdefault("User-Agent", USER_AGENT)
-    # the body is kept as it came: asking for no compression keeps it readable, and a compressed one is
-    # never unpacked (a few KB can unpack to gigabytes)
-    outgoing.setdefault("Accept-Encoding", "identity")
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
-    watchdog = _Watchdog(timeout)
-    extensions: dict[str, Any] = {"trace": watchdog.trace}
-    if target.url.scheme == "https":
-        extensions["sni_hostname"] = target.host
+    def close(self) -> None:
+        with self._lock:
+            lines = [line for kept in self._idle.values() for line in kept]
+            self._idle.clear()
+        for line in lines:
+            line.close()
 
-    # Client choice: a new client per call unless one is given, with no keep-alive. A shared pool keys
-    # connections by the pinned IP, so an https connection made for one name (its SNI, its certificate)
-    # could be handed to another name on the same IP; a client of our own per call cannot share
-    # anything, and costs little because the TLS context (the CA bundle, the slow part) is shared.
-    own = client is None
-    session = client if client is not None else httpx.Client(
-        verify=_tls_context(),
-        trust_env=False,  # no proxy, netrc or NO_PROXY from the environment between us and the checked IP
-        follow_redirects=False,
-        timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
-    )
-    try:
-        with watchdog:
-            request = session.build_request(
-                "POST", target.url.copy_with(host=str(address)), content=body, headers=outgoing,
-                timeout=httpx.Timeout(timeout), extensions=extensions,
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """POST body to url: the answer's status and up to ``max_response_bytes`` of its body, as it came.
+        Redirects are never followed (a 3xx is returned as it is: not ok). Never raises for network
+        trouble or unsafe targets: those come back as ``Answer(status=None, error=...)``."""
+        started = time.monotonic()
+
+        def answer(status: int | None, error: str | None, received: bytes = b"", got: httpx.Headers | None = None) -> Answer:
+            return Answer(status, int((time.monotonic() - started) * 1000), error, received,
+                          {k.lower(): v for k, v in got.items()} if got is not None else {})
+
+        try:
+            target = _target(url)
+            line = self._checkout(target)
+        except UnsafeTarget as exc:
+            return answer(None, f"unsafe target: {exc}")
+
+        outgoing = httpx.Headers({name: value for name, value in headers.items() if name.lower() not in _OURS})
+        outgoing["Host"] = target.host_header
+        outgoing.setdefault("User-Agent", USER_AGENT)
+        # the body is kept as it came: asking for no compression keeps it readable, and a compressed one is
+        # never unpacked (a few KB can unpack to gigabytes)
+        outgoing.setdefault("Accept-Encoding", "identity")
+        extensions: dict[str, Any] = {"trace": line.trace}
+        if target.url.scheme == "https":
+            extensions["sni_hostname"] = target.host
+
+        reusable = False
+        call = _WATCHDOG.watch(line, self.timeout)
+        try:
+            request = line.client.build_request(
+                "POST", target.url.copy_with(host=str(line.address)), content=body, headers=outgoing,
+                timeout=httpx.Timeout(self.timeout), extensions=extensions,
             )
             try:
-                response = session.send(request, stream=True, follow_redirects=False)
+                response = line.client.send(request, stream=True, follow_redirects=False)
             except (httpx.HTTPError, OSError) as exc:
-                return answer(None, _failure(exc, watchdog.expired, timeout))
+                return answer(None, _failure(exc, call.expired, self.timeout))
             try:
-                received = _read_capped(response, max_response_bytes)
+                received, reusable = _read_capped(response, self.max_response_bytes)
             finally:
                 response.close()  # unread body left: httpcore closes the connection, it is never drained
-            return answer(response.status_code, None, received)
-    finally:
-        if own:
-            session.close()
+            return answer(response.status_code, None, received, response.headers)
+        finally:
+            _WATCHDOG.release(call)
+            if reusable and not call.expired:
+                self._checkin(target, line)
+            else:
+                line.close()
+
+    def _checkout(self, target: _Target) -> _Line:
+        key = (target.url.scheme, target.host, target.port)
+        now = time.monotonic()
+        stale: list[_Line] = []
+        line = None
+        with self._lock:
+            kept = self._idle.get(key, [])
+            while kept:
+                candidate = kept.pop()
+                if candidate.opened_at + self.refresh > now:
+                    line = candidate
+                    break
+                stale.append(candidate)
+        for old in stale:
+            old.close()
+        if line is None:  # the first address: the resolver's preference
+            address = _resolve(target, allow_private=self.allow_private)[0]
+            line = _Line(address, self._verify or _tls_context(), self.timeout)
+        return line
+
+    def _checkin(self, target: _Target, line: _Line) -> None:
+        with self._lock:
+            self._idle.setdefault((target.url.scheme, target.host, target.port), []).append(line)
 
 
-def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """Up to ``limit`` bytes of the body; a body cut short keeps what came (the status did come)."""
-    if limit <= 0:
-        return b""
+def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float = 5.0,
+         max_response_bytes: int = 4096, verify: ssl.SSLContext | None = None) -> Answer:
+    """One call (see :class:`Pool`): the host resolved and checked now, the connection closed after."""
+    with Pool(allow_private=allow_private, timeout=timeout, max_response_bytes=max_response_bytes,
+              verify=verify) as pool:
+        return pool.post(url, body, headers)
+
+
+class _Line:
+    """One connection to a checked address: an httpx client of one connection, no proxy, no redirects.
+    The socket is taken from httpcore's "trace" request extension (event connection.connect_tcp.complete,
+    whose value is the network stream), for the watchdog."""
+
+    def __init__(self, address: _IPAddress, verify: ssl.SSLContext, timeout: float) -> None:
+        self.address, self.opened_at = address, time.monotonic()
+        self.socket: socket.socket | None = None
+        self.client = httpx.Client(
+            verify=verify,
+            trust_env=False,  # no proxy, netrc or NO_PROXY from the environment between us and the checked IP
+            follow_redirects=False,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            self.socket = info["return_value"].get_extra_info("socket")
+            _WATCHDOG.connected(self)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of the body, and whether it was read to its end (then the connection may
+    serve another request); a body cut short keeps what came (the status did come)."""
     received = bytearray()
     try:
         for chunk in response.iter_raw():
             received += chunk
-            if len(received) >= limit:
-                break
+            if len(received) > limit:
+                return bytes(received[:limit]), False
     except (httpx.HTTPError, OSError):
-        pass
-    return bytes(received[:limit])
+        return bytes(received[:limit]), False
+    return bytes(received), True
 
 
 def _failure(exc: Exception, expired: bool, timeout: float) -> str:
@@ -343,42 +416,65 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@dataclass(eq=False)
+class _Call:
+    line: _Line
+    deadline: float
+    expired: bool = False
+
+
 class _Watchdog:
-    """Bounds the whole exchange. httpx's timeouts bound each socket operation, not their sum: a server
-    sending a byte of its headers every second would hold a worker as long as it likes. At the deadline
-    the connection's socket is shut down (shutdown, not close: it wakes a thread blocked reading it),
-    which ends whatever httpcore was waiting for. The socket comes from httpcore's "trace" request
-    extension (event connection.connect_tcp.complete, whose value is the network stream)."""
+    """Bounds every call's whole exchange. httpx's timeouts bound each socket operation, not their sum:
+    a server sending a byte of its headers every second would hold a worker as long as it likes. At the
+    deadline the call's socket is shut down (shutdown, not close: it wakes a thread blocked reading it),
+    which ends whatever httpcore was waiting for. One thread for the process, woken by the nearest
+    deadline (a timer thread a call would cost more than a kept-alive call itself)."""
 
-    def __init__(self, seconds: float) -> None:
-        self.expired = False
-        self._socket: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
+    def __init__(self) -> None:
+        self._calls: set[_Call] = set()
+        self._wake = threading.Condition()
+        self._next = float("inf")  # the deadline the thread sleeps until
+        self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> Self:
-        self._timer.start()
-        return self
+    def watch(self, line: _Line, seconds: float) -> _Call:
+        call = _Call(line, time.monotonic() + seconds)
+        with self._wake:
+            self._calls.add(call)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pulsebox-outbound-watchdog", daemon=True)
+                self._thread.start()
+            if call.deadline < self._next:  # only then: calls of one timeout come in deadline order
+                self._wake.notify()
+        return call
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
+    def release(self, call: _Call) -> None:
+        with self._wake:
+            self._calls.discard(call)
 
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event == "connection.connect_tcp.complete":
-            with self._lock:
-                self._socket = info["return_value"].get_extra_info("socket")
-                if self.expired:  # the deadline passed while connecting
-                    self._shut()
+    def connected(self, line: _Line) -> None:
+        """A connection opened: shut it at once if its call's deadline passed while connecting."""
+        with self._wake:
+            if any(call.line is line and call.expired for call in self._calls):
+                _shut(line.socket)
 
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            self._shut()
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                for call in self._calls:
+                    if not call.expired and call.deadline <= now:
+                        call.expired = True
+                        _shut(call.line.socket)
+                self._next = min((c.deadline for c in self._calls if not c.expired), default=float("inf"))
+                self._wake.wait(None if self._next == float("inf") else self._next - now)
 
-    def _shut(self) -> None:
-        if self._socket is not None:
-            try:
-                self._socket.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already closed: the exchange ended as the deadline came
-                pass
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already closed: the exchange ended as the deadline came
+            pass
+
+
+_WATCHDOG = _Watchdog()

@@ -41,9 +41,27 @@ def remove(conn: Connection, account_id: int, webhook_id: int) -> None:
     conn.execute(delete(W).where(W.c.account_id == account_id, W.c.id == webhook_id))
 
 
+# hot statements (every round of the mail pump asks _SUBSCRIBED; every post runs the rest), built once
+_SUBSCRIBED = select(W.c.id).where(W.c.account_id == bindparam("account_id"), W.c.service == bindparam("service"),
+                                   W.c.action == bindparam("action"))
+_PENDING = (select(E.c.id, E.c.payload, E.c.events)
+            .where(E.c.webhook_id == bindparam("webhook_id"), E.c.status == "pending", E.c.id <= bindparam("upto"))
+            .order_by(E.c.id).limit(bindparam("limit")))
+_OLDEST_WAITING = (select(E.c.created_at).where(E.c.webhook_id == bindparam("webhook_id"), E.c.status == "pending")
+                   .order_by(E.c.id).limit(1))
+_MARK_EVENTS = update(E).where(E.c.id.in_(bindparam("ids", expanding=True))).values(status=bindparam("status"))
+_AFTER_POST = update(W).where(W.c.id == bindparam("webhook_id")).values(
+    failures=bindparam("failures"), last_error=bindparam("last_error"), batch_end=bindparam("batch_end"),
+    locked_until=bindparam("locked_until"), next_attempt_at=bindparam("next_attempt_at"))
+_LOG_ATTEMPT = insert(A)
+_TRIM_LOG = delete(A).where(A.c.webhook_id == bindparam("webhook_id"), A.c.id <= (
+    select(A.c.id).where(A.c.webhook_id == bindparam("webhook_id")).order_by(A.c.id.desc())
+    .offset(KEEP_ATTEMPTS).limit(1)).scalar_subquery())
+_NO_END = 2**62
+
+
 def subscribed(conn: Connection, account_id: int, service: str, action: str) -> list[int]:
-    return list(conn.execute(select(W.c.id).where(W.c.account_id == account_id, W.c.service == service,
-                                                  W.c.action == action)).scalars())
+    return list(conn.execute(_SUBSCRIBED, {"account_id": account_id, "service": service, "action": action}).scalars())
 
 
 def insert_events(conn: Connection, rows: list[dict]) -> None:
@@ -78,11 +96,9 @@ def claim(conn: Connection, now: datetime, lease_until: datetime, limit: int) ->
 def pending(conn: Connection, webhook_id: int, limit: int, upto: int | None) -> list[RowMapping]:
     """The oldest waiting rows of events (up to row ``upto``: a retried batch), as many as fit in
     ``limit`` events (always the first)."""
-    query = select(E.c.id, E.c.payload, E.c.events).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
-    if upto is not None:
-        query = query.where(E.c.id <= upto)
     rows, total = [], 0
-    for row in conn.execute(query.order_by(E.c.id).limit(limit)).mappings():
+    found = conn.execute(_PENDING, {"webhook_id": webhook_id, "upto": _NO_END if upto is None else upto, "limit": limit})
+    for row in found.mappings():
         if rows and total + row["events"] > limit:
             break
         rows.append(row)
@@ -92,13 +108,12 @@ def pending(conn: Connection, webhook_id: int, limit: int, upto: int | None) -> 
 
 def mark_events(conn: Connection, ids: Sequence[int], status: str) -> None:
     if ids:
-        conn.execute(update(E).where(E.c.id.in_(list(ids))).values(status=status))
+        conn.execute(_MARK_EVENTS, {"ids": list(ids), "status": status})
 
 
 def oldest_waiting(conn: Connection, webhook_id: int) -> datetime | None:
     """When the oldest waiting row of events was written (one index seek)."""
-    return conn.execute(select(E.c.created_at).where(E.c.webhook_id == webhook_id, E.c.status == "pending")
-                        .order_by(E.c.id).limit(1)).scalar()
+    return conn.execute(_OLDEST_WAITING, {"webhook_id": webhook_id}).scalar()
 
 
 def drop_older(conn: Connection, webhook_id: int, before: datetime) -> int:
@@ -109,10 +124,16 @@ def drop_older(conn: Connection, webhook_id: int, before: datetime) -> int:
 
 
 def log_attempt(conn: Connection, values: dict) -> None:
-    conn.execute(insert(A), values)
-    old = (select(A.c.id).where(A.c.webhook_id == values["webhook_id"]).order_by(A.c.id.desc())
-           .offset(KEEP_ATTEMPTS).limit(1)).scalar_subquery()
-    conn.execute(delete(A).where(A.c.webhook_id == values["webhook_id"], A.c.id <= old))
+    conn.execute(_LOG_ATTEMPT, values)
+    conn.execute(_TRIM_LOG, {"webhook_id": values["webhook_id"]})
+
+
+def after_post(conn: Connection, webhook_id: int, *, failures: int, last_error: str | None, batch_end: int | None,
+               locked_until: datetime | None, next_attempt_at: datetime) -> None:
+    """The webhook's queue head after a post: its failures in a row, the batch to retry, lease, next time."""
+    conn.execute(_AFTER_POST, {"webhook_id": webhook_id, "failures": failures, "last_error": last_error,
+                               "batch_end": batch_end, "locked_until": locked_until,
+                               "next_attempt_at": next_attempt_at})
 
 
 def attempts(conn: Connection, webhook_id: int, limit: int) -> list[RowMapping]:

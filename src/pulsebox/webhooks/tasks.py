@@ -77,25 +77,26 @@ def _prune(job: PumpContext, now: datetime) -> None:
 def _post(ctx: Context, webhook: dict) -> None:
     """Post the webhook's batches one after another while they are delivered (for at most
     ``SPELL``: then the thread goes back to the round, and other webhooks get their turn), keeping
-    its lease; a failure, or nothing left, ends the spell."""
+    its lease, over one kept-alive connection; a failure, or nothing left, ends the spell."""
     try:
         until = monotonic() + SPELL
-        while post_batch(ctx, webhook, hold=True):
-            webhook = {**webhook, "failures": 0, "batch_end": None}
-            if monotonic() >= until:  # the turn is over: the lease goes back (a failure or an
-                with ctx.db.transaction() as conn:  # empty queue gave it back already)
-                    repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None)
-                break
-    except Exception:  # noqa: BLE001 - the lease runs out and another round tries again
+        with outbound.Pool(allow_private=ctx.settings.webhooks_allow_private, timeout=TIMEOUT) as pool:
+            while post_batch(ctx, pool, webhook):
+                webhook = {**webhook, "failures": 0, "batch_end": None}
+                if monotonic() >= until:  # the turn is over: the lease goes back (a failure or an
+                    with ctx.db.transaction() as conn:  # empty queue gave it back already)
+                        repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None)
+                    break
+    except Exception:  # the lease runs out and another round tries again
         log.exception("webhook %s: post failed unexpectedly", webhook["id"])
     finally:
         _busy.release()
         WAITING.set()  # the round may lease it (or another) again at once
 
 
-def post_batch(ctx: Context, webhook: dict, *, hold: bool = False) -> bool | None:
-    """Post the webhook's next batch and record the answer; True if delivered, None if nothing
-    waited. ``hold``: a delivered batch keeps the lease (the caller posts the next one)."""
+def post_batch(ctx: Context, pool: outbound.Pool, webhook: dict) -> bool | None:
+    """Post the webhook's next batch and record the answer; True if delivered (the lease is kept:
+    the caller posts the next one), None if nothing waited."""
     now = utcnow()
     with ctx.db.transaction(write=False) as conn:  # a read: the mail pump keeps SQLite's write lock
         stale = repository.oldest_waiting(conn, webhook["id"]) or now
@@ -118,8 +119,7 @@ def post_batch(ctx: Context, webhook: dict, *, hold: bool = False) -> bool | Non
                "webhook-timestamp": str(int(stamp.timestamp()))}
     if secret:
         headers["webhook-signature"] = Webhook(secret).sign(message_id, stamp, body.decode())
-    answer = outbound.post(webhook["url"], body, headers, allow_private=ctx.settings.webhooks_allow_private,
-                           timeout=TIMEOUT)
+    answer = pool.post(webhook["url"], body, headers)
     error = answer.error or (None if answer.ok else f"HTTP {answer.status}")
     done = utcnow()
     with ctx.db.transaction() as conn:
@@ -129,12 +129,11 @@ def post_batch(ctx: Context, webhook: dict, *, hold: bool = False) -> bool | Non
                                       "delivered": answer.ok})
         if answer.ok:
             repository.mark_events(conn, [e["id"] for e in events], "delivered")
-            repository.set_values(conn, webhook["account_id"], webhook["id"], failures=0, last_error=None,
-                                  batch_end=None, locked_until=done + LEASE if hold else None, next_attempt_at=done)
+            repository.after_post(conn, webhook["id"], failures=0, last_error=None, batch_end=None,
+                                  locked_until=done + LEASE, next_attempt_at=done)
         else:
             failures = webhook["failures"] + 1
             wait = min(LAST_RETRY, FIRST_RETRY * 2 ** min(failures - 1, 20))
-            repository.set_values(conn, webhook["account_id"], webhook["id"], failures=failures,
-                                  last_error=error[:500] if error else None, batch_end=last, locked_until=None,
-                                  next_attempt_at=done + timedelta(seconds=wait))
+            repository.after_post(conn, webhook["id"], failures=failures, last_error=error[:500] if error else None,
+                                  batch_end=last, locked_until=None, next_attempt_at=done + timedelta(seconds=wait))
     return answer.ok
