@@ -28,6 +28,9 @@ from pulsebox.models import (
     Book,
     Contact,
     LedgerEntry,
+    PushSubscription,
+    PushTask,
+    PushWebsite,
     Sender,
     Template,
     Variable,
@@ -37,7 +40,7 @@ from pulsebox.models.campaigns import Campaign
 from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent
 
 OUTBOX = [t.__table__ for t in (OutboxMessage, Delivery, TrackingEvent, SmtpUnsubscribe, Bounce, SendingDomain,
-                                 Campaign, Webhook)]
+                                 Campaign, Webhook, PushWebsite, PushSubscription, PushTask)]
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -121,6 +124,8 @@ class World:
     campaign: int  # a draft (it sends nothing, and stays editable)
     segment: int  # a segment of ``book``
     webhook: int  # a webhook (to a public address: nothing is posted in a test)
+    push_site: int  # a web push website
+    push_task: int  # a push task of it, scheduled far ahead (it sends nothing)
 
     def fmt(self, value):
         """Fill ``{book}``-style placeholders (World fields only) in strings, recursively."""
@@ -162,10 +167,13 @@ def populate(api: Api) -> World:
         "variable_name": "age", "operator": "and", "conditions": [{"condition": "greaterthan", "value": 17}]}}).json["id"]
     webhook = api.post("/v2/email-service/webhook", json={"url": "https://93.184.215.14/hook",
                                                          "actions": ["open"]}).json["data"][0]["id"]
+    push_site = api.post("/push/websites", json={"url": "https://shop.example.com"}).json["id"]
+    push_task = api.post("/push/tasks", json={"title": "T", "website_id": push_site, "body": "B", "ttl": 60,
+                                              "send_date": "2099-01-01 00:00:00"}).json["id"]
     return World(book=book, book2=book2, email="ann@example.com", email2="bob@example.com", sender="me@example.com",
                  black="black@example.com", real_id=real_id, uid=info["id"], slug=info["name_slug"],
                  system_id=system_id, smtp_id=smtp_id, domain_email="admin@mine.example", capture_id=NEVER_BOOK,
-                 campaign=campaign, segment=segment, webhook=webhook)
+                 campaign=campaign, segment=segment, webhook=webhook, push_site=push_site, push_task=push_task)
 
 
 @pytest.fixture
@@ -239,7 +247,9 @@ def concrete(path: str) -> str:
         if name == "id":
             return ("{book}" if path.startswith("/addressbooks") else "{smtp_id}" if path.startswith("/smtp")
                     else "{capture_id}" if path.startswith("/capture") else "{campaign}" if path.startswith("/campaigns")
-                    else "{webhook}" if path.startswith("/v2/email-service/webhook") else "{real_id}")
+                    else "{webhook}" if path.startswith("/v2/email-service/webhook")
+                    else "{push_task}" if path.startswith("/push/tasks")
+                    else "{push_site}" if path.startswith("/push/websites") else "{real_id}")
         if name == "email":
             return ("{sender}" if path.startswith("/senders") else "{domain_email}" if path.startswith("/smtp")
                     else "{email}")
@@ -929,6 +939,34 @@ CASES = [
     ("webhook delete: unknown", "DELETE", f"/v2/email-service/webhook/{NEVER_BOOK}", {}, 404, None),
     ("webhook secret: unknown", "POST", f"/v2/email-service/webhook/{NEVER_BOOK}/secret", {}, 404, None),
     ("webhook log: unknown", "GET", f"/v2/email-service/webhook/{NEVER_BOOK}/log", {}, 404, None),
+    # ---- web push
+    ("push tasks: negative limit", "GET", "/push/tasks", {"params": {"limit": -1}}, 8, None),
+    ("push tasks: from not a date", "GET", "/push/tasks", {"params": {"from": "yesterday"}}, 8, None),
+    ("push task: no body", "POST", "/push/tasks", {}, 8, None),
+    ("push task: ttl above a day", "POST", "/push/tasks",
+     {"json": {"title": "t", "website_id": "{push_site}", "body": "b", "ttl": 86401}}, 8, None),
+    ("push task: three buttons", "POST", "/push/tasks",
+     {"json": {"title": "t", "website_id": "{push_site}", "body": "b", "ttl": 60,
+               "buttons": [{"text": "a", "link": "https://a.example"}] * 3}}, 8, None),
+    ("push task: too large for a push message", "POST", "/push/tasks",
+     {"json": {"title": "t", "website_id": "{push_site}", "body": "€" * 1500, "ttl": 60}}, 8, None),
+    ("push task: javascript link", "POST", "/push/tasks",
+     {"json": {"title": "t", "website_id": "{push_site}", "body": "b", "ttl": 60, "link": "javascript:1"}}, 8, None),
+    ("push task stats: unknown", "GET", f"/push/tasks/{NEVER_BOOK}", {}, 404, None),
+    ("push task stats: 60 digits", "GET", "/push/tasks/" + "9" * 60, {}, 404, None),
+    ("push websites: offset a word", "GET", "/push/websites", {"params": {"offset": "many"}}, 8, None),
+    ("push website: no url", "POST", "/push/websites", {"json": {}}, 8, None),
+    ("push website: ftp url", "POST", "/push/websites", {"json": {"url": "ftp://shop.example.com"}}, 8, None),
+    ("push website info: unknown", "GET", f"/push/websites/info/{NEVER_BOOK}", {}, 404, None),
+    ("push website code: unknown", "GET", f"/push/websites/{NEVER_BOOK}/code", {}, 404, None),
+    ("push website variables: unknown", "GET", f"/push/websites/{NEVER_BOOK}/variables", {}, 404, None),
+    ("push subscribers: unknown", "GET", f"/push/websites/{NEVER_BOOK}/subscriptions", {}, 404, None),
+    ("push subscribers: limit a word", "GET", "/push/websites/{push_site}/subscriptions",
+     {"params": {"limit": "all"}}, 8, None),
+    ("push subscriber count: unknown", "GET", f"/push/websites/{NEVER_BOOK}/subscriptions/total", {}, 404, None),
+    ("push subscriber state: 2", "POST", "/push/subscriptions/state", {"json": {"id": 1, "state": 2}}, 8, None),
+    ("push subscriber state: unknown", "POST", "/push/subscriptions/state",
+     {"json": {"id": NEVER_BOOK, "state": 1}}, 404, None),
 ]
 
 
@@ -954,7 +992,8 @@ def test_cases_cover_every_route():
                 break
     parameterless = {("/senders", "GET"), ("/balance", "GET"), ("/user/balance/detail", "GET"),
                      ("/oauth/access_token", "POST"), ("/smtp/ips", "GET"), ("/smtp/domains", "GET"),
-                     ("/capture/messages", "DELETE"), ("/v2/email-service/webhook", "GET")}  # no input but the
+                     ("/capture/messages", "DELETE"), ("/v2/email-service/webhook", "GET"),
+                     ("/push/websites/total", "GET")}  # no input but the
     # body: the matrices cover them
     assert set(API_ROUTES) - parameterless - covered == set()
 

@@ -9,6 +9,7 @@ races only show on PostgreSQL: there, a unique index hit between the check and t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from conftest import Api, b64
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select, text, update
 from starlette.routing import Route
 
@@ -229,6 +232,41 @@ def webhooks_are(n: int) -> Callable:
     return check
 
 
+PUSH_SITE = {"url": "https://race.example.com"}
+
+
+def with_push_site(api: Api, ctx) -> dict:  # noqa: ANN001
+    return {"push_site": api.post("/push/websites", json=PUSH_SITE).json["id"]}
+
+
+def with_push_subscriber(api: Api, ctx) -> dict:  # noqa: ANN001
+    site = api.post("/push/websites", json=PUSH_SITE).json
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    subscribed = api.client.post("/push/subscribe", json={"appkey": site["appkey"], "subscription": {
+        "endpoint": "https://push.example.net/race", "keys": {
+            "p256dh": base64.urlsafe_b64encode(point).decode().rstrip("="), "auth": "A" * 22}}}).json()
+    return {"push_site": site["id"], "push_subscription": subscribed["id"]}
+
+
+def push_sites_are(n: int) -> Callable:
+    def check(api, ctx, v, answers) -> None:  # noqa: ANN001
+        assert api.get("/push/websites/total").json == {"total": n}
+    return check
+
+
+def push_tasks_are(n: int) -> Callable:
+    def check(api, ctx, v, answers) -> None:  # noqa: ANN001
+        assert len(api.get("/push/tasks").json) == n
+    return check
+
+
+def push_states_are(states: list[int]) -> Callable:
+    def check(api, ctx, v, answers) -> None:  # noqa: ANN001
+        assert [s["status"] for s in api.get(f"/push/websites/{v['push_site']}/subscriptions").json] == states
+    return check
+
+
 def campaigns_are(statuses: list[int]) -> Callable:
     def check(api, ctx, v, answers) -> None:  # noqa: ANN001
         assert sorted(c["status"] for c in api.get("/campaigns").json) == statuses
@@ -332,6 +370,13 @@ CASES: dict[tuple[str, str], Case] = {
                                                    webhooks_are(1)),
     ("/v2/email-service/webhook/{id}", "DELETE"): Case(None, with_webhook, webhooks_are(0), errors={404}),
     ("/v2/email-service/webhook/{id}/secret", "POST"): Case(None, with_webhook, webhooks_are(1)),
+    # each add makes a website; one push task per website per interval (711): a burst makes one
+    ("/push/websites", "POST"): Case(PUSH_SITE, check=push_sites_are(PARALLEL)),
+    ("/push/tasks", "POST"): Case({"title": "Race", "website_id": "{push_site}", "body": "b", "ttl": 60,
+                                   "send_date": "2099-01-01 00:00:00"}, with_push_site, push_tasks_are(1),
+                                  errors={711}),
+    ("/push/subscriptions/state", "POST"): Case({"id": "{push_subscription}", "state": 0}, with_push_subscriber,
+                                                push_states_are([0])),
 }
 
 PATHS = {"/addressbooks/{id}/segments/{segment_id}": "/addressbooks/{book}/segments/{segment}",

@@ -383,7 +383,9 @@ def seed(api: Api, ctx) -> World:  # noqa: ANN001
                 "/t/u": [links.sign(key, links.UNSUBSCRIBE, delivery)],
                 "/t/confirm": [links.sign(key, links.confirm_purpose(w.email), contact),
                                links.sign(key, links.OPEN, delivery)],
-                "/t/w": [links.sign(key, links.WEB_VERSION, w.campaign), links.sign(key, links.OPEN, w.campaign)]}
+                "/t/w": [links.sign(key, links.WEB_VERSION, w.campaign), links.sign(key, links.OPEN, w.campaign)],
+                "/t/ps": [links.push_urls("", key, 1)[0].rpartition("/")[2], links.sign(key, links.OPEN, delivery)],
+                "/t/pc": [links.push_urls("", key, 1)[1](i).rpartition("/")[2] for i in (0, 1, 99)]}
     return w
 
 

@@ -6,6 +6,7 @@ System templates (owner "sendpulse") are shared read-only by everyone.
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from decimal import Decimal
 import orjson
 import pytest
 from conftest import Api, b64, make_account
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import update
 from starlette.testclient import TestClient
 from test_bad_input import NEVER_BOOK, NEVER_TEMPLATE, assert_error, db_state
@@ -47,6 +50,9 @@ class Ids:
     campaign: int = 0  # a campaign (a draft: it sends nothing)
     segment: int = 0  # a segment of ``book``
     webhook: int = 0  # a webhook (to a public address: nothing is ever posted to it in a test)
+    push_site: int = 0  # a web push website, with one subscriber and one push task (sent to no one)
+    push_subscription: int = 0
+    push_task: int = 0
 
 
 @dataclass
@@ -117,6 +123,15 @@ def make_tenants(ctx, api: Api, other: Api) -> Tenants:
                                               "type": "draft"}).json["id"]
     webhook = other.post("/v2/email-service/webhook", json={"url": "https://93.184.215.14/theirs",
                                                            "actions": ["open"]}).json["data"][0]["id"]
+    push_site = other.post("/push/websites", json={"url": "https://theirs.example.com"}).json["id"]
+    appkey = other.get(f"/push/websites/info/{push_site}").json["appkey"]
+    browser_key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    push_subscription = other.client.post("/push/subscribe", json={"appkey": appkey, "subscription": {
+        "endpoint": "https://push.example.net/theirs",
+        "keys": {"p256dh": base64.urlsafe_b64encode(browser_key).decode().rstrip("="), "auth": "A" * 22}}}).json()["id"]
+    push_task = other.post("/push/tasks", json={"title": "Theirs", "website_id": push_site, "body": "b", "ttl": 60,
+                                                "send_date": "2099-01-01 00:00:00"}).json["id"]
     with ctx.db.transaction() as conn:
         balance.credit(conn, other.id, Decimal("9.36"), bonus=False, note="theirs")
         balance.credit(conn, other.id, Decimal(5), bonus=True, note="theirs")
@@ -138,12 +153,14 @@ def make_tenants(ctx, api: Api, other: Api) -> Tenants:
         theirs=Ids(book=book, email="secret@example.com", real_id=real_id, uid=uid, slug="secret-plan",
                    sender="boss@example.com", black="hidden@example.com", smtp_id=smtp_id,
                    unsubscribed="gone@example.com", domain_email="postmaster@their-domain.example",
-                   campaign=campaign, segment=segment, webhook=webhook),
+                   campaign=campaign, segment=segment, webhook=webhook, push_site=push_site,
+                   push_subscription=push_subscription, push_task=push_task),
         never=Ids(book=NEVER_BOOK, email=f"never-{tag}@example.com", real_id=NEVER_TEMPLATE,
                   uid=secrets.token_hex(16), slug=f"never-such-slug-{tag}", sender=f"never-sender-{tag}@example.com",
                   black=f"never-black-{tag}@example.com", smtp_id=secrets.token_hex(16),
                   unsubscribed=f"never-gone-{tag}@example.com", domain_email=f"postmaster@never-{tag}.example",
-                  campaign=NEVER_BOOK, segment=NEVER_BOOK, webhook=NEVER_BOOK),
+                  campaign=NEVER_BOOK, segment=NEVER_BOOK, webhook=NEVER_BOOK, push_site=NEVER_BOOK,
+                  push_subscription=NEVER_BOOK, push_task=NEVER_BOOK),
     )
 
 
@@ -293,6 +310,17 @@ CASES = [
     ("webhook delete", "DELETE", "/v2/email-service/webhook/{webhook}", {}, 404),
     ("webhook secret rotation", "POST", "/v2/email-service/webhook/{webhook}/secret", {}, 404),
     ("webhook delivery log", "GET", "/v2/email-service/webhook/{webhook}/log", {}, 404),
+    # ---- another account's web push website, subscriber, push task
+    ("push task statistics", "GET", "/push/tasks/{push_task}", {}, 404),
+    ("push website info", "GET", "/push/websites/info/{push_site}", {}, 404),
+    ("push website code", "GET", "/push/websites/{push_site}/code", {}, 404),
+    ("push website variables", "GET", "/push/websites/{push_site}/variables", {}, 404),
+    ("push website subscribers", "GET", "/push/websites/{push_site}/subscriptions", {}, 404),
+    ("push website subscriber count", "GET", "/push/websites/{push_site}/subscriptions/total", {}, 404),
+    ("push subscriber state", "POST", "/push/subscriptions/state", {"json": {"id": "{push_subscription}", "state": 0}},
+     404),
+    ("push task to their website", "POST", "/push/tasks",
+     {"json": {"title": "t", "website_id": "{push_site}", "body": "b", "ttl": 60}}, 404),
 ]
 
 
@@ -319,7 +347,9 @@ def test_every_route_that_names_a_record_has_a_case():
                 ("/oauth/access_token", "POST"), ("/smtp/emails", "POST"), ("/smtp/unsubscribe", "GET"),
                 ("/smtp/ips", "GET"), ("/smtp/domains", "GET"), ("/smtp/bounces/day", "GET"),
                 ("/capture/messages", "GET"), ("/capture/messages", "DELETE"), ("/campaigns", "GET"),
-                ("/v2/email-service/webhook", "GET"), ("/v2/email-service/webhook", "POST")}
+                ("/v2/email-service/webhook", "GET"), ("/v2/email-service/webhook", "POST"),
+                ("/push/tasks", "GET"), ("/push/websites", "GET"), ("/push/websites", "POST"),
+                ("/push/websites/total", "GET")}
     routes = {(r.path, m) for r in ROUTES if isinstance(r, Route) and isinstance(r.endpoint, endpoint)
               for m in r.methods - {"HEAD"}}
     assert routes - own_only - covered == set()
@@ -400,6 +430,9 @@ def test_listings_show_only_the_callers_rows(ctx, tenants):
     # the owner sees its own rows only, too
     assert [b["name"] for b in t.other.get("/addressbooks").json] == ["Their list", "Their second list"]
     assert [s["email"] for s in t.other.get("/senders").json] == ["boss@example.com"]
+    assert api.get("/push/websites").json == [] and api.get("/push/websites/total").json == {"total": 0}
+    assert api.get("/push/tasks").json == [] and api.get("/push/tasks", params={"website_id": t.theirs.push_site}).json == []
+    assert [w["id"] for w in t.other.get("/push/websites").json] == [t.theirs.push_site]
 
 
 def test_same_address_in_both_accounts_shows_only_own_membership(ctx, tenants):

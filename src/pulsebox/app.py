@@ -25,6 +25,7 @@ from pulsebox.context import Context
 from pulsebox.emails import endpoints as emails_api
 from pulsebox.errors import METHOD_NOT_ALLOWED, NOT_FOUND, ApiError
 from pulsebox.oauth import endpoints as oauth_api
+from pulsebox.push import endpoints as push_api
 from pulsebox.senders import endpoints as senders_api
 from pulsebox.smtp import endpoints as smtp_api
 from pulsebox.templates import endpoints as templates_api
@@ -147,6 +148,26 @@ ROUTES = [
     route("/v2/email-service/webhook/{id}", webhooks_api.delete, "DELETE"),
     route("/v2/email-service/webhook/{id}/secret", webhooks_api.rotate_secret, "POST"),
     route("/v2/email-service/webhook/{id}/log", webhooks_api.delivery_log, "GET"),
+    # web push (document 002, and the newer routes of the PHP client); ours: adding a website
+    route("/push/tasks", push_api.tasks, "GET"),
+    route("/push/tasks", push_api.create_task, "POST"),
+    route("/push/tasks/{id}", push_api.task, "GET"),
+    route("/push/websites", push_api.websites, "GET"),
+    route("/push/websites", push_api.add_website, "POST"),
+    route("/push/websites/total", push_api.count_websites, "GET"),
+    route("/push/websites/info/{id}", push_api.website_info, "GET"),
+    route("/push/websites/{id}/code", push_api.website_code, "GET"),
+    route("/push/websites/{id}/variables", push_api.variables, "GET"),
+    route("/push/websites/{id}/subscriptions", push_api.subscriptions, "GET"),
+    route("/push/websites/{id}/subscriptions/total", push_api.count_subscriptions, "GET"),
+    route("/push/subscriptions/state", push_api.set_state, "POST"),
+    # web push in the browser (public, called from the websites' pages and service workers)
+    Route("/push/subscribe", tracking.push_subscribe, methods=["POST"]),
+    Route("/push/subscribe", tracking.push_preflight, methods=["OPTIONS"]),
+    Route("/push/sdk/worker.js", tracking.push_worker, methods=["GET"]),
+    Route("/push/sdk/{appkey}.js", tracking.push_snippet, methods=["GET"]),
+    Route("/t/ps/{token}", tracking.push_shown, methods=["POST"]),
+    Route("/t/pc/{token}", tracking.push_click, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),
     Route("/t/c/{token}", tracking.click, methods=["GET"]),

@@ -99,6 +99,9 @@ class Settings:
     account_send_rate: str = "off"  # each account's copies (an account may override it)
     domain_send_rates: str = ""  # "gmail.com=100/second;5000/minute, outlook.com=50/second, *=200/second"
     webhooks_allow_private: bool = False  # webhook URLs may reach loopback/private/link-local addresses
+    push_allow_private: bool = False  # push endpoints may be http and reach loopback/private addresses
+    push_task_interval: int = 900  # seconds between two push tasks of one website (SendPulse's 15 minutes)
+    push_stretch_time: int = 18000  # seconds a push task's sends are spread over when it names none (5 hours)
 
     @cached_property
     def signing_key(self) -> bytes:
@@ -176,4 +179,7 @@ class Settings:
             account_send_rate=_rates("ACCOUNT_SEND_RATE", "off"),
             domain_send_rates=_domain_rates(_str("DOMAIN_SEND_RATES", "")),
             webhooks_allow_private=_str("WEBHOOKS_ALLOW_PRIVATE", "false").lower() in ("true", "1", "yes", "on"),
+            push_allow_private=_str("PUSH_ALLOW_PRIVATE", "false").lower() in ("true", "1", "yes", "on"),
+            push_task_interval=max(0, _int("PUSH_TASK_INTERVAL", 900)),
+            push_stretch_time=max(0, _int("PUSH_STRETCH_TIME", 18000)),
         )

@@ -30,6 +30,8 @@ UNSUBSCRIBE = "unsub"
 CONFIRM = "confirm"
 BOUNCE = "bounce"
 WEB_VERSION = "web"
+PUSH_SHOWN = "push-shown"
+PUSH_CLICK = "push-click"
 
 # public paths (the route table in app.py mounts the tracking endpoints on these)
 OPEN_PATH = "/t/o/"
@@ -37,6 +39,8 @@ CLICK_PATH = "/t/c/"
 UNSUBSCRIBE_PATH = "/t/u/"
 CONFIRM_PATH = "/t/confirm/"
 WEB_VERSION_PATH = "/t/w/"
+PUSH_SHOWN_PATH = "/t/ps/"
+PUSH_CLICK_PATH = "/t/pc/"
 
 _TOKEN = re.compile(r"(?:[0-9a-f]{1,16}\.){1,3}[0-9a-f]{%d}" % SIGNATURE_HEX)
 
@@ -111,6 +115,23 @@ def unsubscribe_url(base: str, key: bytes, delivery_id: int) -> str:
 def web_version_url(base: str, key: bytes, campaign_id: int) -> str:
     """A campaign's public web version (its ``permalink``)."""
     return f"{base}{WEB_VERSION_PATH}{sign(key, WEB_VERSION, campaign_id)}"
+
+
+def push_urls(base: str, key: bytes, send_id: int) -> tuple[str, Callable[[int], str]]:
+    """A push send's delivery report URL (its service worker POSTs it when the notification shows) and
+    the click URL of each target (0: the notification, 1 and 2: its buttons); the click token names
+    the send and a target index, never a URL (the link comes from the stored task: no open redirect)."""
+    prefix, signature = f"{base}{PUSH_CLICK_PATH}{send_id:x}.", _signature(key, PUSH_CLICK, (send_id,))
+    return f"{base}{PUSH_SHOWN_PATH}{sign(key, PUSH_SHOWN, send_id)}", lambda index: f"{prefix}{index:x}.{signature}"
+
+
+def verify_push_click(key: bytes, token: str) -> tuple[int, int] | None:
+    """(send id, target index) of a push click token, or None if it is malformed or forged."""
+    ids = claimed_ids(token)
+    if ids is None or len(ids) != 2:
+        return None
+    signature = token.strip().lower().rpartition(".")[2]
+    return (ids[0], ids[1]) if hmac.compare_digest(signature, _signature(key, PUSH_CLICK, ids[:1])) else None
 
 
 def unsubscribe_mailto(domain: str, key: bytes, delivery_id: int) -> str:

@@ -84,6 +84,8 @@ def _operation(method: str, path: str, route: Route, entry: dict) -> dict:
     elif status == "302":
         ok = {"description": "redirect to the link's target",
               "headers": {"Location": {"schema": {"type": "string"}}}}
+    elif status == "204":
+        ok = {"description": "done: no content"}
     else:
         ok = {"description": "success", "content": entry["content"]}
     op["responses"] = {status: ok}

@@ -31,6 +31,7 @@ from pulsebox.errors import ApiError
 STRUCTURED_FIELDS = frozenset({
     "emails", "email", "variables", "attachments", "attachments_binary", "phones", "template",
     "to", "from", "cc", "bcc", "headers", "actions", "list_id", "status", "tags", "stats",
+    "filter", "buttons", "icon", "image", "filter_region", "filter_url", "subscription",  # web push
 })
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 MAX_DEPTH = 32  # nesting of brackets or JSON objects

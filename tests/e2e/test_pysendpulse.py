@@ -12,13 +12,17 @@ list, detailed balance) and its blacklist add/remove crash on Python 3: those ar
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import socket
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pysendpulse.pysendpulse import PySendPulse
 
 from .e2e_helpers import Account, Api, LiveServer, activation_code, addressed_to, b64, client_class, free_port, unique
@@ -393,3 +397,42 @@ def test_unknown_route_is_a_sendpulse_error(sp: PySendPulse, api: Api):
     r = api.request("GET", "/campaigns/987654321")
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     assert r.json().get("is_error") is True, r.text
+
+
+# ------------------------------------------------------------------------------------------------ #
+#                                          web push                                                #
+# ------------------------------------------------------------------------------------------------ #
+
+
+def test_push_methods_work_unmodified(sp: PySendPulse, api: Api, live_server: LiveServer):
+    """pysendpulse's push methods: JSON query strings on GETs, ``//push/...`` on POSTs, ``ttl`` a string
+    and ``filter`` a JSON string (its own example's way). The website is added with our route, and a
+    browser subscribes through the public one (its push service never reached: the task waits for 2099)."""
+    site = api.ok("POST", "/push/websites", json={"url": "https://shop.example.com"})
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    subscribed = httpx.post(f"{live_server.base_url}/push/subscribe", content=json.dumps({
+        "appkey": site["appkey"], "lang": "en", "browser": "Firefox", "variables": {"uname": "ann"},
+        "subscription": {"endpoint": "https://push.example.net/wpush/1",
+                         "keys": {"p256dh": base64.urlsafe_b64encode(point).decode().rstrip("="), "auth": "A" * 22}}}),
+        headers={"content-type": "text/plain;charset=UTF-8"}).json()
+    assert subscribed["result"] is True
+    assert sp.push_count_websites() == {"total": 1}
+    [listed] = sp.push_get_websites()
+    assert listed["id"] == site["id"] and listed["url"] == "https://shop.example.com"
+    assert [v["name"] for v in sp.push_get_variables(site["id"])] == ["uname"]
+    [subscriber] = sp.push_get_subscriptions(site["id"])
+    assert subscriber["id"] == subscribed["id"] and subscriber["status"] == 1
+    assert sp.push_count_subscriptions(site["id"]) == {"total": 1}
+    assert sp.push_set_subscription_state(subscribed["id"], 0) == {"result": True}
+    assert sp.push_get_subscriptions(site["id"])[0]["status"] == 0
+    created = sp.push_create("Hello!", site["id"], "This is my first push message", "10", {
+        "filter_lang": "en", "send_date": "2099-01-01 00:00:00",
+        "filter": json.dumps({"variable_name": "uname", "operator": "or",
+                              "conditions": [{"condition": "likewith", "value": "a"}]})})
+    assert created["result"] is True
+    [task] = sp.push_get_tasks()
+    assert task["id"] == created["id"] and task["title"] == "Hello!" and task["status"] == 1
+    stats = api.ok("GET", f"/push/tasks/{created['id']}")
+    assert stats["send"] == "0" and stats["message"]["link"] == "https://shop.example.com"
+    assert is_error(sp.push_create("", site["id"], "body", "10"))  # title is required

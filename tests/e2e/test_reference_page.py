@@ -26,6 +26,6 @@ def test_the_reference_page_renders_every_operation(live_server, tmp_path):
     assert "Pulsebox (SendPulse-compatible REST API)" in dom, dom[:2000]
     assert "Unable to render" not in dom and "errors-wrapper" not in dom
     operations = sum(len(ops) for ops in build(ROUTES)["paths"].values())
-    shown = re.findall(r'class="opblock opblock-(get|post|put|patch|delete)', dom)
+    shown = re.findall(r'class="opblock opblock-(get|post|put|patch|delete|options)', dom)
     assert len(shown) == operations, (len(shown), operations)
     assert 'data-path="/smtp/emails"' in dom and 'data-path="/oauth/access_token"' in dom

@@ -20,15 +20,17 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from anyio import to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pulsebox import links, ratelimit
-from pulsebox.api import READERS, WRITERS, error_response
+from pulsebox.api import READERS, WRITERS, error_response, json_response
 from pulsebox.clientinfo import client_ip, counted_as, networks
 from pulsebox.context import Context
 from pulsebox.errors import NOT_FOUND, ApiError
+from pulsebox.push import service as push
 from pulsebox.tracking import pages, service
 
 log = logging.getLogger("pulsebox.tracking")
@@ -208,3 +210,94 @@ async def web_version(request: Request) -> Response:
     if body is None:
         return _page(pages.not_found(), 404)
     return HTMLResponse(body, headers=WEB_VERSION_HEADERS)
+
+
+# ---- web push: the scripts a website loads, subscriptions, delivery reports, clicks ----
+# Called from other origins (the customer's pages, their service worker): answers allow any origin,
+# with no credentials (nothing here reads a cookie). A subscription is a simple CORS request (the
+# snippet posts text/plain JSON); a site's own code sending application/json gets its preflight.
+
+CORS = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "content-type",
+             "Access-Control-Max-Age": "86400"}
+SCRIPT_HEADERS = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff", **CORS}
+MAX_SUBSCRIPTION = 16 * 1024
+PUSH = "push"
+
+
+def _cors_error(error: ApiError) -> Response:
+    response = error_response(error)
+    response.headers.update(CORS)
+    return response
+
+
+async def push_snippet(request: Request) -> Response:
+    appkey = request.path_params["appkey"]
+    with _ctx(request).db.transaction(write=False) as conn:
+        script = push.snippet(conn, _ctx(request).settings, appkey)
+    if script is None:
+        return _cors_error(ApiError(NOT_FOUND, "Website not found", status=404))
+    return Response(script, media_type="text/javascript", headers=SCRIPT_HEADERS)
+
+
+async def push_worker(request: Request) -> Response:
+    return Response(push.worker_script(), media_type="text/javascript", headers=SCRIPT_HEADERS)
+
+
+async def push_preflight(request: Request) -> Response:
+    return Response(status_code=204, headers=PREFLIGHT)
+
+
+async def push_subscribe(request: Request) -> Response:
+    """``POST /push/subscribe`` (ours): ``{appkey, subscription, lang, browser, os, url, variables}``, JSON
+    whatever the Content-Type says; ``{"result": true, "id": N}``."""
+    ctx = _ctx(request)
+    ip = _client(request)[0]
+    if limited := await _over_limit(ctx, PUSH, ip):
+        return _cors_error(limited)
+    try:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_SUBSCRIPTION:
+                return _cors_error(ApiError(413, f"A subscription is at most {MAX_SUBSCRIPTION} bytes"))
+    except ClientDisconnect:
+        return Response(status_code=400)
+    try:
+        params = orjson.loads(body or b"null")
+    except orjson.JSONDecodeError:
+        params = None
+    if not isinstance(params, dict):
+        return _cors_error(ApiError(8, "The body must be a JSON object"))
+    try:
+        subscription_id = await _write(ctx, service.push_subscribe, ctx.settings, params, ip)
+    except ApiError as error:
+        return _cors_error(error)
+    response = json_response({"result": True, "id": subscription_id})
+    response.headers.update(CORS)
+    return response
+
+
+async def push_shown(request: Request) -> Response:
+    ctx = _ctx(request)
+    token = request.path_params["token"]
+    if links.claimed_ids(token) is None:
+        return _cors_error(ApiError(NOT_FOUND, "Link not found", status=404))
+    if not await _over_limit(ctx, OPENS, _client(request)[0]):
+        await _write(ctx, service.push_shown, ctx.settings.signing_key, token)
+    return Response(status_code=204, headers=CORS)
+
+
+async def push_click(request: Request) -> Response:
+    ctx = _ctx(request)
+    token = request.path_params["token"]
+    record = request.method != "HEAD" and not await _over_limit(ctx, CLICKS, _client(request)[0])
+    try:
+        if record:
+            url = await _write(ctx, service.push_click, ctx.settings.signing_key, token)
+        else:
+            with ctx.db.transaction(write=False) as conn:  # read-only: nothing is counted
+                url = service.push_click(conn, ctx.settings.signing_key, token)
+    except ApiError as error:
+        return error_response(error)
+    return RedirectResponse(url, status_code=302, headers={**NO_STORE, "Referrer-Policy": "no-referrer"})

@@ -16,9 +16,12 @@ from sqlalchemy import Connection
 from pulsebox import links
 from pulsebox.addressbooks import service as addressbooks
 from pulsebox.campaigns import service as campaigns
-from pulsebox.clientinfo import client_info
+from pulsebox.clientinfo import client_info, country
+from pulsebox.config import Settings
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.outbox import service as outbox
+from pulsebox.push import schemas as push_schemas
+from pulsebox.push import service as push
 
 MAX_URL = 8000  # longer than any browser sends; the Location header stays sane
 
@@ -156,3 +159,26 @@ def confirm(conn: Connection, key: bytes, token: str) -> bool:
     does not fit the contact, or it no longer exists (or has since unsubscribed)."""
     contact_id = confirm_target(conn, key, token)
     return contact_id is not None and bool(addressbooks.confirm_contact(conn, contact_id))
+
+
+# ---- web push: what browsers send back ----
+
+def push_shown(conn: Connection, key: bytes, token: str) -> bool:
+    """A service worker's report that a push was shown (its send's ``delivered``)."""
+    ids = _ids(key, links.PUSH_SHOWN, token, 1)
+    return ids is not None and push.record_shown(conn, ids[0])
+
+
+def push_click(conn: Connection, key: bytes, token: str) -> str:
+    """Where a notification's click goes (the task's link or a button's), the click counted."""
+    ids = links.verify_push_click(key, token)
+    if ids is None or ids[0] > MAX_ID:
+        raise _not_found()
+    url = push.record_click(conn, *ids)
+    if url is None:
+        raise _not_found()
+    return url
+
+
+def push_subscribe(conn: Connection, settings: Settings, params: dict, ip: str) -> int:
+    return push.subscribe(conn, settings, push_schemas.subscribe_request(params), country(ip) if ip else "")

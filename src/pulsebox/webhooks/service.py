@@ -1,8 +1,8 @@
 """Webhook rules: subscriptions (checked URLs, one row per action, one signing secret per create),
 and :func:`emit`, which every area that causes an event calls in the transaction of the change.
 
-Secrets are stored encrypted (Fernet, under a key derived from the server's signing key with HKDF):
-the database alone does not let anyone sign events, and they still can be shown to their owner.
+Secrets are stored encrypted (``sealed``): the database alone does not let anyone sign events, and
+they still can be shown to their owner.
 """
 
 from __future__ import annotations
@@ -10,39 +10,27 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection
 
-from pulsebox import outbound
+from pulsebox import outbound, sealed
 from pulsebox.config import Settings
 from pulsebox.models import utcnow
 from pulsebox.pump import wake_after_commit
 from pulsebox.webhooks import repository
 from pulsebox.webhooks.schemas import Create, invalid, not_found, row
 
-
 BATCH = 100  # events to a POST at most (SendPulse's batch); events are stored in rows of at most this many
-
-
-@lru_cache(maxsize=4)
-def _box(key: bytes) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"pulsebox webhook secrets").derive(key)
-    return Fernet(base64.urlsafe_b64encode(derived))
+SEALED_AS = b"pulsebox webhook secrets"
 
 
 def seal(settings: Settings, secret: str) -> str:
-    return _box(settings.signing_key).encrypt(secret.encode()).decode()
+    return sealed.seal(settings.signing_key, SEALED_AS, secret)
 
 
-def unseal(settings: Settings, sealed: str) -> str:
-    try:
-        return _box(settings.signing_key).decrypt(sealed.encode()).decode()
-    except InvalidToken:  # made under another PULSEBOX_SECRET_KEY: rotate it
-        return ""
+def unseal(settings: Settings, secret: str) -> str:
+    """The secret; "" when it was sealed under another PULSEBOX_SECRET_KEY (rotate it)."""
+    return sealed.unseal(settings.signing_key, SEALED_AS, secret)
 
 
 def new_secret() -> str:

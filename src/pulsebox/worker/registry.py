@@ -10,6 +10,7 @@ from pulsebox.addressbooks import service as books
 from pulsebox.campaigns import tasks as campaigns
 from pulsebox.outbox import tasks as outbox
 from pulsebox.pump import PumpContext
+from pulsebox.push import tasks as push
 from pulsebox.webhooks import tasks as webhooks
 
 
@@ -20,4 +21,4 @@ def deliver_outbox(job: PumpContext) -> int:
 
 # each queue of its own (a domain table claimed with leases), polled every round
 PUMPS: list[Callable[[PumpContext], int]] = [campaigns.copy_recipients, deliver_outbox, outbox.prune_outbox,
-                                             webhooks.post_events]
+                                             webhooks.post_events, push.copy_subscribers, push.send_due]
