@@ -143,6 +143,7 @@ def test_a_campaign_reaches_every_active_subscriber_once_signed_and_encrypted(we
     assert service.rejected == [] and sorted(r.token for r in received) == sorted(s.token for s in subscribers[:2])
     push = received[0]
     assert push.ttl == 3600 and push.claims["aud"] == service.base_url and push.claims["sub"].startswith("mailto:")
+    assert push.urgency == "normal" and push.topic.startswith("pulsebox-send-")
     message = json.loads(push.payload)
     assert (message["title"], message["body"], message["tag"]) == ("Sale", "Half price today", f"pulsebox-{task_id}")
     assert [b["title"] for b in message["buttons"]] == ["Buy"]

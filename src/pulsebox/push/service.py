@@ -6,8 +6,9 @@ each send carries, and what browsers report back (shown, clicked)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import orjson
@@ -84,12 +85,16 @@ def snippet(conn: Connection, settings: Settings, appkey: str) -> str | None:
     config = {"appkey": website["appkey"], "vapidPublicKey": website["vapid_public"],
               "subscribeUrl": f"{settings.public_url}/push/subscribe", "workerPath": WORKER_PATH}
     # </script> can't occur in JSON of these values, but the snippet is JavaScript: keep "<" out anyway
-    return (STATIC / "snippet.js").read_text().replace("__PULSEBOX_CONFIG__",
-                                                        orjson.dumps(config).decode().replace("<", "\\u003c"))
+    return _static("snippet.js").replace("__PULSEBOX_CONFIG__", orjson.dumps(config).decode().replace("<", "\\u003c"))
 
 
 def worker_script() -> str:
-    return (STATIC / "worker.js").read_text()
+    return _static("worker.js")
+
+
+@lru_cache(maxsize=2)
+def _static(name: str) -> str:
+    return (STATIC / name).read_text()
 
 
 def variables(conn: Connection, account_id: int, website_id: int) -> list[dict]:
@@ -168,7 +173,7 @@ def subscribe(conn: Connection, settings: Settings, request: schemas.Subscribe, 
 
 # ---- push tasks ----
 
-def payload(settings: Settings, task: dict, send_id: int) -> bytes:
+def payload(settings: Settings, task: Mapping, send_id: int) -> bytes:
     """What a send carries (the service worker's contract, push/static/worker.js)."""
     shown, click = links.push_urls(settings.public_url, settings.signing_key, send_id)
     return orjson.dumps({

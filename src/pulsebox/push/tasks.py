@@ -27,7 +27,6 @@ log = logging.getLogger("pulsebox.push")
 
 BATCH = 500
 HANDFUL = 16  # sends a sending thread is handed at once
-LEASE = timedelta(seconds=120)
 RETRY = (10, 60, 300, 900, 3600)  # seconds before attempt 2, 3, ...
 MAX_RETRY_AFTER = 3600
 
@@ -65,8 +64,9 @@ def send_due(job: PumpContext) -> int:
     with ctx.db.transaction(write=False) as conn:
         if not repository.any_due(conn, now):
             return 0
+    lease = timedelta(seconds=ctx.settings.delivery_lease)  # PULSEBOX_DELIVERY_LEASE, as the outbox's copies
     with ctx.db.transaction() as conn:
-        claimed = repository.claim_due(conn, BATCH, now, now + LEASE)
+        claimed = repository.claim_due(conn, BATCH, now, now + lease)
         if not claimed:
             return 0
         tasks = repository.tasks_by_id(conn, {c["task_id"] for c in claimed})
@@ -77,7 +77,7 @@ def send_due(job: PumpContext) -> int:
     keys = {w["id"]: service.vapid_private(settings, dict(w)) for w in websites.values()}
     subject = "mailto:" + settings.system_from.rpartition("<")[2].rstrip(">").strip()
     signer, pool = _signer(subject), _pool(settings.push_allow_private)
-    send_by = monotonic() + (LEASE.total_seconds() * 0.8)
+    send_by = monotonic() + lease.total_seconds() * 0.8  # no push is started this close to the lease's end
     outcomes: list[dict] = []
     gone: list[int] = []
     work: list[tuple[dict, object]] = []
@@ -91,13 +91,14 @@ def send_due(job: PumpContext) -> int:
             outcomes.append(_outcome(send, "expired", now, error="not sent within the task's TTL"))
             continue
         try:
-            body = webpush.encrypt(service.payload(settings, dict(task), send["id"]), subscription["p256dh"],
+            body = webpush.encrypt(service.payload(settings, task, send["id"]), subscription["p256dh"],
                                    subscription["auth"])
             authorization = signer.authorization(keys[task["website_id"]], subscription["endpoint"])
         except (ValueError, KeyError) as exc:  # keys a browser gave that no longer load, a key sealed otherwise
             outcomes.append(_outcome(send, "failed", now, error=f"cannot encrypt: {exc}"))
             continue
-        headers = webpush.headers(authorization, task["ttl"], topic=None)
+        # Topic (RFC 8030 §5.4): a send posted again after a lost answer replaces its undelivered copy
+        headers = webpush.headers(authorization, task["ttl"], topic=f"pulsebox-send-{send['id']:x}")
         ready.append((send, subscription["endpoint"], body, headers))
     for i in range(0, len(ready), HANDFUL):
         handful = ready[i:i + HANDFUL]
