@@ -30,7 +30,7 @@ from pulsebox.models import utcnow
 from pulsebox.outbox import repository, service
 from pulsebox.outbox.compose import Composer, Prepared, prepare
 from pulsebox.outbox.throttle import Throttle
-from pulsebox.pump import PumpContext
+from pulsebox.pump import PumpContext, settled
 
 log = logging.getLogger("pulsebox.delivery")
 
@@ -138,31 +138,41 @@ def deliver_due(job: PumpContext, on_bounces: OnBounces) -> int:
     if handful:
         work.append((handful, job.pool.submit(_send_all, job.transport, handful, send_by)))
 
-    bounced: list[tuple[dict, DeliveryError]] = []
-    sent: list[tuple[dict, dict]] = []  # each copy handed to the transport, with its outcome
-    for copies, future in work:
-        results = future.result()
+    # outcomes are recorded as the answers come (pump.settled): a worker killed mid-round sends again
+    # only the copies whose outcome was not recorded yet
+    for group in settled(work):
         done = utcnow()
-        for (delivery, _, data), result in zip(copies, results, strict=True):
-            outcomes.append(_outcome(delivery, result, len(data), done))
-            sent.append((delivery, outcomes[-1]))
-            if isinstance(result, DeliveryError) and result.permanent:
-                bounced.append((delivery, result))
-
+        sent: list[tuple[dict, dict]] = []  # each copy handed to the transport, with its outcome
+        bounced: list[tuple[dict, DeliveryError]] = []
+        for copies, results in group:
+            for (delivery, _, data), result in zip(copies, results, strict=True):
+                outcomes.append(_outcome(delivery, result, len(data), done))
+                sent.append((delivery, outcomes[-1]))
+                if isinstance(result, DeliveryError) and result.permanent:
+                    bounced.append((delivery, result))
+        with ctx.db.transaction() as conn:
+            _record(conn, outcomes, messages, sent, bounced, on_bounces)
+        outcomes = []
     with ctx.db.transaction() as conn:
-        repository.record_outcomes(conn, outcomes)
-        service.emit_outcomes(conn, messages, sent)
-        # a bounce is recorded only where the outcome was (the claim was still this worker's)
-        bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
-        # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1); only the address's own
-        # failure counts against it (transports.address_fault): a policy or content refusal
-        # bounces this copy alone
-        on_bounces(conn, [service.record_bounce(conn, delivery, kind="hard", status=error.status or "5.0.0",
-                                                smtp_code=error.code, diagnostic=str(error), source="smtp",
-                                                address_fault=error.address_fault)
-                          for delivery, error in bounced])
+        if outcomes:  # copies never handed to the transport (suppressed, over a limit, unbuildable)
+            _record(conn, outcomes, messages, [], [], on_bounces)
         repository.retire_content(conn, {i: service.kept_after_sending(m) for i, m in messages.items()})
     return len(claimed)
+
+
+def _record(conn: Connection, outcomes: list[dict], messages: dict[int, dict], sent: list[tuple[dict, dict]],
+            bounced: list[tuple[dict, DeliveryError]], on_bounces: OnBounces) -> None:
+    repository.record_outcomes(conn, outcomes)
+    service.emit_outcomes(conn, messages, sent)
+    # a bounce is recorded only where the outcome was (the claim was still this worker's)
+    bounced = [(d, e) for d, e in bounced if repository.status_of(conn, d["id"], d["attempts"]) == "bounced"]
+    # an immediate 5xx is a hard bounce (RFC 5321 section 4.2.1); only the address's own
+    # failure counts against it (transports.address_fault): a policy or content refusal
+    # bounces this copy alone
+    on_bounces(conn, [service.record_bounce(conn, delivery, kind="hard", status=error.status or "5.0.0",
+                                            smtp_code=error.code, diagnostic=str(error), source="smtp",
+                                            address_fault=error.address_fault)
+                      for delivery, error in bounced])
 
 
 PRUNE_EVERY = timedelta(minutes=10)

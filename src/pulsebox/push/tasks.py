@@ -14,13 +14,16 @@ that late is stale: expired); any other 4xx (413, a VAPID key refused) failed.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from time import monotonic
 
+from sqlalchemy import Connection
+
 from pulsebox import outbound
 from pulsebox.models import utcnow
-from pulsebox.pump import PumpContext
+from pulsebox.pump import PumpContext, settled
 from pulsebox.push import repository, schemas, service, webpush
 
 log = logging.getLogger("pulsebox.push")
@@ -80,8 +83,11 @@ def send_due(job: PumpContext) -> int:
     send_by = monotonic() + lease.total_seconds() * 0.8  # no push is started this close to the lease's end
     outcomes: list[dict] = []
     gone: list[int] = []
-    work: list[tuple[dict, object]] = []
-    ready: list[tuple[dict, str, bytes, dict]] = []
+    # a handful goes to a sending thread as soon as it is encrypted: encrypting (this thread) and posting
+    # overlap; a small round is spread over every sending thread
+    size = max(1, min(HANDFUL, len(claimed) // ctx.settings.send_concurrency))
+    work: list[tuple[list, Future]] = []
+    handful: list[tuple[dict, str, bytes, dict]] = []
     for send in claimed:
         task, subscription = tasks.get(send["task_id"]), subscriptions.get(send["subscription_id"])
         if task is None or subscription is None or subscription["status"] != schemas.ACTIVE:
@@ -99,23 +105,33 @@ def send_due(job: PumpContext) -> int:
             continue
         # Topic (RFC 8030 §5.4): a send posted again after a lost answer replaces its undelivered copy
         headers = webpush.headers(authorization, task["ttl"], topic=f"pulsebox-send-{send['id']:x}")
-        ready.append((send, subscription["endpoint"], body, headers))
-    for i in range(0, len(ready), HANDFUL):
-        handful = ready[i:i + HANDFUL]
+        handful.append((send, subscription["endpoint"], body, headers))
+        if len(handful) == size:
+            work.append((handful, job.pool.submit(_post_all, pool, handful, send_by)))
+            handful = []
+    if handful:
         work.append((handful, job.pool.submit(_post_all, pool, handful, send_by)))
-    for handful, future in work:
-        answers = future.result()
+    # outcomes are recorded as the answers come (pump.settled): a worker killed mid-round posts again
+    # only the sends whose outcome was not recorded yet
+    for group in settled(work):
         done = utcnow()
-        for (send, _, _, _), answer in zip(handful, answers, strict=True):
-            outcome = _judge(send, tasks[send["task_id"]], answer, done)
-            if outcome["status"] == "gone":
-                gone.append(send["subscription_id"])
-            outcomes.append(outcome)
+        for handful, answers in group:
+            for (send, _, _, _), answer in zip(handful, answers, strict=True):
+                outcomes.append(_judge(send, tasks[send["task_id"]], answer, done))
+                if outcomes[-1]["status"] == "gone":
+                    gone.append(send["subscription_id"])
+        with ctx.db.transaction() as conn:
+            _record(conn, outcomes, gone)
+        outcomes, gone = [], []
     with ctx.db.transaction() as conn:
-        repository.record_outcomes(conn, outcomes)
-        repository.set_subscription_status(conn, gone, schemas.UNSUBSCRIBED, utcnow())
+        _record(conn, outcomes, gone)  # sends never posted (inactive, expired, unencryptable)
         service.finish(conn, tasks)
     return len(claimed)
+
+
+def _record(conn: Connection, outcomes: list[dict], gone: list[int]) -> None:
+    repository.record_outcomes(conn, outcomes)
+    repository.set_subscription_status(conn, gone, schemas.UNSUBSCRIBED, utcnow())
 
 
 def _post_all(pool: outbound.Pool, handful: list[tuple[dict, str, bytes, dict]],
