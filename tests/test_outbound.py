@@ -76,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             while not self.server.release.is_set():
                 self.wfile.write(HUGE[:65536])
+        elif route == "/bye":  # answers as if the connection stayed open, then closes it (an idle timeout)
+            self._answer(200, b"bye")
+            self.close_connection = True
         elif route == "/drip":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
             for _ in range(200):
@@ -419,7 +422,7 @@ def test_a_kept_connection_is_dropped_after_refresh_and_the_new_one_checked_agai
     dns["hook.test"] = ["127.0.0.1"]
     with Pool(allow_private=False, refresh=0.2, timeout=1) as pool:
         pool._checkin(outbound._target(f"http://hook.test:{hooks.port}/"),
-                      outbound._Line(ipaddress.ip_address("127.0.0.1"), outbound._tls_context(), 1))  # as if open
+                      outbound._Line(ipaddress.ip_address("127.0.0.1"), hooks.port, None, 1))  # as if open
         assert pool.post(f"http://hook.test:{hooks.port}/status/200", b"kept", {}).ok
         time.sleep(0.25)
         answer = pool.post(f"http://hook.test:{hooks.port}/status/200", b"x", {})
@@ -434,6 +437,15 @@ def test_an_answer_cut_at_the_cap_closes_its_connection(hooks):
         assert pool.post(f"http://127.0.0.1:{hooks.port}/status/204", b"c", {}).ok
     first, second, third = hooks.seen
     assert first.peer_port != second.peer_port == third.peer_port
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_and_the_post_made_once(hooks):
+    with Pool(allow_private=True) as pool:
+        assert pool.post(f"http://127.0.0.1:{hooks.port}/bye", b"a", {}).ok
+        time.sleep(0.05)
+        answer = pool.post(f"http://127.0.0.1:{hooks.port}/status/201", b"b", {})
+    assert answer.status == 201
+    assert [s.body for s in hooks.seen] == [b"a", b"b"] and hooks.seen[0].peer_port != hooks.seen[1].peer_port
 
 
 def test_the_deadline_holds_on_a_kept_connection(hooks):

@@ -4,11 +4,12 @@ A user-given URL must never reach this machine, the operator's network or a clou
 So every new connection resolves the host itself and checks every address it gets (one bad answer
 refuses the target: whoever controls the name's DNS picks the answers), then connects to the address it
 checked: the request goes to the IP, with the original name in the Host header (RFC 9110 §7.2) and, for
-https, as TLS SNI (RFC 6066 §3) and as the name the certificate must carry (RFC 6125), through httpcore's
-``sni_hostname`` request extension. The HTTP library never looks the name up again, so a name that
-answers a public address to the check and a private one to the connection (DNS rebinding) gains
-nothing. Resolving again for every connection, not once when the URL was saved, is what stops a name
-that was public then and points inside now; a kept-alive connection lives at most a minute (``Pool``).
+https, as TLS SNI (RFC 6066 §3) and as the name the certificate must carry (RFC 6125). Nothing looks the
+name up again, so a name that answers a public address to the check and a private one to the connection
+(DNS rebinding) gains nothing. Resolving again for every connection, not once when the URL was saved,
+is what stops a name that was public then and points inside now; a kept-alive connection lives at most
+a minute (``Pool``). httpx parses URLs and makes the TLS context; requests go out through
+``http.client`` on the pinned socket.
 
 What is refused is what the IANA special-purpose registries (RFC 6890) list as not globally reachable,
 named below with the RFC of each block. IPv6 is checked from the other side: only global unicast
@@ -23,6 +24,7 @@ to a cap, and the whole exchange, not only each socket operation, is bounded by 
 from __future__ import annotations
 
 import functools
+import http.client
 import ipaddress
 import socket
 import ssl
@@ -143,7 +145,7 @@ def _target(url: str) -> _Target:
     raw_port = _split_port(authority)
     if raw_port and not (raw_port.isascii() and raw_port.isdigit() and 1 <= int(raw_port) <= 65535):
         raise UnsafeTarget("the URL's port must be a number from 1 to 65535")
-    # httpx parses it again, as it will send it: the host it finds is the one resolved and checked
+    # httpx parses it again (IDNA, the path as it goes on the wire): the host it finds is the one resolved
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -283,43 +285,53 @@ class Pool:
         Redirects are never followed (a 3xx is returned as it is: not ok). Never raises for network
         trouble or unsafe targets: those come back as ``Answer(status=None, error=...)``."""
         started = time.monotonic()
-
-        def answer(status: int | None, error: str | None, received: bytes = b"", got: httpx.Headers | None = None) -> Answer:
-            return Answer(status, int((time.monotonic() - started) * 1000), error, received,
-                          {k.lower(): v for k, v in got.items()} if got is not None else {})
-
         try:
             target = _target(url)
             line = self._checkout(target)
         except UnsafeTarget as exc:
-            return answer(None, f"unsafe target: {exc}")
+            return Answer(None, int((time.monotonic() - started) * 1000), f"unsafe target: {exc}", b"")
+        outgoing = [(name, value) for name, value in headers.items() if name.lower() not in _OURS]
+        named = {name.lower() for name, _ in outgoing}
+        outgoing.append(("Host", target.host_header))
+        if "user-agent" not in named:
+            outgoing.append(("User-Agent", USER_AGENT))
+        if "accept-encoding" not in named:  # the body is kept as it came: a compressed one is never unpacked
+            outgoing.append(("Accept-Encoding", "identity"))  # (a few KB can unpack to gigabytes)
+        outgoing.append(("Content-Length", str(len(body))))
+        answer = self._exchange(line, target, body, outgoing, started)
+        if answer.status is None and line.reused and line.stale:
+            # a kept connection the server had closed meanwhile: nothing was answered, so nothing was
+            # taken (RFC 9112 §9.3.1 lets a client retry then); once, on a new connection to a checked address
+            try:
+                line = self._checkout(target, fresh=True)
+            except UnsafeTarget as exc:
+                return Answer(None, int((time.monotonic() - started) * 1000), f"unsafe target: {exc}", b"")
+            answer = self._exchange(line, target, body, outgoing, started)
+        return answer
 
-        outgoing = httpx.Headers({name: value for name, value in headers.items() if name.lower() not in _OURS})
-        outgoing["Host"] = target.host_header
-        outgoing.setdefault("User-Agent", USER_AGENT)
-        # the body is kept as it came: asking for no compression keeps it readable, and a compressed one is
-        # never unpacked (a few KB can unpack to gigabytes)
-        outgoing.setdefault("Accept-Encoding", "identity")
-        extensions: dict[str, Any] = {"trace": line.trace}
-        if target.url.scheme == "https":
-            extensions["sni_hostname"] = target.host
-
+    def _exchange(self, line: _Line, target: _Target, body: bytes, outgoing: list[tuple[str, str]],
+                  started: float) -> Answer:
         reusable = False
         call = _WATCHDOG.watch(line, self.timeout)
         try:
-            request = line.client.build_request(
-                "POST", target.url.copy_with(host=str(line.address)), content=body, headers=outgoing,
-                timeout=httpx.Timeout(self.timeout), extensions=extensions,
-            )
             try:
-                response = line.client.send(request, stream=True, follow_redirects=False)
-            except (httpx.HTTPError, OSError) as exc:
-                return answer(None, _failure(exc, call.expired, self.timeout))
-            try:
-                received, reusable = _read_capped(response, self.max_response_bytes)
-            finally:
-                response.close()  # unread body left: httpcore closes the connection, it is never drained
-            return answer(response.status_code, None, received, response.headers)
+                line.http.putrequest("POST", target.url.raw_path.decode("ascii"), skip_host=True,
+                                     skip_accept_encoding=True)
+                for name, value in outgoing:
+                    line.http.putheader(name, value)
+                line.http.endheaders(body)
+                response = line.http.getresponse()
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                line.stale = isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError))
+                return Answer(None, int((time.monotonic() - started) * 1000),
+                              _failure(exc, call.expired, self.timeout), b"")
+            received, whole = _read_capped(response, self.max_response_bytes)
+            if call.expired:  # the socket was shut mid-answer: what was read may look whole, and is not
+                return Answer(None, int((time.monotonic() - started) * 1000),
+                              _failure(TimeoutError(), True, self.timeout), b"")
+            reusable = whole and not response.will_close
+            return Answer(response.status, int((time.monotonic() - started) * 1000), None, received,
+                          {name.lower(): value for name, value in response.getheaders()})
         finally:
             _WATCHDOG.release(call)
             if reusable and not call.expired:
@@ -327,13 +339,13 @@ class Pool:
             else:
                 line.close()
 
-    def _checkout(self, target: _Target) -> _Line:
+    def _checkout(self, target: _Target, *, fresh: bool = False) -> _Line:
         key = (target.url.scheme, target.host, target.port)
         now = time.monotonic()
         stale: list[_Line] = []
         line = None
         with self._lock:
-            kept = self._idle.get(key, [])
+            kept = self._idle.get(key, []) if not fresh else []
             while kept:
                 candidate = kept.pop()
                 if candidate.opened_at + self.refresh > now:
@@ -344,7 +356,10 @@ class Pool:
             old.close()
         if line is None:  # the first address: the resolver's preference
             address = _resolve(target, allow_private=self.allow_private)[0]
-            line = _Line(address, self._verify or _tls_context(), self.timeout)
+            tls = (self._verify or _tls_context(), target.host) if target.url.scheme == "https" else None
+            line = _Line(address, target.port, tls, self.timeout)
+        else:
+            line.reused = True
         return line
 
     def _checkin(self, target: _Target, line: _Line) -> None:
@@ -361,51 +376,62 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool,
 
 
 class _Line:
-    """One connection to a checked address: an httpx client of one connection, no proxy, no redirects.
-    The socket is taken from httpcore's "trace" request extension (event connection.connect_tcp.complete,
-    whose value is the network stream), for the watchdog."""
+    """One HTTP/1.1 connection to a checked address (``http.client``: no proxy, no redirects, no
+    cookies, and a tenth of a general client's cost a request, measured in bench/push.py). For https the
+    name, not the address, is the TLS server name (SNI, RFC 6066 §3) and what the certificate must
+    carry (RFC 6125)."""
 
-    def __init__(self, address: _IPAddress, verify: ssl.SSLContext, timeout: float) -> None:
+    def __init__(self, address: _IPAddress, port: int, tls: tuple[ssl.SSLContext, str] | None,
+                 timeout: float) -> None:
         self.address, self.opened_at = address, time.monotonic()
-        self.socket: socket.socket | None = None
-        self.client = httpx.Client(
-            verify=verify,
-            trust_env=False,  # no proxy, netrc or NO_PROXY from the environment between us and the checked IP
-            follow_redirects=False,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        )
-
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event == "connection.connect_tcp.complete":
-            self.socket = info["return_value"].get_extra_info("socket")
-            _WATCHDOG.connected(self)
+        self.socket: socket.socket | None = None  # for the watchdog, once connected
+        self.reused = self.stale = False
+        self.http = _Pinned(self, str(address), port, tls, timeout)
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()
 
 
-def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+class _Pinned(http.client.HTTPConnection):
+    def __init__(self, line: _Line, address: str, port: int, tls: tuple[ssl.SSLContext, str] | None,
+                 timeout: float) -> None:
+        super().__init__(address, port, timeout=timeout)
+        self._line, self._tls = line, tls
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._line.socket = sock
+        _WATCHDOG.connected(self._line)  # a deadline passed while connecting: shut at once
+        if self._tls is not None:
+            context, name = self._tls
+            sock = context.wrap_socket(sock, server_hostname=name)
+        self.sock = sock
+
+
+def _read_capped(response: http.client.HTTPResponse, limit: int) -> tuple[bytes, bool]:
     """Up to ``limit`` bytes of the body, and whether it was read to its end (then the connection may
     serve another request); a body cut short keeps what came (the status did come)."""
-    received = bytearray()
     try:
-        for chunk in response.iter_raw():
-            received += chunk
-            if len(received) > limit:
-                return bytes(received[:limit]), False
-    except (httpx.HTTPError, OSError):
-        return bytes(received[:limit]), False
-    return bytes(received), True
+        received = response.read(limit + 1)  # to the body's end (Content-Length or chunked) or limit + 1
+    except http.client.IncompleteRead as cut:
+        return cut.partial[:limit], False
+    except (OSError, http.client.HTTPException, ValueError):
+        return b"", False
+    if len(received) > limit:
+        return received[:limit], False
+    return received, response.isclosed()
 
 
 def _failure(exc: Exception, expired: bool, timeout: float) -> str:
-    if expired or isinstance(exc, httpx.TimeoutException):
+    if expired or isinstance(exc, TimeoutError):
         return f"timeout: no answer within {timeout:g} s"
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"connection failed: certificate not accepted: {exc.verify_message or exc}"
+    if isinstance(exc, ConnectionError | ssl.SSLError) and not isinstance(exc, ConnectionResetError | BrokenPipeError):
         return f"connection failed: {exc}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"bad answer: {exc}"
+    if isinstance(exc, http.client.HTTPException | ConnectionResetError | BrokenPipeError):
+        return f"bad answer: {exc!r}"
     return f"request failed: {exc}"
 
 
@@ -424,10 +450,10 @@ class _Call:
 
 
 class _Watchdog:
-    """Bounds every call's whole exchange. httpx's timeouts bound each socket operation, not their sum:
+    """Bounds every call's whole exchange. Socket timeouts bound each operation, not their sum:
     a server sending a byte of its headers every second would hold a worker as long as it likes. At the
     deadline the call's socket is shut down (shutdown, not close: it wakes a thread blocked reading it),
-    which ends whatever httpcore was waiting for. One thread for the process, woken by the nearest
+    which ends whatever http.client was waiting for. One thread for the process, woken by the nearest
     deadline (a timer thread a call would cost more than a kept-alive call itself)."""
 
     def __init__(self) -> None:
