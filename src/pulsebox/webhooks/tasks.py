@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from time import monotonic
 
-import orjson
 from standardwebhooks.webhooks import Webhook
 
 from pulsebox import outbound
@@ -77,16 +76,18 @@ def _prune(job: PumpContext, now: datetime) -> None:
 def _post(ctx: Context, webhook: dict) -> None:
     """Post the webhook's batches one after another while they are delivered (for at most
     ``SPELL``: then the thread goes back to the round, and other webhooks get their turn), keeping
-    its lease, over one kept-alive connection; a failure, or nothing left, ends the spell."""
+    its lease, over one kept-alive connection; a failure, or nothing left, ends the spell. Each
+    post's outcome and the next batch are one transaction."""
     try:
         until = monotonic() + SPELL
+        secret = service.unseal(ctx.settings, webhook["secret"])
+        signer = Webhook(secret) if secret else None
+        with ctx.db.transaction(write=False) as conn:  # a read: the mail pump keeps SQLite's write lock
+            batch = repository.pending(conn, webhook["id"], service.BATCH, webhook["batch_end"])
         with outbound.Pool(allow_private=ctx.settings.webhooks_allow_private, timeout=TIMEOUT) as pool:
-            while post_batch(ctx, pool, webhook):
+            while batch is not None:
+                batch = post_batch(ctx, pool, webhook, signer, batch, more=monotonic() < until)
                 webhook = {**webhook, "failures": 0, "batch_end": None}
-                if monotonic() >= until:  # the turn is over: the lease goes back (a failure or an
-                    with ctx.db.transaction() as conn:  # empty queue gave it back already)
-                        repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None)
-                    break
     except Exception:  # the lease runs out and another round tries again
         log.exception("webhook %s: post failed unexpectedly", webhook["id"])
     finally:
@@ -94,46 +95,48 @@ def _post(ctx: Context, webhook: dict) -> None:
         WAITING.set()  # the round may lease it (or another) again at once
 
 
-def post_batch(ctx: Context, pool: outbound.Pool, webhook: dict) -> bool | None:
-    """Post the webhook's next batch and record the answer; True if delivered (the lease is kept:
-    the caller posts the next one), None if nothing waited."""
+def post_batch(ctx: Context, pool: outbound.Pool, webhook: dict, signer: Webhook | None, batch: list,
+               *, more: bool) -> list | None:
+    """Post ``batch`` (the webhook's oldest waiting rows of events) and record the answer; the next
+    batch when this one was delivered and ``more`` are wanted (the lease kept), else None (the lease
+    given back). ``signer``: the webhook's secret, None when it cannot be unsealed (made under
+    another PULSEBOX_SECRET_KEY: posted unsigned). Rows waiting longer than ``KEEP_TRYING`` are
+    dropped first (asked only when the oldest is that old)."""
     now = utcnow()
-    with ctx.db.transaction(write=False) as conn:  # a read: the mail pump keeps SQLite's write lock
-        stale = repository.oldest_waiting(conn, webhook["id"]) or now
-        events = repository.pending(conn, webhook["id"], service.BATCH, webhook["batch_end"])
-    if stale < now - KEEP_TRYING or not events:
+    if not batch or batch[0]["created_at"] < now - KEEP_TRYING:
         with ctx.db.transaction() as conn:
             dropped = repository.drop_older(conn, webhook["id"], now - KEEP_TRYING)
             if dropped:
                 log.warning("webhook %s: %d rows of events dropped after %s of failures", webhook["id"], dropped,
                             KEEP_TRYING)
-            events = repository.pending(conn, webhook["id"], service.BATCH, webhook["batch_end"])
-            if not events:  # a retried batch that was dropped, or nothing left: start afresh
+            batch = repository.pending(conn, webhook["id"], service.BATCH, webhook["batch_end"])
+            if not batch:  # a retried batch that was dropped, or nothing left: start afresh
                 repository.set_values(conn, webhook["account_id"], webhook["id"], locked_until=None, batch_end=None)
                 return None
-    first, last = events[0]["id"], events[-1]["id"]
-    body = orjson.dumps([event for row in events for event in row["payload"]])
+    first, last = batch[0]["id"], batch[-1]["id"]
+    # one JSON array of every row's events: the rows' arrays joined without their brackets
+    body = b"[" + b",".join(row["payload"].strip()[1:-1].strip().encode() for row in batch) + b"]"
     message_id, stamp = f"msg_{webhook['id']}_{first}_{last}", datetime.now(UTC).replace(microsecond=0)
-    secret = service.unseal(ctx.settings, webhook["secret"])
     headers = {"content-type": "application/json", "webhook-id": message_id,
                "webhook-timestamp": str(int(stamp.timestamp()))}
-    if secret:
-        headers["webhook-signature"] = Webhook(secret).sign(message_id, stamp, body.decode())
+    if signer is not None:
+        headers["webhook-signature"] = signer.sign(message_id, stamp, body.decode())
     answer = pool.post(webhook["url"], body, headers)
     error = answer.error or (None if answer.ok else f"HTTP {answer.status}")
     done = utcnow()
     with ctx.db.transaction() as conn:
         repository.log_attempt(conn, {"webhook_id": webhook["id"], "at": done,
-                                      "events": sum(e["events"] for e in events), "status_code": answer.status,
+                                      "events": sum(e["events"] for e in batch), "status_code": answer.status,
                                       "latency_ms": answer.latency_ms, "error": error[:500] if error else None,
                                       "delivered": answer.ok})
-        if answer.ok:
-            repository.mark_events(conn, [e["id"] for e in events], "delivered")
-            repository.after_post(conn, webhook["id"], failures=0, last_error=None, batch_end=None,
-                                  locked_until=done + LEASE, next_attempt_at=done)
-        else:
+        if not answer.ok:
             failures = webhook["failures"] + 1
             wait = min(LAST_RETRY, FIRST_RETRY * 2 ** min(failures - 1, 20))
             repository.after_post(conn, webhook["id"], failures=failures, last_error=error[:500] if error else None,
                                   batch_end=last, locked_until=None, next_attempt_at=done + timedelta(seconds=wait))
-    return answer.ok
+            return None
+        repository.mark_events(conn, [e["id"] for e in batch], "delivered")
+        following = repository.pending(conn, webhook["id"], service.BATCH, None) if more else []
+        repository.after_post(conn, webhook["id"], failures=0, last_error=None, batch_end=None,
+                              locked_until=done + LEASE if following else None, next_attempt_at=done)
+    return following or None
