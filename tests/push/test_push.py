@@ -295,3 +295,17 @@ def test_subscribe_refuses_what_is_not_a_subscription(web, ctx):
         preflight = strict.options("/push/subscribe", headers={"Origin": SITE, "Access-Control-Request-Method": "POST"})
         assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
     assert web.get(f"/push/websites/{site['id']}/subscriptions/total").json == {"total": 0}
+
+
+def test_without_the_setting_an_http_endpoint_is_not_posted_to(web, push_ctx, ctx, service):
+    """Subscribed while the operator allowed private endpoints; the setting was turned off since."""
+    site = add_site(web)
+    subscribe(web, site, service.subscribe())
+    task_id = create(web, site)
+    strict = Context(settings=dataclasses.replace(push_ctx.settings, push_allow_private=False), db=ctx.db,
+                     limiter=ctx.limiter)
+    assert run_pumps(strict) == 1
+    assert service.attempts == {} and web.get(f"/push/tasks/{task_id}").json["send"] == "0"
+    with ctx.db.transaction(write=False) as conn:
+        [(status, error)] = conn.execute(select(PushSend.status, PushSend.error).where(PushSend.task_id == task_id))
+    assert status == "failed" and "https" in error

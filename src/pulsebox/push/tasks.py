@@ -93,6 +93,9 @@ def send_due(job: PumpContext) -> int:
         if task is None or subscription is None or subscription["status"] != schemas.ACTIVE:
             outcomes.append(_outcome(send, "failed", now, error="the subscriber is not active"))
             continue
+        if not settings.push_allow_private and not subscription["endpoint"].startswith("https://"):
+            outcomes.append(_outcome(send, "failed", now, error="the endpoint is not https"))  # allowed once, not now
+            continue
         if now > task["send_date"] + timedelta(seconds=task["stretch_time"] + task["ttl"]):
             outcomes.append(_outcome(send, "expired", now, error="not sent within the task's TTL"))
             continue
