@@ -36,8 +36,8 @@ from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import HIGH_LIMITS, checked, descendants, free_port, log, request  # noqa: E402
-from smtp import HTML, pulsebox, setup, teardown  # noqa: E402
+from run import HIGH_LIMITS, checked, descendants, free_port, log  # noqa: E402
+from smtp import HTML, access_token, pulsebox, setup, start_serve, teardown  # noqa: E402
 
 BODY = HTML.replace("Your order {{number}}", "Hello {{name}}, your order {{number}}")
 
@@ -108,20 +108,9 @@ def main() -> None:
         account = json.loads(pulsebox(env, "accounts", "create", "bench", "--rate-limits", HIGH_LIMITS,
                                       "--email-quota", str(10 * args.recipients), "--max-subscribers",
                                       str(10 * args.recipients)).strip().splitlines()[-1])
-        server_log = (data_dir / "server.log").open("w")
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "pulsebox", "serve", "--port", str(port)], env=env, stdout=server_log,
-            stderr=subprocess.STDOUT, start_new_session=True))
+        processes.append(start_serve(env, data_dir, port))
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if request("GET", base + "/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        token = checked("POST", base + "/oauth/access_token", {
-            "grant_type": "client_credentials", "client_id": account["client_id"],
-            "client_secret": account["client_secret"]})["access_token"]
+        token = access_token(base, account)
         book = checked("POST", base + "/addressbooks", {"bookName": "bench"}, token)["id"]
         if receiver:
             checked("POST", base + "/v2/email-service/webhook", {"url": receiver.url, "actions": ["delivered", "open"]},

@@ -54,7 +54,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import HIGH_LIMITS, PgDatabase, checked, descendants, free_port, log, request, system_busy_seconds  # noqa: E402
+from campaign import rss_kb  # noqa: E402
+from run import (HIGH_LIMITS, PgDatabase, checked, cpu_seconds, descendants, free_port, log, request,  # noqa: E402
+                 system_busy_seconds)
+from smtp import access_token, pulsebox, start_serve  # noqa: E402
 
 SITE = "https://shop.example.com"
 TITLE, BODY = "Summer sale", "Half price on everything until Sunday: come and see what is new in the shop."
@@ -286,25 +289,6 @@ def start_push_service(args: argparse.Namespace, data_dir: Path) -> tuple[subpro
 
 # ---------------------------------------------------------------- measuring processes
 
-def rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process, all its threads."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def labelled(roots: list[tuple[str, int]]) -> dict[int, str]:
     """Every Pulsebox process by pid: ``serve`` (granian's supervisor), ``serve/app`` (the server
     process it started, with the worker thread), ``worker1``, ..."""
@@ -317,14 +301,6 @@ def labelled(roots: list[tuple[str, int]]) -> dict[int, str]:
 
 
 # ---------------------------------------------------------------- the run
-
-def pulsebox(env: dict, *argv: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "pulsebox", *argv], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-    if done.returncode:
-        raise SystemExit(f"pulsebox {' '.join(argv)} failed:\n{done.stderr}")
-    return done.stdout
-
 
 def add_subscribers(args: argparse.Namespace, base: str, endpoint_base: str, site: dict, engine) -> None:  # noqa: ANN001
     """The first ``--via-route`` through ``POST /push/subscribe``; the rest straight into the table,
@@ -414,19 +390,9 @@ def main() -> None:
         pulsebox(env, "migrate")
         account = json.loads(pulsebox(env, "accounts", "create", "bench", "--rate-limits", HIGH_LIMITS)
                              .strip().splitlines()[-1])
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "pulsebox", "serve", "--port", str(port)], env=env,
-            stdout=(data_dir / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+        processes.append(start_serve(env, data_dir, port))
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if request("GET", base + "/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        token = checked("POST", base + "/oauth/access_token", {
-            "grant_type": "client_credentials", "client_id": account["client_id"],
-            "client_secret": account["client_secret"]})["access_token"]
+        token = access_token(base, account)
         site = checked("POST", base + "/push/websites", {"url": SITE}, token)
         started = time.monotonic()
         add_subscribers(args, base, service_url, site, engine)
@@ -458,9 +424,9 @@ def main() -> None:
             stats_line.request("GET", "/stats")
             return json.loads(stats_line.getresponse().read())
 
-        cpu_before = {pid: cpu_seconds(pid) for pid in names}
-        service_before, busy_before = cpu_seconds(service.pid), system_busy_seconds()
-        pg_before = {pid: cpu_seconds(pid) for pid in pg.backend_pids()} if pg else {}
+        cpu_before = {pid: cpu_seconds([pid]) for pid in names}
+        service_before, busy_before = cpu_seconds([service.pid]), system_busy_seconds()
+        pg_before = {pid: cpu_seconds([pid]) for pid in pg.backend_pids()} if pg else {}
         peaks: dict[int, int] = {}
         peak_total, asked, task = 0, 0.0, None
         started = time.monotonic()
@@ -490,10 +456,10 @@ def main() -> None:
                 raise SystemExit(f"not finished after {args.max_seconds} s: {task}, push service {counted}")
             time.sleep(0.05)
         elapsed = time.monotonic() - started
-        used = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in names}
-        service_cpu = cpu_seconds(service.pid) - service_before
+        used = {pid: cpu_seconds([pid]) - cpu_before[pid] for pid in names}
+        service_cpu = cpu_seconds([service.pid]) - service_before
         # PostgreSQL's backends (on these two cores too); one opened during the run counts whole
-        pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pg.backend_pids()) if pg else 0.0
+        pg_cpu = sum(cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in pg.backend_pids()) if pg else 0.0
         other_cpu = system_busy_seconds() - busy_before - sum(used.values()) - service_cpu - pg_cpu
         stats = service_stats()
         with engine.connect() as conn:

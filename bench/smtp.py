@@ -102,6 +102,27 @@ def pulsebox(env: dict, *argv: str) -> str:
     return done.stdout
 
 
+def start_serve(env: dict, data_dir: Path, port: int, *role: str) -> subprocess.Popen:
+    """``pulsebox serve`` (``role``: e.g. ``--role api``) in a process group of its own, its output in
+    ``server.log``, answering ``/healthz`` before this returns."""
+    server = subprocess.Popen([sys.executable, "-m", "pulsebox", "serve", *role, "--port", str(port)], env=env,
+                              stdout=(data_dir / "server.log").open("w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    for _ in range(300):
+        try:
+            if request("GET", f"http://127.0.0.1:{port}/healthz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    return server
+
+
+def access_token(base: str, account: dict) -> str:
+    return checked("POST", base + "/oauth/access_token", {
+        "grant_type": "client_credentials", "client_id": account["client_id"],
+        "client_secret": account["client_secret"]})["access_token"]
+
+
 def counts(engine) -> dict[str, int]:  # noqa: ANN001
     with engine.connect() as conn:
         return dict(conn.execute(text("SELECT status, count(*) FROM deliveries GROUP BY status")).all())
@@ -127,19 +148,9 @@ def main() -> None:
         pulsebox(env, "migrate")
         account = json.loads(pulsebox(env, "accounts", "create", "bench", "--rate-limits", HIGH_LIMITS)
                              .strip().splitlines()[-1])
-        server_log = (data_dir / "server.log").open("w")
-        server = subprocess.Popen([sys.executable, "-m", "pulsebox", "serve", "--role", "api", "--port", str(port)],
-                                  env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = start_serve(env, data_dir, port, "--role", "api")
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if request("GET", base + "/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        token = checked("POST", base + "/oauth/access_token", {
-            "grant_type": "client_credentials", "client_id": account["client_id"],
-            "client_secret": account["client_secret"]})["access_token"]
+        token = access_token(base, account)
         body = json.dumps({"email": {
             "subject": "Your order {{number}}", "from": {"name": "Shop", "email": "shop@example.com"},
             "to": [{"name": "Ann", "email": "ann@example.com"}], "variables": {"number": 1042},
