@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .e2e_helpers import Account, Api, LiveServer, spawn_serve, stop_server, unique
+from .e2e_helpers import BACKENDS, Account, Api, LiveServer, own_database, spawn_serve, stop_server, unique
 
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -105,3 +105,20 @@ def _bounded_test_time(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """A database of the test's own on each backend ``PULSEBOX_TEST_BACKENDS`` names (None: SQLite in
+    the server's data folder), for tests that start (and kill) servers of their own."""
+    with own_database(request.param) as url:
+        yield url
+
+
+@pytest.fixture
+def servers() -> Iterator[list[LiveServer]]:
+    """Every server a test starts; whatever still runs at the end is stopped."""
+    started: list[LiveServer] = []
+    yield started
+    for server in started:
+        stop_server(server)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -34,17 +33,14 @@ import pytest
 from smtp_servers import Recorder
 
 from .e2e_helpers import (
-    BACKENDS,
     Account,
     LiveServer,
     SmtpSink,
     b64,
     kill_server,
-    own_database,
     poll,
     serve_env,
     spawn_serve,
-    stop_server,
     unique,
 )
 
@@ -75,21 +71,6 @@ class StallFirstData(Recorder):
         self.data_started.set()
         await asyncio.sleep(STALL)
         return "451 4.3.0 Stalled on purpose"
-
-
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    with own_database(request.param) as url:
-        yield url
-
-
-@pytest.fixture
-def servers() -> Iterator[list[LiveServer]]:
-    """Every server a test starts; whatever still runs at the end is stopped."""
-    started: list[LiveServer] = []
-    yield started
-    for server in started:
-        stop_server(server)
 
 
 def send_one(server: LiveServer, to: str, tag: str, account: Account | None = None) -> tuple[str, Account]:

@@ -54,15 +54,12 @@ from pulsebox.models import PushSend, PushSubscription, PushTask, utcnow
 from pulsebox.push import service as push_service_rules
 
 from .e2e_helpers import (
-    BACKENDS,
     Api,
     LiveServer,
     kill_server,
-    own_database,
     poll,
     serve_env,
     spawn_serve,
-    stop_server,
     unique,
 )
 
@@ -119,21 +116,6 @@ class StallingPushService(PushService):
     def accepted(self) -> list[Received]:
         with self._lock:
             return list(self.received)
-
-
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    with own_database(request.param) as url:
-        yield url
-
-
-@pytest.fixture
-def servers() -> Iterator[list[LiveServer]]:
-    """Every server a test starts; whatever still runs at the end is stopped."""
-    started: list[LiveServer] = []
-    yield started
-    for server in started:
-        stop_server(server)
 
 
 @pytest.fixture

@@ -525,12 +525,6 @@ def test_a_receiver_failing_twice_gets_the_batch_later_once_in_order_and_the_log
 # ------------------------------------------------------------------------------------------------ #
 
 
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    with own_database(request.param) as url:
-        yield url
-
-
 def test_events_waiting_when_the_server_is_killed_arrive_after_the_restart(
         tmp_path: Path, database: str | None, receiver: Receiver):
     path = "/crash"
