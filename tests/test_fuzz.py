@@ -385,7 +385,8 @@ def seed(api: Api, ctx) -> World:  # noqa: ANN001
                                links.sign(key, links.OPEN, delivery)],
                 "/t/w": [links.sign(key, links.WEB_VERSION, w.campaign), links.sign(key, links.OPEN, w.campaign)],
                 "/t/ps": [links.push_urls("", key, 1)[0].rpartition("/")[2], links.sign(key, links.OPEN, delivery)],
-                "/t/pc": [links.push_urls("", key, 1)[1](i).rpartition("/")[2] for i in (0, 1, 99)]}
+                "/t/pc": [links.push_urls("", key, 1)[1](i).rpartition("/")[2] for i in (0, 1, 99)],
+                "/t/pp": [links.sign(key, links.PUSH_PICTURE, 1), links.sign(key, links.OPEN, 1)]}
     return w
 
 

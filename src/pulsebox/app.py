@@ -168,6 +168,7 @@ ROUTES = [
     Route("/push/sdk/{appkey}.js", tracking.push_snippet, methods=["GET"]),
     Route("/t/ps/{token}", tracking.push_shown, methods=["POST"]),
     Route("/t/pc/{token}", tracking.push_click, methods=["GET"]),
+    Route("/t/pp/{token}", tracking.push_picture, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),
     Route("/t/c/{token}", tracking.click, methods=["GET"]),

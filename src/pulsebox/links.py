@@ -32,6 +32,7 @@ BOUNCE = "bounce"
 WEB_VERSION = "web"
 PUSH_SHOWN = "push-shown"
 PUSH_CLICK = "push-click"
+PUSH_PICTURE = "push-picture"
 
 # public paths (the route table in app.py mounts the tracking endpoints on these)
 OPEN_PATH = "/t/o/"
@@ -41,6 +42,7 @@ CONFIRM_PATH = "/t/confirm/"
 WEB_VERSION_PATH = "/t/w/"
 PUSH_SHOWN_PATH = "/t/ps/"
 PUSH_CLICK_PATH = "/t/pc/"
+PUSH_PICTURE_PATH = "/t/pp/"
 
 _TOKEN = re.compile(r"(?:[0-9a-f]{1,16}\.){1,3}[0-9a-f]{%d}" % SIGNATURE_HEX)
 
@@ -123,6 +125,11 @@ def push_urls(base: str, key: bytes, send_id: int) -> tuple[str, Callable[[int],
     the send and a target index, never a URL (the link comes from the stored task: no open redirect)."""
     prefix, signature = f"{base}{PUSH_CLICK_PATH}{send_id:x}.", _signature(key, PUSH_CLICK, (send_id,))
     return f"{base}{PUSH_SHOWN_PATH}{sign(key, PUSH_SHOWN, send_id)}", lambda index: f"{prefix}{index:x}.{signature}"
+
+
+def push_picture_url(base: str, key: bytes, picture_id: int) -> str:
+    """An icon or image uploaded with a push task (signed: ids cannot be walked)."""
+    return f"{base}{PUSH_PICTURE_PATH}{sign(key, PUSH_PICTURE, picture_id)}"
 
 
 def verify_push_click(key: bytes, token: str) -> tuple[int, int] | None:

@@ -459,7 +459,10 @@ ROUTES: dict[str, dict] = {
                       "link": S, "filter_lang": S, "filter_browser": S, "filter_region": {},
                       "filter_url": {"description": "{type: direct|include|exclude, search} (or its JSON)"},
                       "filter": {"description": "{variable_name, operator, conditions} (or its JSON)"},
-                      "send_date": STAMP, "stretch_time": I, "icon": S, "image": S,
+                      "send_date": STAMP, "stretch_time": I,
+                      "icon": {"description": "a URL, or an upload {name, data: base64 of a JPG, PNG or GIF "
+                               "of at most 200 KB} (or its JSON), served by Pulsebox"},
+                      "image": {"description": "as icon"},
                       "buttons": {"description": "at most 2 {text, link} (or their JSON)"}},
                      ["title", "website_id", "body", "ttl"]),
         "ok": obj({"result": {"const": True}, "id": I}, ["result", "id"])},
@@ -516,6 +519,9 @@ ROUTES: dict[str, dict] = {
                                   "summary": "A website's snippet script", "content": {"text/javascript": {"schema": S}}},
     "POST /t/ps/{token}": {"tag": "Public links", "ours": True, "plain": True, "status": "204",
                            "summary": "A service worker reports a push shown (its `delivered`)"},
+    "GET /t/pp/{token}": {"tag": "Public links", "ours": True, "plain": True,
+                          "summary": "An icon or image uploaded with a push campaign",
+                          "content": {"image/png": {}, "image/jpeg": {}, "image/gif": {}}},
     "GET /t/pc/{token}": {"tag": "Public links", "ours": True, "plain": True, "status": "302",
                           "summary": "A push notification's click (or a button's): counted, then redirected"},
     # ---- public links (ours)

@@ -4,6 +4,7 @@ VAPID signature against the website's key and decrypts every payload with the su
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -309,3 +310,31 @@ def test_without_the_setting_an_http_endpoint_is_not_posted_to(web, push_ctx, ct
     with ctx.db.transaction(write=False) as conn:
         [(status, error)] = conn.execute(select(PushSend.status, PushSend.error).where(PushSend.task_id == task_id))
     assert status == "failed" and "https" in error
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")  # 1x1
+
+
+def test_uploaded_icon_and_image_are_served_at_signed_links(web, push_ctx, service):
+    """SendPulse's upload form {name, data} (pysendpulse and the n8n node send it as a JSON string)."""
+    site = add_site(web)
+    subscribe(web, site, service.subscribe())
+    upload = {"name": "logo.png", "data": base64.b64encode(PNG).decode()}
+    create(web, site, icon=json.dumps(upload), image={**upload, "data": "data:image/png;base64," + upload["data"]})
+    run_pumps(push_ctx)
+    message = json.loads(service.wait_for(1)[0].payload)
+    base = push_ctx.settings.public_url
+    for url in (message["icon"], message["image"]):
+        assert url.startswith(f"{base}/t/pp/")
+        served = web.client.get(url.removeprefix(base))
+        assert served.status_code == 200 and served.content == PNG
+        assert served.headers["content-type"] == "image/png" and served.headers["x-content-type-options"] == "nosniff"
+    assert message["icon"] != message["image"]
+    assert web.client.get(message["icon"].removeprefix(base)[:-3] + "000").status_code == 404  # forged
+    for bad in ({"name": "x.svg", "data": base64.b64encode(b"<svg onload=alert(1)>").decode()},
+                {"name": "big.png", "data": base64.b64encode(PNG + b"\0" * 210_000).decode()},
+                {"name": "x.png", "data": "not base64!"}):
+        answer = web.post("/push/tasks", json={"title": "t", "website_id": site["id"], "body": "b", "ttl": 60,
+                                               "icon": bad})
+        assert answer.status == 400 and answer.error_code == 8, answer.json

@@ -6,7 +6,7 @@ from pulsebox.models.blacklist import BlacklistEntry
 from pulsebox.models.books import Book, Contact, Segment, Variable
 from pulsebox.models.campaigns import Campaign
 from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomain, SmtpUnsubscribe, TrackingEvent
-from pulsebox.models.push import PushSend, PushSubscription, PushTask, PushVariable, PushWebsite
+from pulsebox.models.push import PushPicture, PushSend, PushSubscription, PushTask, PushVariable, PushWebsite
 from pulsebox.models.senders import Sender
 from pulsebox.models.templates import Template
 from pulsebox.models.webhooks import Webhook, WebhookAttempt, WebhookEvent
@@ -14,5 +14,5 @@ from pulsebox.models.webhooks import Webhook, WebhookAttempt, WebhookEvent
 metadata = Base.metadata
 
 __all__ = ["AccessToken", "Account", "BlacklistEntry", "Book", "Bounce", "Campaign", "Contact", "Delivery", "LedgerEntry",
-           "OutboxMessage", "PushSend", "PushSubscription", "PushTask", "PushVariable", "PushWebsite", "Segment", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "Variable",
+           "OutboxMessage", "PushPicture", "PushSend", "PushSubscription", "PushTask", "PushVariable", "PushWebsite", "Segment", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "Variable",
            "Webhook", "WebhookAttempt", "WebhookEvent", "metadata", "utcnow"]

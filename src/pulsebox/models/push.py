@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pulsebox.models.base import Base, utcnow
@@ -113,3 +114,17 @@ class PushSend(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)  # the service worker reported it shown
     clicked_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(String(500))
+
+
+class PushPicture(Base):
+    """An icon or image uploaded with a push task (SendPulse's ``{name, data}``): a notification names
+    pictures by URL, so Pulsebox serves these at a signed public link."""
+
+    __tablename__ = "push_pictures"
+    __table_args__ = (Index("ix_push_pictures_task", "task_id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("push_tasks.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(20))
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -10,13 +10,14 @@ from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.bulk import Bulk
 from pulsebox.db.insert import InsertNew
-from pulsebox.models import PushSend, PushSubscription, PushTask, PushVariable, PushWebsite
+from pulsebox.models import PushPicture, PushSend, PushSubscription, PushTask, PushVariable, PushWebsite
 
 W = PushWebsite.__table__
 V = PushVariable.__table__
 S = PushSubscription.__table__
 T = PushTask.__table__
 P = PushSend.__table__
+PP = PushPicture.__table__
 
 _INSERT_SENDS = Bulk(insert(P).values(task_id=bindparam("task_id"), subscription_id=bindparam("subscription_id"),
                                       status="queued", due_at=bindparam("due_at"), attempts=0))
@@ -130,6 +131,14 @@ def count_active(conn: Connection, website_id: int) -> int:
 
 def insert_task(conn: Connection, values: dict) -> int:
     return conn.execute(insert(T).returning(T.c.id), values).scalar_one()
+
+
+def insert_picture(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(PP).returning(PP.c.id), values).scalar_one()
+
+
+def picture(conn: Connection, picture_id: int) -> RowMapping | None:
+    return conn.execute(select(PP.c.content_type, PP.c.data).where(PP.c.id == picture_id)).mappings().first()
 
 
 def tasks(conn: Connection, account_id: int, limit: int, offset: int, website_id: int | None,

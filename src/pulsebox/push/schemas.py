@@ -11,6 +11,7 @@ where SendPulse's own examples quote them: a task's ``send`` count and a website
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -88,8 +89,8 @@ class TaskRequest:
     body: str
     ttl: int
     link: str | None = None
-    icon: str | None = None
-    image: str | None = None
+    icon: str | Picture | None = None  # a URL, or a picture uploaded with the task (served by Pulsebox)
+    image: str | Picture | None = None
     buttons: tuple[dict, ...] = ()
     filters: dict = field(default_factory=dict)  # lang, browser, region, url, filter: what to_json keeps
     send_date: datetime | None = None
@@ -104,12 +105,38 @@ def _comma_list(value: object, what: str) -> list[str]:
     return items
 
 
-def _picture(value: object, what: str) -> str | None:
+@dataclass(frozen=True)
+class Picture:
+    """An icon or image uploaded as SendPulse's ``{name, data}`` (data: base64 of a JPG, PNG or GIF)."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+MAX_PICTURE = 200 * 1024  # bytes (SendPulse's limit for an image)
+_PICTURE_TYPES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+                  (b"GIF89a", "image/gif"))
+
+
+def _picture(value: object, what: str) -> str | Picture | None:
     if value in (None, "", {}):
         return None
-    if isinstance(value, dict):  # SendPulse's upload form {name, data}: a URL is what a push carries
-        raise invalid(f"{what} must be an http(s) URL of the picture (an uploaded {{name, data}} is not stored)")
-    return http_url(value, what)
+    if not isinstance(value, dict):
+        return http_url(value, what)
+    raw = as_text(value.get("data")) or ""
+    if raw.startswith("data:"):  # a data URL: its base64 part
+        raw = raw.partition(",")[2]
+    if not raw or len(raw) > MAX_PICTURE * 4 // 3 + 8:
+        raise invalid(f"{what}: data must be base64 of a picture of at most 200 KB")
+    try:
+        data = base64.b64decode("".join(raw.split()), validate=True)
+    except ValueError:
+        raise invalid(f"{what}: data is not valid base64") from None
+    kind = next((t for magic, t in _PICTURE_TYPES if data.startswith(magic)), None)
+    if kind is None or len(data) > MAX_PICTURE:
+        raise invalid(f"{what}: a JPG, PNG or GIF of at most 200 KB")
+    return Picture(name=(as_text(value.get("name")) or what)[:255], content_type=kind, data=data)
 
 
 def _buttons(value: object) -> tuple[dict, ...]:

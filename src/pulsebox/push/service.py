@@ -190,8 +190,12 @@ def create_task(conn: Connection, settings: Settings, account_id: int, request: 
         raise schemas.not_found("Website")
     website = dict(found)
     now = utcnow().replace(microsecond=0)
+    # an uploaded picture's link is made once the picture has its id: the longest such link counts here
+    longest = links.push_picture_url(settings.public_url, settings.signing_key, 2**40)
     task = {"account_id": account_id, "website_id": website["id"], "title": request.title, "body": request.body,
-            "link": request.link or website["url"], "ttl": request.ttl, "icon": request.icon, "image": request.image,
+            "link": request.link or website["url"], "ttl": request.ttl,
+            "icon": longest if isinstance(request.icon, schemas.Picture) else request.icon,
+            "image": longest if isinstance(request.image, schemas.Picture) else request.image,
             "buttons": list(request.buttons), "filters": request.filters, "send_date": request.send_date or now,
             "stretch_time": settings.push_stretch_time if request.stretch_time is None else request.stretch_time,
             "status": schemas.WAITING, "created_at": now, "cursor": 0, "copied": 0, "planned": 0,
@@ -206,6 +210,15 @@ def create_task(conn: Connection, settings: Settings, account_id: int, request: 
         raise ApiError(711, f"You should wait for {minutes} minutes before creating a new push campaign "
                             "for the same website")
     task_id = repository.insert_task(conn, task)
+    pictures = {}
+    for kind in ("icon", "image"):
+        upload = getattr(request, kind)
+        if isinstance(upload, schemas.Picture):  # stored with the task, served at a signed public link
+            picture_id = repository.insert_picture(conn, {"task_id": task_id, "name": upload.name,
+                                                          "content_type": upload.content_type, "data": upload.data})
+            pictures[kind] = links.push_picture_url(settings.public_url, settings.signing_key, picture_id)
+    if pictures:
+        repository.set_task(conn, task_id, **pictures)
     repository.set_last_task(conn, website["id"], now)
     wake_after_commit(conn)
     return task_id
@@ -280,7 +293,12 @@ def finish(conn: Connection, task_ids: Iterable[int]) -> None:
     repository.finish_tasks(conn, task_ids, utcnow().replace(microsecond=0))
 
 
-# ---- what browsers report ----
+# ---- what browsers report, and what they load ----
+
+def picture(conn: Connection, picture_id: int) -> dict | None:
+    found = repository.picture(conn, picture_id)
+    return dict(found) if found is not None else None
+
 
 def record_shown(conn: Connection, send_id: int) -> bool:
     return repository.mark_send(conn, send_id, "delivered_at", utcnow()) is not None

@@ -288,6 +288,20 @@ async def push_shown(request: Request) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
+# a picture uploaded with a push task: shown by browsers' notification UIs, never run as a document
+PICTURE_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff",
+                   "Content-Security-Policy": "default-src 'none'; sandbox", **CORS}
+
+
+async def push_picture(request: Request) -> Response:
+    ctx = _ctx(request)
+    with ctx.db.transaction(write=False) as conn:
+        found = service.push_picture(conn, ctx.settings.signing_key, request.path_params["token"])
+    if found is None:
+        return _not_found_json()
+    return Response(found["data"], media_type=found["content_type"], headers=PICTURE_HEADERS)
+
+
 async def push_click(request: Request) -> Response:
     ctx = _ctx(request)
     token = request.path_params["token"]

@@ -180,5 +180,10 @@ def push_click(conn: Connection, key: bytes, token: str) -> str:
     return url
 
 
+def push_picture(conn: Connection, key: bytes, token: str) -> dict | None:
+    ids = _ids(key, links.PUSH_PICTURE, token, 1)
+    return push.picture(conn, ids[0]) if ids else None
+
+
 def push_subscribe(conn: Connection, settings: Settings, params: dict, ip: str) -> int:
     return push.subscribe(conn, settings, push_schemas.subscribe_request(params), country(ip) if ip else "")
