@@ -5,30 +5,22 @@ address and User-Agent. Writes run in the API's write thread pool (``api.WRITERS
 the database pool) inside one transaction; the unsubscribe page's read runs on the event loop
 like every API read. A HEAD request (link checkers) is answered like a GET but records nothing.
 
-Rate limits (``PULSEBOX_PUBLIC_RATE_LIMITS``) count per client address (an IPv6 address by its
-/64), separately for the pixel, the click redirect and the pages (unsubscribe, confirmation), in
-the shared Redis limiter when there is one, else in a bounded in-memory one. Over its limit a
-client still gets the pixel and still reaches the link (a person must), but nothing is recorded;
-the pages answer 429. A client whose address is unknown (not an IP: a Unix socket) is not limited:
-it would be everyone at once.
+Rate limits (``PULSEBOX_PUBLIC_RATE_LIMITS``, ``browser.over_limit``) count per client address,
+separately for the pixel, the click redirect and the pages (unsubscribe, confirmation). Over its
+limit a client still gets the pixel and still reaches the link (a person must), but nothing is
+recorded; the pages answer 429.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
 
 import orjson
-from anyio import to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from pulsebox import links, ratelimit
-from pulsebox.api import READERS, WRITERS, error_response, json_response
-from pulsebox.clientinfo import client_ip, counted_as, networks
-from pulsebox.context import Context
+from pulsebox import browser, links
+from pulsebox.api import error_response, json_response
 from pulsebox.errors import NOT_FOUND, ApiError
 from pulsebox.push import service as push
 from pulsebox.tracking import pages, service
@@ -46,48 +38,6 @@ MAX_FORM = 4096  # an unsubscribe POST carries "List-Unsubscribe=One-Click"; not
 OPENS, CLICKS, PAGES = "open", "click", "page"
 
 
-def _ctx(request: Request) -> Context:
-    return request.app.state.ctx
-
-
-async def _write(ctx: Context, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    def run() -> Any:
-        with ctx.db.transaction() as conn:
-            return work(conn, *args, **kwargs)
-
-    return await to_thread.run_sync(run, limiter=WRITERS)
-
-
-def _client(request: Request) -> tuple[str, str]:
-    peer = request.client.host if request.client else ""
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))  # proxies may add a line of their own
-    trusted = networks(_ctx(request).settings.trusted_proxies)
-    return client_ip(peer, forwarded or None, trusted), request.headers.get("user-agent", "")
-
-
-@lru_cache(maxsize=4)
-def _rules(spec: str) -> tuple[ratelimit.Rule, ...]:
-    return () if spec.strip().lower() == "off" else ratelimit.parse(spec)
-
-
-async def _over_limit(ctx: Context, bucket: str, ip: str) -> ApiError | None:
-    """Count a request of ``ip`` in ``bucket``; the limit's error if it is over, else None."""
-    rules = _rules(ctx.settings.public_rate_limits)
-    if not rules or not ip:
-        return None
-    limiter, key = ctx.public_limiter, f"t:{bucket}:{counted_as(ip)}"
-    try:
-        if limiter.blocking:  # Redis: never wait for it on the loop
-            await to_thread.run_sync(limiter.hit, key, rules, limiter=READERS)
-        else:
-            limiter.hit(key, rules)
-    except ApiError as error:
-        return error
-    except Exception:  # noqa: BLE001 - Redis unreachable: serve unlimited rather than fail a recipient
-        log.warning("public rate limit not checked", exc_info=True)
-    return None
-
-
 def _too_many(error: ApiError) -> HTMLResponse:
     retry = error.extra.get("retry_after", 1)
     return HTMLResponse(pages.too_many(), status_code=429, headers={**PAGE_HEADERS, "Retry-After": str(retry)})
@@ -102,31 +52,31 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
 
 
 async def open_pixel(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     delivery_id = service.delivery_id(ctx.settings.signing_key, links.OPEN, request.path_params["token"])
     if delivery_id is None:
         return _not_found_json()
     if request.method != "HEAD":
-        ip, user_agent = _client(request)
-        if await _over_limit(ctx, OPENS, ip):
+        ip, user_agent = browser.client(request)
+        if await browser.over_limit(ctx, OPENS, ip):
             return Response(PIXEL, media_type="image/gif", headers=NO_STORE)  # a mail client sees no error
         try:
-            await _write(ctx, service.record_open, delivery_id, ip, user_agent)
+            await browser.write(ctx, service.record_open, delivery_id, ip, user_agent)
         except Exception:  # noqa: BLE001 - the image is served even if the event is lost
             log.exception("could not record an open of delivery %s", delivery_id)
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
 async def click(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     ids = service.click_ids(ctx.settings.signing_key, request.path_params["token"])
     if ids is None:
         return _not_found_json()
-    ip, user_agent = _client(request)
-    record = request.method != "HEAD" and not await _over_limit(ctx, CLICKS, ip)
+    ip, user_agent = browser.client(request)
+    record = request.method != "HEAD" and not await browser.over_limit(ctx, CLICKS, ip)
     try:
         if record:
-            url = await _write(ctx, service.click, *ids, ip, user_agent)
+            url = await browser.write(ctx, service.click, *ids, ip, user_agent)
         else:  # a link checker, or a client over its limit: it still gets to the link, records nothing
             with ctx.db.transaction(write=False) as conn:
                 url = service.click(conn, *ids, ip, user_agent, record=False)
@@ -136,11 +86,11 @@ async def click(request: Request) -> Response:
 
 
 async def unsubscribe_page(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     delivery_id = service.delivery_id(ctx.settings.signing_key, links.UNSUBSCRIBE, request.path_params["token"])
     if delivery_id is None:
         return _page(pages.not_found(), 404)
-    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+    if limited := await browser.over_limit(ctx, PAGES, browser.client(request)[0]):
         return _too_many(limited)
     with ctx.db.transaction(write=False) as conn:
         subject = service.unsubscribe_subject(conn, delivery_id)
@@ -160,36 +110,36 @@ async def _small_form(request: Request) -> bytes:
 
 async def unsubscribe(request: Request) -> Response:
     """RFC 8058 one-click POST (``List-Unsubscribe=One-Click``) or the page's button."""
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     delivery_id = service.delivery_id(ctx.settings.signing_key, links.UNSUBSCRIBE, request.path_params["token"])
     if delivery_id is None:
         return _page(pages.not_found(), 404)
-    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+    if limited := await browser.over_limit(ctx, PAGES, browser.client(request)[0]):
         return _too_many(limited)
     try:
         body = await _small_form(request)
     except ClientDisconnect:
         return Response(status_code=400)  # never act on a request the client abandoned
     one_click = b"List-Unsubscribe" in body and b"One-Click" in body
-    done = await _write(ctx, service.unsubscribe, delivery_id, one_click=one_click)
+    done = await browser.write(ctx, service.unsubscribe, delivery_id, one_click=one_click)
     if done is None:
         return _page(pages.not_found(), 404)
     return _page(pages.unsubscribed(*done))
 
 
 async def confirm(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     token = request.path_params["token"]
     if service.confirmable(token) is None:
         return _page(pages.not_found(), 404)
-    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+    if limited := await browser.over_limit(ctx, PAGES, browser.client(request)[0]):
         return _too_many(limited)
     with ctx.db.transaction(write=False) as conn:  # forged tokens stop here, before any write lock
         if service.confirm_target(conn, ctx.settings.signing_key, token) is None:
             return _page(pages.not_found(), 404)
     if request.method == "HEAD":
         return _page("")  # a link checker confirms nothing
-    if not await _write(ctx, service.confirm, ctx.settings.signing_key, token):
+    if not await browser.write(ctx, service.confirm, ctx.settings.signing_key, token):
         return _page(pages.not_found(), 404)
     return _page(pages.confirmed())
 
@@ -202,8 +152,8 @@ WEB_VERSION_HEADERS = {**NO_STORE, "X-Robots-Tag": "noindex", "Referrer-Policy":
 
 
 async def web_version(request: Request) -> Response:
-    ctx = _ctx(request)
-    if limited := await _over_limit(ctx, PAGES, _client(request)[0]):
+    ctx = browser.context(request)
+    if limited := await browser.over_limit(ctx, PAGES, browser.client(request)[0]):
         return _too_many(limited)
     with ctx.db.transaction(write=False) as conn:
         body = service.web_version(conn, ctx.settings.signing_key, request.path_params["token"])
@@ -233,8 +183,8 @@ def _cors_error(error: ApiError) -> Response:
 
 async def push_snippet(request: Request) -> Response:
     appkey = request.path_params["appkey"]
-    with _ctx(request).db.transaction(write=False) as conn:
-        script = push.snippet(conn, _ctx(request).settings, appkey)
+    with browser.context(request).db.transaction(write=False) as conn:
+        script = push.snippet(conn, browser.context(request).settings, appkey)
     if script is None:
         return _cors_error(ApiError(NOT_FOUND, "Website not found", status=404))
     return Response(script, media_type="text/javascript", headers=SCRIPT_HEADERS)
@@ -251,9 +201,9 @@ async def push_preflight(request: Request) -> Response:
 async def push_subscribe(request: Request) -> Response:
     """``POST /push/subscribe`` (ours): ``{appkey, subscription, lang, browser, os, url, variables}``, JSON
     whatever the Content-Type says; ``{"result": true, "id": N}``."""
-    ctx = _ctx(request)
-    ip = _client(request)[0]
-    if limited := await _over_limit(ctx, PUSH, ip):
+    ctx = browser.context(request)
+    ip = browser.client(request)[0]
+    if limited := await browser.over_limit(ctx, PUSH, ip):
         return _cors_error(limited)
     try:
         body = b""
@@ -270,7 +220,7 @@ async def push_subscribe(request: Request) -> Response:
     if not isinstance(params, dict):
         return _cors_error(ApiError(8, "The body must be a JSON object"))
     try:
-        subscription_id = await _write(ctx, service.push_subscribe, ctx.settings, params, ip)
+        subscription_id = await browser.write(ctx, service.push_subscribe, ctx.settings, params, ip)
     except ApiError as error:
         return _cors_error(error)
     response = json_response({"result": True, "id": subscription_id})
@@ -279,12 +229,12 @@ async def push_subscribe(request: Request) -> Response:
 
 
 async def push_shown(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     token = request.path_params["token"]
     if links.claimed_ids(token) is None:
         return _cors_error(ApiError(NOT_FOUND, "Link not found", status=404))
-    if not await _over_limit(ctx, OPENS, _client(request)[0]):
-        await _write(ctx, service.push_shown, ctx.settings.signing_key, token)
+    if not await browser.over_limit(ctx, OPENS, browser.client(request)[0]):
+        await browser.write(ctx, service.push_shown, ctx.settings.signing_key, token)
     return Response(status_code=204, headers=CORS)
 
 
@@ -294,7 +244,7 @@ PICTURE_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Opt
 
 
 async def push_picture(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     with ctx.db.transaction(write=False) as conn:
         found = service.push_picture(conn, ctx.settings.signing_key, request.path_params["token"])
     if found is None:
@@ -303,12 +253,12 @@ async def push_picture(request: Request) -> Response:
 
 
 async def push_click(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = browser.context(request)
     token = request.path_params["token"]
-    record = request.method != "HEAD" and not await _over_limit(ctx, CLICKS, _client(request)[0])
+    record = request.method != "HEAD" and not await browser.over_limit(ctx, CLICKS, browser.client(request)[0])
     try:
         if record:
-            url = await _write(ctx, service.push_click, ctx.settings.signing_key, token)
+            url = await browser.write(ctx, service.push_click, ctx.settings.signing_key, token)
         else:
             with ctx.db.transaction(write=False) as conn:  # read-only: nothing is counted
                 url = service.push_click(conn, ctx.settings.signing_key, token)
