@@ -6,6 +6,7 @@ parsing, exit status and output, and the servers' scrypt cost: a second of inter
 each spared.
 """
 
+import io
 import json
 import os
 import subprocess
@@ -95,6 +96,17 @@ def test_accounts_create_list_set_rotate(tmp_dir, run_cli):
     assert rotated["client_id"] == account["client_id"] and rotated["client_secret"] != account["client_secret"]
     changed = json.loads(run_cli(tmp_dir, "accounts", "set", account["client_id"], "--tariff-name", "Pro").stdout)
     assert changed["tariff_name"] == "Pro"
+
+
+def test_accounts_set_password_reads_standard_input_never_an_argument(tmp_dir, run_cli, monkeypatch):
+    assert run_cli(tmp_dir, "accounts", "create", "shop").returncode == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    done = run_cli(tmp_dir, "accounts", "set-password", "shop")
+    assert done.returncode == 0 and json.loads(done.stdout)["ui_password"] == "set", done.stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    refused = run_cli(tmp_dir, "accounts", "set-password", "shop")
+    assert refused.returncode != 0 and "10 to 1000 characters" in refused.stderr
+    assert run_cli(tmp_dir, "accounts", "set-password", "shop", "--password", "x").returncode != 0
 
 
 def test_serve_refuses_an_out_of_date_schema(tmp_dir, run_cli):

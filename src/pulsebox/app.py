@@ -30,6 +30,7 @@ from pulsebox.senders import endpoints as senders_api
 from pulsebox.smtp import endpoints as smtp_api
 from pulsebox.templates import endpoints as templates_api
 from pulsebox.tracking import endpoints as tracking
+from pulsebox.web import endpoints as web
 from pulsebox.webhooks import endpoints as webhooks_api
 
 log = logging.getLogger("pulsebox")
@@ -169,6 +170,18 @@ ROUTES = [
     Route("/t/ps/{token}", tracking.push_shown, methods=["POST"]),
     Route("/t/pc/{token}", tracking.push_click, methods=["GET"]),
     Route("/t/pp/{token}", tracking.push_picture, methods=["GET"]),
+    # the admin UI (ours): server-rendered pages, signed in with a session cookie
+    Route("/ui", web.home, methods=["GET"]),
+    Route("/ui/signin", web.sign_in_page, methods=["GET"]),
+    Route("/ui/signin", web.sign_in, methods=["POST"]),
+    Route("/ui/signout", web.sign_out, methods=["POST"]),
+    Route("/ui/inbox", web.inbox, methods=["GET"]),
+    Route("/ui/inbox/messages.json", web.inbox_rows, methods=["GET"]),
+    Route("/ui/inbox/clear", web.clear_inbox, methods=["POST"]),
+    Route("/ui/inbox/{id}", web.message, methods=["GET"]),
+    Route("/ui/inbox/{id}/html", web.message_html, methods=["GET"]),
+    Route("/ui/inbox/{id}/raw", web.message_raw, methods=["GET"]),
+    Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),
     Route("/t/c/{token}", tracking.click, methods=["GET"]),

@@ -6,6 +6,7 @@ Keep these names and flags stable: scripts and other tools call them (issue #3).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -236,11 +237,24 @@ def cmd_accounts(args: argparse.Namespace) -> None:
                 out = oauth.rotate_secret(conn, args.account)
             elif args.action == "set":
                 out = accounts.configure(conn, args.account, **_overrides(args))
+            elif args.action == "set-password":
+                out = accounts.set_ui_password(conn, args.account, _password())
             elif args.action == "credit":
                 out = balance.credit_account(conn, args.account, args.amount, bonus=args.bonus, note=args.note)
     except accounts.AccountError as exc:
         raise SystemExit(f"pulsebox accounts {args.action}: {exc}") from None
     print(json.dumps(out))
+
+
+def _password() -> str:
+    """Asked twice at a terminal; otherwise the first line of standard input (never an argument: the
+    process list would show it)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("UI password: ")
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("pulsebox accounts set-password: the two passwords differ")
+    return first
 
 
 def _limit_flags(p: argparse.ArgumentParser) -> None:
@@ -291,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
     update = acc_sub.add_parser("set", help="change an account's limits and plan")
     update.add_argument("account", help="id, name or client_id")
     _limit_flags(update)
+    password = acc_sub.add_parser("set-password", help="set the password the account signs in to the UI with "
+                                                         "(asked at a terminal, else read from standard input)")
+    password.add_argument("account", help="id, name or client_id")
     credit = acc_sub.add_parser("credit", help="add money to an account's balance")
     credit.add_argument("account", help="id, name or client_id")
     credit.add_argument("amount", help="decimal amount in the account's currency")

@@ -86,6 +86,8 @@ def _operation(method: str, path: str, route: Route, entry: dict) -> dict:
               "headers": {"Location": {"schema": {"type": "string"}}}}
     elif status == "204":
         ok = {"description": "done: no content"}
+    elif status == "303":
+        ok = {"description": "see the page it leads to", "headers": {"Location": {"schema": {"type": "string"}}}}
     else:
         ok = {"description": "success", "content": entry["content"]}
     op["responses"] = {status: ok}

@@ -127,6 +127,31 @@ def rotate_secret(conn: Connection, account_ref: str) -> dict:
     return {"id": account["id"], "client_id": account["client_id"], "client_secret": secret}
 
 
+MIN_PASSWORD = 10
+
+
+def set_ui_password(conn: Connection, account_ref: str, password: str) -> dict:
+    """The password the account signs in to the admin UI with (besides its API credentials)."""
+    if len(password) < MIN_PASSWORD or len(password) > 1000:
+        raise AccountError(f"a UI password has {MIN_PASSWORD} to 1000 characters")
+    account = find(conn, account_ref)
+    repository.update_account(conn, account["id"], ui_password_hash=hash_secret(password))
+    return {"id": account["id"], "name": account["name"], "ui_password": "set"}
+
+
+def signing_in(conn: Connection, who: str, secret: str) -> dict | None:
+    """The account ``who`` (its client_id or name) if ``secret`` is its client_secret or its UI
+    password; None otherwise (one answer for every reason: nobody learns which accounts exist)."""
+    account = repository.by_client_id(conn, who) or repository.by_name(conn, who) if who else None
+    if account is None or not secret:
+        hash_secret(secret or "-")  # the same work either way: no timing tells a missing account
+        return None
+    if verify_secret(secret, account["secret_hash"]) or (
+            account["ui_password_hash"] and verify_secret(secret, account["ui_password_hash"])):
+        return dict(account)
+    return None
+
+
 def find(conn: Connection, account_ref: str) -> dict:
     account = None
     if str(account_ref).isdigit():

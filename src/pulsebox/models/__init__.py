@@ -9,10 +9,11 @@ from pulsebox.models.outbox import Bounce, Delivery, OutboxMessage, SendingDomai
 from pulsebox.models.push import PushPicture, PushSend, PushSubscription, PushTask, PushVariable, PushWebsite
 from pulsebox.models.senders import Sender
 from pulsebox.models.templates import Template
+from pulsebox.models.web import UiSession
 from pulsebox.models.webhooks import Webhook, WebhookAttempt, WebhookEvent
 
 metadata = Base.metadata
 
 __all__ = ["AccessToken", "Account", "BlacklistEntry", "Book", "Bounce", "Campaign", "Contact", "Delivery", "LedgerEntry",
-           "OutboxMessage", "PushPicture", "PushSend", "PushSubscription", "PushTask", "PushVariable", "PushWebsite", "Segment", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "Variable",
+           "OutboxMessage", "PushPicture", "PushSend", "PushSubscription", "PushTask", "PushVariable", "PushWebsite", "Segment", "Sender", "SendingDomain", "SmtpUnsubscribe", "Template", "TrackingEvent", "UiSession", "Variable",
            "Webhook", "WebhookAttempt", "WebhookEvent", "metadata", "utcnow"]

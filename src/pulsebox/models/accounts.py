@@ -18,6 +18,7 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(200))  # scrypt, see accounts/service.py
+    ui_password_hash: Mapped[str | None] = mapped_column(String(200))  # scrypt; set by `accounts set-password`
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Per-account overrides; NULL means "the PULSEBOX_* environment default".
     rate_limits: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,240 @@
+"""HTTP for the admin UI (``/ui``): server-rendered pages (Jinja2, autoescaped), no third-party
+front-end code, a little JavaScript of ours for the live inbox.
+
+Security (issue 12): a session is a random token in an ``HttpOnly``, ``SameSite=Lax`` cookie scoped to
+``/ui`` (``Secure`` when ``PULSEBOX_PUBLIC_URL`` is https), stored server-side by its hash; every form
+that changes something carries the session's CSRF token, and the sign-in form a token of its own
+(double-submitted: a cookie and the form, so no other site can sign a browser in as someone else);
+sign-in attempts are limited per client address (``SIGN_IN_LIMITS``). Every page sends a strict
+Content-Security-Policy (scripts and styles from ``/ui/static`` only, no framing); a captured message's
+HTML is shown in a sandboxed frame whose own policy blocks scripts and, unless asked, remote images.
+Another account's message answers 404 like a missing one: the services look rows up by account.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from pulsebox import browser
+from pulsebox.api import json_response
+from pulsebox.capture import schemas as capture_schemas
+from pulsebox.errors import ApiError
+from pulsebox.web import service
+
+HERE = Path(__file__).parent
+SESSION, SIGN_IN = "pulsebox_ui", "pulsebox_ui_signin"
+SIGN_IN_LIMITS = "10/minute;60/hour"  # sign-in attempts per client address
+MAX_FORM = 8192
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                                           "img-src 'self' data:; frame-src 'self'; form-action 'self'; "
+                                           "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"}
+STATIC = {"ui.css": "text/css", "ui.js": "text/javascript"}
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _page(name: str, status: int = 200, **values: object) -> HTMLResponse:
+    return HTMLResponse(_templates().get_template(name).render(**values), status_code=status, headers=PAGE_HEADERS)
+
+
+def _secure(request: Request) -> bool:
+    return browser.context(request).settings.public_url.startswith("https://")
+
+
+def _session(request: Request) -> service.Session | None:
+    with browser.context(request).db.transaction(write=False) as conn:
+        return service.current(conn, request.cookies.get(SESSION))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            break
+    fields = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), max_num_fields=20)
+    return {k: v[0] for k, v in fields.items()}
+
+
+def _forbidden() -> HTMLResponse:
+    return _page("error.html", 403, title="Refused", message="The form had no valid security token: reload the "
+                                                             "page and try again.")
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse("/ui/signin", status_code=303)
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/ui/inbox" if _session(request) else "/ui/signin", status_code=303)
+
+
+async def sign_in_page(request: Request, error: str = "", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = _page("signin.html", status, csrf=token, error=error)
+    response.set_cookie(SIGN_IN, token, max_age=3600, path="/ui", httponly=True, samesite="strict",
+                        secure=_secure(request))
+    return response
+
+
+async def sign_in(request: Request) -> Response:
+    ctx = browser.context(request)
+    if limited := await browser.over_limit(ctx, "signin", browser.client(request)[0], SIGN_IN_LIMITS):
+        return await sign_in_page(request, f"Too many attempts: try again in {limited.extra.get('retry_after', 60)} s.",
+                                  429)
+    try:
+        form = await _form(request)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    expected = request.cookies.get(SIGN_IN, "")
+    if not expected or not secrets.compare_digest(form.get("csrf", ""), expected):
+        return _forbidden()
+    token = await browser.write(ctx, service.sign_in, form.get("account", "")[:200], form.get("secret", "")[:1000])
+    if token is None:
+        return await sign_in_page(request, "Wrong account or secret.", 401)
+    response = RedirectResponse("/ui/inbox", status_code=303)
+    response.set_cookie(SESSION, token, max_age=int(service.LIFETIME.total_seconds()), path="/ui", httponly=True,
+                        samesite="lax", secure=_secure(request))
+    response.delete_cookie(SIGN_IN, path="/ui")
+    return response
+
+
+async def sign_out(request: Request) -> Response:
+    session = _session(request)
+    form = await _form(request)
+    if session is None:
+        return _to_sign_in()
+    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+        return _forbidden()
+    await browser.write(browser.context(request), service.sign_out, request.cookies[SESSION])
+    response = _to_sign_in()
+    response.delete_cookie(SESSION, path="/ui")
+    return response
+
+
+def _signed_in_page(request: Request, session: service.Session, name: str, status: int = 200,
+                    **values: object) -> HTMLResponse:
+    with browser.context(request).db.transaction(write=False) as conn:
+        account = service.account_name(conn, session.account_id)
+    return _page(name, status, csrf=session.csrf, account=account, **values)
+
+
+async def inbox(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    ctx = browser.context(request)
+    search = request.query_params.get("q", "")
+    with ctx.db.transaction(write=False) as conn:
+        rows = [capture_schemas.summary(r) for r in service.inbox(conn, ctx.settings, session.account_id, search)]
+    return _signed_in_page(request, session, "inbox.html", messages=rows, search=search,
+                           capturing=ctx.settings.mail_url.startswith("capture:"))
+
+
+async def inbox_rows(request: Request) -> Response:
+    """The inbox's newest messages as JSON: the page asks every few seconds (live without a reload)."""
+    session = _session(request)
+    if session is None:
+        return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
+    ctx = browser.context(request)
+    with ctx.db.transaction(write=False) as conn:
+        rows = service.inbox(conn, ctx.settings, session.account_id, request.query_params.get("q", ""))
+    return json_response([capture_schemas.summary(r) for r in rows])
+
+
+def _message_id(request: Request) -> int | None:
+    raw = request.path_params["id"]
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+async def message(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    ctx, message_id = browser.context(request), _message_id(request)
+    try:
+        if message_id is None:
+            raise ApiError(404)
+        with ctx.db.transaction(write=False) as conn:
+            found = service.captured(conn, ctx.settings, session.account_id, message_id)
+    except ApiError:
+        return _signed_in_page(request, session, "error.html", 404, title="Not found",
+                               message="No such captured message.")
+    with ctx.db.transaction(write=False) as conn:
+        raw = service.raw(conn, ctx.settings, session.account_id, message_id).decode("utf-8", "replace")
+    return _signed_in_page(request, session, "message.html", message={**capture_schemas.summary(found), **found},
+                           raw=raw, images=request.query_params.get("images") == "1")
+
+
+async def message_html(request: Request) -> Response:
+    """A captured message's HTML for the message page's sandboxed frame: no scripts, no forms, remote
+    images only when asked (``?images=1``: a remote image tells its sender the mail was opened)."""
+    session = _session(request)
+    message_id = _message_id(request)
+    if session is None or message_id is None:
+        return Response(status_code=404)
+    ctx = browser.context(request)
+    try:
+        with ctx.db.transaction(write=False) as conn:
+            found = service.captured(conn, ctx.settings, session.account_id, message_id)
+    except ApiError:
+        return Response(status_code=404)
+    images = "* data:" if request.query_params.get("images") == "1" else "data:"
+    return HTMLResponse(found["html"] or "", headers={
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": f"sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+                                   f"style-src 'unsafe-inline'; img-src {images}; frame-ancestors 'self'"})
+
+
+async def message_raw(request: Request) -> Response:
+    session = _session(request)
+    message_id = _message_id(request)
+    if session is None or message_id is None:
+        return Response(status_code=404)
+    ctx = browser.context(request)
+    try:
+        with ctx.db.transaction(write=False) as conn:
+            data = service.raw(conn, ctx.settings, session.account_id, message_id)
+    except ApiError:
+        return Response(status_code=404)
+    return Response(data, media_type="message/rfc822", headers={
+        "Content-Disposition": f'attachment; filename="message-{message_id}.eml"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+async def clear_inbox(request: Request) -> Response:
+    session = _session(request)
+    form = await _form(request)
+    if session is None:
+        return _to_sign_in()
+    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+        return _forbidden()
+    ctx = browser.context(request)
+    await browser.write(ctx, service.clear_inbox, ctx.settings, session.account_id)
+    return RedirectResponse("/ui/inbox", status_code=303)
+
+
+async def static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in STATIC:
+        return Response(status_code=404)
+    return Response(_static(name), media_type=STATIC[name], headers={"Cache-Control": "public, max-age=300",
+                                                                      "X-Content-Type-Options": "nosniff"})
+
+
+@lru_cache(maxsize=len(STATIC))
+def _static(name: str) -> bytes:
+    return (HERE / "static" / name).read_bytes()

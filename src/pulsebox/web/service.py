@@ -1,0 +1,88 @@
+"""Admin UI rules: who may sign in (an account's API credentials or its UI password), sessions kept
+server-side (the browser holds a random token; its SHA-256 is stored), and what the pages show, from
+the areas' services."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection
+
+from pulsebox.accounts import service as accounts
+from pulsebox.capture import service as capture
+from pulsebox.config import Settings
+from pulsebox.delivery import markup
+from pulsebox.models import utcnow
+from pulsebox.web import repository
+
+LIFETIME = timedelta(hours=12)  # a session ends this long after sign-in, used or not
+
+
+@dataclass(frozen=True)
+class Session:
+    account_id: int
+    csrf: str  # every form of the session carries it (a request without it changes nothing)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(conn: Connection, who: str, secret: str) -> str | None:
+    """A new session's token, or None when ``who`` and ``secret`` name no account."""
+    account = accounts.signing_in(conn, who.strip(), secret)
+    if account is None:
+        return None
+    now = utcnow()
+    repository.remove_expired(conn, now)
+    token = secrets.token_urlsafe(32)
+    repository.insert_session(conn, {"token_hash": _hash(token), "account_id": account["id"],
+                                     "csrf": secrets.token_urlsafe(24), "created_at": now,
+                                     "expires_at": now + LIFETIME})
+    return token
+
+
+def current(conn: Connection, token: str | None) -> Session | None:
+    if not token or len(token) > 100:
+        return None
+    found = repository.current(conn, _hash(token), utcnow())
+    return Session(found["account_id"], found["csrf"]) if found else None
+
+
+def sign_out(conn: Connection, token: str) -> None:
+    repository.remove(conn, _hash(token))
+
+
+def account_name(conn: Connection, account_id: int) -> str:
+    found = accounts.get(conn, account_id)
+    return found["name"] if found else ""
+
+
+# ---- the captured inbox ----
+
+def inbox(conn: Connection, settings: Settings, account_id: int, search: str, limit: int = 50) -> list[dict]:
+    """Newest first; ``search``: an address (the recipient) or words of the subject."""
+    search = search.strip()[:200]
+    if "@" in search and " " not in search:
+        return capture.listing(conn, account_id, settings, limit, 0, search, None)
+    return capture.listing(conn, account_id, settings, limit, 0, None, search or None)
+
+
+def captured(conn: Connection, settings: Settings, account_id: int, message_id: int) -> dict:
+    """A captured message, decoded, with the links of its HTML (tracked ones point at Pulsebox)."""
+    found = capture.message(conn, account_id, settings, message_id)
+    tracked = f"{settings.public_url}/t/"
+    found["links"] = [{"url": url, "tracked": url.startswith(tracked)}
+                      for _, _, url, _ in markup.links(found["html"] or "")]
+    return found
+
+
+def raw(conn: Connection, settings: Settings, account_id: int, message_id: int) -> bytes:
+    return capture.raw(conn, account_id, settings, message_id)
+
+
+def clear_inbox(conn: Connection, settings: Settings, account_id: int) -> int:
+    return capture.clear(conn, account_id, settings)

@@ -1,0 +1,50 @@
+/* Pulsebox admin UI: the captured inbox updates itself (new messages appear without a reload). */
+(function () {
+  "use strict";
+  var table = document.getElementById("inbox");
+  if (!table) return;
+  var body = table.tBodies[0];
+  var empty = document.querySelector(".empty");
+  var search = table.getAttribute("data-search") || "";
+  var EVERY_MS = 2000;
+
+  function cell(row, text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function rowFor(m) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-id", m.id);
+    tr.className = "new";
+    cell(tr, m.created_at);
+    cell(tr, m.to);
+    var subject = cell(tr, "");
+    var link = document.createElement("a");
+    link.href = "/ui/inbox/" + encodeURIComponent(m.id);
+    link.textContent = m.subject || "(no subject)";
+    subject.appendChild(link);
+    cell(tr, String(m.size)).className = "num";
+    return tr;
+  }
+
+  function refresh() {
+    fetch("/ui/inbox/messages.json?q=" + encodeURIComponent(search), { credentials: "same-origin" })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (messages) {
+        if (!messages) return;
+        var known = {};
+        Array.prototype.forEach.call(body.rows, function (tr) { known[tr.getAttribute("data-id")] = true; });
+        var first = body.firstChild;
+        messages.forEach(function (m) {
+          if (!known[String(m.id)]) body.insertBefore(rowFor(m), first);
+        });
+        if (empty) empty.hidden = body.rows.length > 0;
+      })
+      .catch(function () { /* offline for a moment: the next turn tries again */ })
+      .then(function () { setTimeout(refresh, EVERY_MS); });
+  }
+  setTimeout(refresh, EVERY_MS);
+})();

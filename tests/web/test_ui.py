@@ -1,0 +1,131 @@
+"""The admin UI (/ui): sign-in (API credentials or the UI password), server-side sessions with their
+cookie flags, CSRF on every form, limited sign-in attempts, and the captured inbox (an account sees
+only its own mail; the message's HTML is shown sandboxed, remote images off unless asked)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from capture.test_capture_api import capture
+from conftest import make_account
+from starlette.testclient import TestClient
+
+from pulsebox.accounts import service as accounts
+from pulsebox.app import build
+from pulsebox.context import Context
+
+HTML = "<p>Hello <a href='https://shop.example.com/order'>your order</a> <img src='https://cdn.example.com/x.png'></p>"
+
+
+@pytest.fixture
+def maildir(tmp_path) -> Path:
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def ui_ctx(ctx, maildir) -> Context:
+    settings = dataclasses.replace(ctx.settings, mail_url=f"capture://{maildir}", public_rate_limits="off")
+    return Context(settings=settings, db=ctx.db, limiter=ctx.limiter)
+
+
+@pytest.fixture
+def browser(ui_ctx):
+    with TestClient(build(ui_ctx), raise_server_exceptions=False, base_url="http://testserver") as client:
+        yield client
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page)[1]
+
+
+def name_of(ctx, account: dict) -> str:  # noqa: ANN001
+    with ctx.db.transaction(write=False) as conn:
+        return accounts.get(conn, account["id"])["name"]
+
+
+def sign_in(client: TestClient, who: str, secret: str):
+    page = client.get("/ui/signin")
+    return client.post("/ui/signin", data={"csrf": csrf_of(page.text), "account": who, "secret": secret},
+                       follow_redirects=False)
+
+
+def test_sign_in_with_api_credentials_then_out(browser, ctx):
+    account = make_account(ctx)
+    assert browser.get("/ui", follow_redirects=False).headers["location"] == "/ui/signin"
+    assert browser.get("/ui/inbox", follow_redirects=False).headers["location"] == "/ui/signin"
+    answer = sign_in(browser, account["client_id"], account["client_secret"])
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/inbox"
+    cookie = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("pulsebox_ui="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/ui" in cookie
+    page = browser.get("/ui/inbox")
+    assert page.status_code == 200 and name_of(ctx, account) in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    signed_out = browser.post("/ui/signout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert signed_out.headers["location"] == "/ui/signin"
+    browser.cookies.set("pulsebox_ui", cookie.split(";")[0].split("=", 1)[1], path="/ui")  # the old token
+    assert browser.get("/ui/inbox", follow_redirects=False).headers["location"] == "/ui/signin"
+
+
+def test_sign_in_with_the_ui_password_and_wrong_secrets_get_one_answer(browser, ctx):
+    account = make_account(ctx)
+    name = name_of(ctx, account)
+    with ctx.db.transaction() as conn:
+        accounts.set_ui_password(conn, name, "correct horse battery")
+    assert sign_in(browser, name, "correct horse battery").status_code == 303
+    browser.cookies.clear()
+    wrong = sign_in(browser, name, "wrong password!")
+    missing = sign_in(browser, "no-such-account", "wrong password!")
+    assert wrong.status_code == missing.status_code == 401
+    assert "Wrong account or secret." in wrong.text and "Wrong account or secret." in missing.text
+    with ctx.db.transaction() as conn, pytest.raises(accounts.AccountError):
+        accounts.set_ui_password(conn, name, "short")
+
+
+def test_forms_without_their_csrf_token_change_nothing(browser, ctx, ui_ctx, maildir):
+    account = make_account(ctx)
+    capture(ctx, maildir, account["id"], to="ann@example.com", html=HTML)
+    forged = browser.post("/ui/signin", data={"account": account["client_id"], "secret": account["client_secret"]},
+                          follow_redirects=False)
+    assert forged.status_code == 403 and "pulsebox_ui=" not in forged.headers.get("set-cookie", "")
+    sign_in(browser, account["client_id"], account["client_secret"])
+    for path in ("/ui/inbox/clear", "/ui/signout"):
+        assert browser.post(path, data={"csrf": "guess"}, follow_redirects=False).status_code == 403
+        assert browser.post(path, follow_redirects=False).status_code == 403
+    assert "ann@example.com" in browser.get("/ui/inbox").text  # not cleared, still signed in
+
+
+def test_sign_in_attempts_are_limited_per_address(ctx, maildir):
+    settings = dataclasses.replace(ctx.settings, mail_url=f"capture://{maildir}")
+    limited = Context(settings=settings, db=ctx.db, limiter=ctx.limiter)
+    with TestClient(build(limited), raise_server_exceptions=False, client=("198.51.100.91", 4000)) as client:
+        answers = [sign_in(client, "nobody", "nothing at all").status_code for _ in range(12)]
+    assert answers[:10] == [401] * 10 and answers[10:] == [429, 429]
+
+
+def test_the_inbox_shows_the_accounts_own_mail_and_a_message_safely(browser, ctx, ui_ctx, maildir):
+    mine, theirs = make_account(ctx), make_account(ctx)
+    own, _ = capture(ctx, maildir, mine["id"], to="ann@example.com", subject="Your order", html=HTML)
+    other, _ = capture(ctx, maildir, theirs["id"], to="bob@example.com", subject="Secret")
+    sign_in(browser, mine["client_id"], mine["client_secret"])
+    page = browser.get("/ui/inbox").text
+    assert "Your order" in page and "Secret" not in page
+    rows = browser.get("/ui/inbox/messages.json").json()
+    assert [r["id"] for r in rows] == [own]
+    assert browser.get("/ui/inbox/messages.json", params={"q": "bob@example.com"}).json() == []
+    message = browser.get(f"/ui/inbox/{own}")
+    assert message.status_code == 200 and "https://shop.example.com/order" in message.text
+    assert "Remote images are blocked" in message.text
+    html = browser.get(f"/ui/inbox/{own}/html")
+    policy = html.headers["content-security-policy"]
+    assert html.text.strip() == HTML
+    assert policy.startswith("sandbox") and "img-src data:" in policy and "script-src" not in policy
+    assert "img-src * data:" in browser.get(f"/ui/inbox/{own}/html", params={"images": "1"}).headers[
+        "content-security-policy"]
+    assert browser.get(f"/ui/inbox/{own}/raw").content.startswith(b"From: Shop")
+    for path in (f"/ui/inbox/{other}", f"/ui/inbox/{other}/html", f"/ui/inbox/{other}/raw", "/ui/inbox/99999999"):
+        assert browser.get(path).status_code == 404
+    cleared = browser.post("/ui/inbox/clear", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert cleared.status_code == 303 and browser.get("/ui/inbox/messages.json").json() == []
