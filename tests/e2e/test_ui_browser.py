@@ -1,0 +1,104 @@
+"""The admin UI in a real browser: headless Chromium (Debian's package, driven by Playwright, no
+browser download) against a live ``pulsebox serve`` whose mail is captured.
+
+Signs in, watches a message sent through the API arrive in the captured inbox without a reload, opens
+it (its HTML in the sandboxed frame, remote images blocked, its tracked links listed), checks that
+another account's message is a 404 and that a form posted without its CSRF token is refused, and
+signs out. With ``PULSEBOX_SCREENSHOTS=1`` the pages are also saved at desktop and phone widths into
+``docs/screenshots/`` (the README links them); otherwise into the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .e2e_helpers import Account, Api, LiveServer, b64, poll, unique
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/test installs it as root)")]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SIZES = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 360, "height": 740}}
+
+
+def send(api: Api, subject: str, to: str) -> str:
+    return api.ok("POST", "/smtp/emails", json={"email": {
+        "subject": subject, "from": {"name": "Shop", "email": "shop@example.com"}, "to": [{"email": to}],
+        "html": b64("<h1>Thanks!</h1><p>Your <a href='https://shop.example.com/orders/1042'>order 1042</a> "
+                    "ships today. <img src='https://cdn.example.com/logo.png' alt='logo'></p>"),
+        "text": "Thanks! Your order 1042 ships today."}})["id"]
+
+
+def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, account: Account, api: Api,
+                                                      tmp_path: Path):
+    shots = DOCS if os.environ.get("PULSEBOX_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    other = live_server.create_account(unique("other"))
+    send(live_server.api(other), "Their secret", "bob@example.com")
+    base = live_server.base_url
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = chromium.new_context(viewport=SIZES["desktop"])
+            page = context.new_page()
+            page.goto(f"{base}/ui")
+            assert page.url == f"{base}/ui/signin"
+            page.screenshot(path=shots / "signin-desktop.png")
+            page.fill("#account", account.client_id)
+            page.fill("#secret", "not the secret")
+            page.click("button[type=submit]")
+            assert page.locator("[role=alert]").inner_text() == "Wrong account or secret."
+            page.fill("#account", account.client_id)
+            page.fill("#secret", account.client_secret)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/ui/inbox")
+
+            # a message sent now appears without a reload (the page asks every 2 s)
+            subject = unique("Your order 1042")
+            send(api, subject, "ann@example.com")
+            row = page.locator("#inbox tbody tr", has_text=subject)
+            row.wait_for(timeout=20_000)
+            assert "Their secret" not in page.content()
+            page.screenshot(path=shots / "inbox-desktop.png")
+
+            row.get_by_role("link").click()
+            page.wait_for_selector("h1")
+            assert page.locator("h1").inner_text() == subject
+            frame = page.frame_locator("iframe.preview")
+            assert frame.locator("h1").inner_text() == "Thanks!"
+            assert "Remote images are blocked" in page.content()
+            tracked = page.locator(".links li", has_text="tracked")
+            assert tracked.count() == 1 and f"{base}/t/c/" in tracked.inner_text()
+            page.screenshot(path=shots / "message-desktop.png", full_page=True)
+            message_url = page.url
+
+            # another account's message is missing here; a form posted without its token changes nothing
+            theirs = poll("their message captured", lambda: live_server.api(other).ok("GET", "/capture/messages"))
+            their_id = theirs[0]["id"]
+            assert page.goto(f"{base}/ui/inbox/{their_id}").status == 404
+            assert page.request.post(f"{base}/ui/signout", form={"csrf": "forged"}).status == 403
+            assert page.request.post(f"{base}/ui/inbox/clear").status == 403
+
+            phone = chromium.new_context(viewport=SIZES["phone"], storage_state=context.storage_state())
+            small = phone.new_page()
+            for name, path in (("inbox", "/ui/inbox"), ("message", message_url.removeprefix(base))):
+                small.goto(base + path)
+                assert small.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
+                small.screenshot(path=shots / f"{name}-phone.png", full_page=name == "message")
+            phone.close()
+
+            page.goto(f"{base}/ui/inbox")
+            page.keyboard.press("Tab")  # the first stop is the skip link: usable by keyboard
+            assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+            page.click("text=Sign out")
+            page.wait_for_url(f"{base}/ui/signin")
+            page.goto(f"{base}/ui/inbox")
+            assert page.url == f"{base}/ui/signin"
+        finally:
+            chromium.close()
