@@ -57,6 +57,9 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
             page.fill("#account", account.client_id)
             page.fill("#secret", account.client_secret)
             page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/ui")
+            assert page.locator("h1").inner_text() == "Dashboard"
+            page.click("nav >> text=Inbox")
             page.wait_for_url(f"{base}/ui/inbox")
 
             # a message sent now appears without a reload (the page asks every 2 s)
@@ -87,13 +90,14 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
 
             phone = chromium.new_context(viewport=SIZES["phone"], storage_state=context.storage_state())
             small = phone.new_page()
-            for name, path in (("inbox", "/ui/inbox"), ("message", message_url.removeprefix(base))):
+            for name, path in (("dashboard", "/ui"), ("inbox", "/ui/inbox"), ("message", message_url.removeprefix(base))):
                 small.goto(base + path)
                 assert small.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"]["width"]
                 small.screenshot(path=shots / f"{name}-phone.png", full_page=name == "message")
             phone.close()
 
-            page.goto(f"{base}/ui/inbox")
+            page.goto(f"{base}/ui")
+            page.screenshot(path=shots / "dashboard-desktop.png", full_page=True)
             page.keyboard.press("Tab")  # the first stop is the skip link: usable by keyboard
             assert page.evaluate("document.activeElement.textContent") == "Skip to content"
             page.click("text=Sign out")

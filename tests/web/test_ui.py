@@ -57,7 +57,7 @@ def test_sign_in_with_api_credentials_then_out(browser, ctx):
     assert browser.get("/ui", follow_redirects=False).headers["location"] == "/ui/signin"
     assert browser.get("/ui/inbox", follow_redirects=False).headers["location"] == "/ui/signin"
     answer = sign_in(browser, account["client_id"], account["client_secret"])
-    assert answer.status_code == 303 and answer.headers["location"] == "/ui/inbox"
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui"
     cookie = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("pulsebox_ui="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/ui" in cookie
     page = browser.get("/ui/inbox")
@@ -129,3 +129,21 @@ def test_the_inbox_shows_the_accounts_own_mail_and_a_message_safely(browser, ctx
         assert browser.get(path).status_code == 404
     cleared = browser.post("/ui/inbox/clear", data={"csrf": csrf_of(page)}, follow_redirects=False)
     assert cleared.status_code == 303 and browser.get("/ui/inbox/messages.json").json() == []
+
+
+def test_the_dashboard_counts_the_accounts_mail_by_day(browser, ctx, maildir):
+    mine, theirs = make_account(ctx), make_account(ctx)
+    for to in ("a@example.com", "b@example.com"):
+        capture(ctx, maildir, mine["id"], to=to)
+    capture(ctx, maildir, mine["id"], to="c@example.com", stored=False)  # refused: sent, not delivered
+    capture(ctx, maildir, theirs["id"], to="d@example.com")
+    sign_in(browser, mine["client_id"], mine["client_secret"])
+    page = browser.get("/ui")
+    assert page.status_code == 200 and "<h1>Dashboard</h1>" in page.text
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>(.*?)</tr>', page.text, re.S)
+    assert [label for label, _ in rows] == ["1 day", "7 days", "30 days"]
+    for _, cells in rows:
+        figures = dict(re.findall(r'data-label="(\w+)">([\d,]+)<', cells))
+        assert figures == {"sent": "3", "delivered": "2", "opened": "0", "clicked": "0", "bounced": "0",
+                           "complained": "0"}, figures
+    assert page.text.count("<rect class=\"sent\"") == 30

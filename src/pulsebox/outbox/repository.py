@@ -324,3 +324,42 @@ def list_unsubscribes(conn: Connection, account_id: int, since: datetime | None,
     if until is not None:
         query = query.where(U.c.created_at < until)
     return list(conn.execute(query.order_by(U.c.created_at, U.c.email).limit(limit).offset(offset)).mappings())
+
+
+# ---- an account's activity (the admin UI's dashboard) ----
+
+def _day(column):  # noqa: ANN001, ANN202 - the calendar day (UTC) of a timestamp, on both backends
+    return func.date(column)
+
+
+def copies_by_day(conn: Connection, account_id: int, since: datetime) -> list[tuple[str, str, int]]:
+    """(day, status, copies) of the account's copies last changed since ``since``."""
+    day = _day(func.coalesce(D.c.sent_at, D.c.updated_at))
+    rows = conn.execute(select(day, D.c.status, func.count()).where(D.c.account_id == account_id,
+                                                                    D.c.updated_at >= since)
+                        .group_by(day, D.c.status))
+    return [(str(d)[:10], status, n) for d, status, n in rows]
+
+
+def events_by_day(conn: Connection, account_id: int, since: datetime) -> list[tuple[str, str, int]]:
+    """(day, open | click | unsubscribe, events)."""
+    day = _day(E.c.created_at)
+    rows = conn.execute(select(day, E.c.kind, func.count()).where(E.c.account_id == account_id,
+                                                                  E.c.created_at >= since)
+                        .group_by(day, E.c.kind))
+    return [(str(d)[:10], kind, n) for d, kind, n in rows]
+
+
+def bounces_by_day(conn: Connection, account_id: int, since: datetime) -> list[tuple[str, str, int]]:
+    """(day, hard | soft | complaint, bounces)."""
+    day = _day(B.c.created_at)
+    rows = conn.execute(select(day, B.c.kind, func.count()).where(B.c.account_id == account_id,
+                                                                  B.c.created_at >= since)
+                        .group_by(day, B.c.kind))
+    return [(str(d)[:10], kind, n) for d, kind, n in rows]
+
+
+def waiting(conn: Connection, account_id: int) -> int:
+    """The account's copies still to send (queued, deferred, being sent): its queue's depth."""
+    return conn.execute(select(func.count()).select_from(D).where(
+        D.c.account_id == account_id, D.c.status.in_(("queued", "deferred", "sending")))).scalar_one()

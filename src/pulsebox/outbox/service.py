@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from sqlalchemy import Connection
@@ -379,3 +379,34 @@ def _outcome_event(action: str, message: dict, delivery: dict, outcome: dict) ->
     return hook_events.bounced(action.partition("_")[0], email, message.get("task_id"),
                                answer["smtp_server_response_code"], answer["smtp_server_response_subcode"],
                                answer["smtp_server_response"])
+
+
+# ---- an account's activity ----
+
+ACTIVITY = ("sent", "delivered", "opened", "clicked", "bounced", "complained")
+
+
+def activity(conn: Connection, account_id: int, days: int) -> dict[str, dict[str, int]]:
+    """Per calendar day (UTC) of the last ``days``: copies sent (handed over: accepted or refused),
+    delivered (accepted by the receiving server), opened and clicked (events), bounced (hard or soft,
+    during SMTP or by DSN) and complained (ARF); every day present, oldest first."""
+    today = utcnow().date()
+    first = today - timedelta(days=days - 1)
+    out = {(first + timedelta(days=i)).isoformat(): dict.fromkeys(ACTIVITY, 0) for i in range(days)}
+    since = datetime.combine(first, datetime.min.time())
+    for day, status, n in repository.copies_by_day(conn, account_id, since):
+        if day in out and status in ("sent", "bounced", "failed"):
+            out[day]["sent"] += n
+            if status == "sent":
+                out[day]["delivered"] += n
+    for day, kind, n in repository.events_by_day(conn, account_id, since):
+        if day in out and kind in ("open", "click"):
+            out[day]["opened" if kind == "open" else "clicked"] += n
+    for day, kind, n in repository.bounces_by_day(conn, account_id, since):
+        if day in out:
+            out[day]["complained" if kind == "complaint" else "bounced"] += n
+    return out
+
+
+def waiting(conn: Connection, account_id: int) -> int:
+    return repository.waiting(conn, account_id)

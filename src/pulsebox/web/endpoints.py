@@ -79,7 +79,13 @@ def _to_sign_in() -> RedirectResponse:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/ui/inbox" if _session(request) else "/ui/signin", status_code=303)
+    """The dashboard."""
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    with browser.context(request).db.transaction(write=False) as conn:
+        figures = service.dashboard(conn, session.account_id)
+    return _signed_in_page(request, session, "dashboard.html", active="dashboard", **figures)
 
 
 async def sign_in_page(request: Request, error: str = "", status: int = 200) -> Response:
@@ -105,7 +111,7 @@ async def sign_in(request: Request) -> Response:
     token = await browser.write(ctx, service.sign_in, form.get("account", "")[:200], form.get("secret", "")[:1000])
     if token is None:
         return await sign_in_page(request, "Wrong account or secret.", 401)
-    response = RedirectResponse("/ui/inbox", status_code=303)
+    response = RedirectResponse("/ui", status_code=303)
     response.set_cookie(SESSION, token, max_age=int(service.LIFETIME.total_seconds()), path="/ui", httponly=True,
                         samesite="lax", secure=_secure(request))
     response.delete_cookie(SIGN_IN, path="/ui")

@@ -12,9 +12,12 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from pulsebox.accounts import service as accounts
+from pulsebox.campaigns import schemas as campaign_schemas
+from pulsebox.campaigns import service as campaigns
 from pulsebox.capture import service as capture
 from pulsebox.config import Settings
 from pulsebox.delivery import markup
+from pulsebox.outbox import service as outbox
 from pulsebox.models import utcnow
 from pulsebox.web import repository
 
@@ -86,3 +89,27 @@ def raw(conn: Connection, settings: Settings, account_id: int, message_id: int) 
 
 def clear_inbox(conn: Connection, settings: Settings, account_id: int) -> int:
     return capture.clear(conn, account_id, settings)
+
+
+# ---- the dashboard ----
+
+PERIODS = (("1 day", 1), ("7 days", 7), ("30 days", 30))
+RUNNING = (campaign_schemas.NEW, campaign_schemas.COPYING, campaign_schemas.SENDING)
+
+
+def dashboard(conn: Connection, account_id: int) -> dict:
+    """The account's mail over the last 1, 7 and 30 days (UTC calendar days, today included), a bar
+    a day for 30 days, its campaigns scheduled or under way with their progress, and its queue."""
+    days = outbox.activity(conn, account_id, 30)
+    series = list(days.items())
+    totals = {label: {k: sum(d[k] for _, d in series[-n:]) for k in outbox.ACTIVITY} for label, n in PERIODS}
+    running = []
+    for row, figures in campaigns.listing(conn, account_id, order="desc", statuses=list(RUNNING), scheduled=False,
+                                          limit=20, offset=0):
+        planned = row["all_email_qty"] or 0
+        running.append({"id": row["id"], "name": row["name"] or row["subject"], "status": row["status"],
+                        "status_text": campaign_schemas.STATUS.get(row["status"], ""), "send_date": row["send_date"],
+                        "sent": figures["sent"], "planned": planned,
+                        "percent": min(100, round(100 * figures["sent"] / planned)) if planned else 0})
+    return {"totals": totals, "days": series, "campaigns": running, "waiting": outbox.waiting(conn, account_id),
+            "peak": max([d["sent"] for _, d in series] + [1])}
