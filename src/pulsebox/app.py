@@ -181,6 +181,11 @@ ROUTES = [
     Route("/ui/inbox/{id}", web.message, methods=["GET"]),
     Route("/ui/inbox/{id}/html", web.message_html, methods=["GET"]),
     Route("/ui/inbox/{id}/raw", web.message_raw, methods=["GET"]),
+    Route("/ui/lists", web.lists, methods=["GET"]),
+    Route("/ui/lists", web.create_list, methods=["POST"]),
+    Route("/ui/lists/{id}", web.one_list, methods=["GET"]),
+    Route("/ui/lists/{id}/rename", web.rename_list, methods=["POST"]),
+    Route("/ui/lists/{id}/delete", web.delete_list, methods=["POST"]),
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

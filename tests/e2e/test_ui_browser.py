@@ -1,7 +1,8 @@
 """The admin UI in a real browser: headless Chromium (Debian's package, driven by Playwright, no
 browser download) against a live ``pulsebox serve`` whose mail is captured.
 
-Signs in, watches a message sent through the API arrive in the captured inbox without a reload, opens
+Signs in, sees the dashboard, creates a list (and sees a contact the API added to it), watches a
+message sent through the API arrive in the captured inbox without a reload, opens
 it (its HTML in the sandboxed frame, remote images blocked, its tracked links listed), checks that
 another account's message is a 404 and that a form posted without its CSRF token is refused, and
 signs out. With ``PULSEBOX_SCREENSHOTS=1`` the pages are also saved at desktop and phone widths into
@@ -59,6 +60,18 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/ui")
             assert page.locator("h1").inner_text() == "Dashboard"
+            # a list made here, a contact added through the API, both seen here
+            page.click("nav >> text=Lists")
+            page.fill("#name", "Customers")
+            page.click("text=Create")
+            page.wait_for_selector("h1:has-text('Customers')")
+            book_id = int(page.url.rsplit("/", 1)[1])
+            api.ok("POST", f"/addressbooks/{book_id}/emails", json={"emails": [
+                {"email": "ann@example.com", "variables": {"name": "Ann"}}]})
+            page.reload()
+            assert page.locator("table.list td", has_text="ann@example.com").count() == 1
+            page.screenshot(path=shots / "list-desktop.png", full_page=True)
+
             page.click("nav >> text=Inbox")
             page.wait_for_url(f"{base}/ui/inbox")
 

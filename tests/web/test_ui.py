@@ -14,6 +14,7 @@ from conftest import make_account
 from starlette.testclient import TestClient
 
 from pulsebox.accounts import service as accounts
+from pulsebox.addressbooks import service as books
 from pulsebox.app import build
 from pulsebox.context import Context
 
@@ -147,3 +148,41 @@ def test_the_dashboard_counts_the_accounts_mail_by_day(browser, ctx, maildir):
         assert figures == {"sent": "3", "delivered": "2", "opened": "0", "clicked": "0", "bounced": "0",
                            "complained": "0"}, figures
     assert page.text.count("<rect class=\"sent\"") == 30
+
+
+def test_lists_create_rename_delete_and_contacts_paged_by_keyset(browser, ctx, api):
+    """``api`` is another account of the same server: its list is missing here."""
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    csrf = csrf_of(browser.get("/ui/lists").text)
+    made = browser.post("/ui/lists", data={"csrf": csrf, "name": "Customers"}, follow_redirects=False)
+    assert made.status_code == 303
+    book_id = int(made.headers["location"].rsplit("/", 1)[1])
+    taken = browser.post("/ui/lists", data={"csrf": csrf, "name": "Customers"})
+    assert taken.status_code == 400 and "already exists" in taken.text and 'aria-invalid="true"' in taken.text
+    assert browser.post("/ui/lists", data={"name": "No token"}).status_code == 403
+
+    emails = [(f"c{i:03d}@example.com", {"plan": "gold" if i % 10 == 0 else "free"}, None) for i in range(120)]
+    with ctx.db.transaction() as conn:
+        books.add_contacts(conn, account["id"], book_id, emails)
+    first = browser.get(f"/ui/lists/{book_id}").text
+    assert "c000@example.com" in first and "c049@example.com" in first and "c050@example.com" not in first
+    after = re.search(r'href="/ui/lists/\d+\?after=(\d+)" rel="next"', first)[1]
+    second = browser.get(f"/ui/lists/{book_id}", params={"after": after}).text
+    assert "c050@example.com" in second and "c000@example.com" not in second
+    third = browser.get(f"/ui/lists/{book_id}", params={"after": re.search(r'after=(\d+)" rel="next"', second)[1]}).text
+    assert "c119@example.com" in third and 'rel="next"' not in third
+    found = browser.get(f"/ui/lists/{book_id}", params={"email": "C007@example.com"}).text
+    assert found.count("@example.com</td>") == 1 and "c007@example.com" in found
+    gold = browser.get(f"/ui/lists/{book_id}", params={"variable": "plan", "value": "gold"}).text
+    assert gold.count("@example.com</td>") == 12
+
+    renamed = browser.post(f"/ui/lists/{book_id}/rename", data={"csrf": csrf, "name": "Buyers"}, follow_redirects=False)
+    assert renamed.status_code == 303 and "<h1>Buyers</h1>" in browser.get(f"/ui/lists/{book_id}").text
+    theirs = api.new_book("Theirs")
+    assert browser.get(f"/ui/lists/{theirs}").status_code == 404
+    assert browser.post(f"/ui/lists/{theirs}/delete", data={"csrf": csrf}).status_code == 404
+    assert browser.post(f"/ui/lists/{theirs}/rename", data={"csrf": csrf, "name": "Mine now"}).status_code == 404
+    assert api.get(f"/addressbooks/{theirs}").json[0]["name"] == "Theirs"
+    assert browser.post(f"/ui/lists/{book_id}/delete", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert browser.get(f"/ui/lists/{book_id}").status_code == 404

@@ -194,6 +194,12 @@ def contacts_page(conn: Connection, account_id: int, book_id: int, limit: int, o
     return [dict(r) for r in repository.contacts_page(conn, book_id, limit, offset, statuses)]
 
 
+def contacts_after(conn: Connection, account_id: int, book_id: int, after: int, limit: int) -> list[dict]:
+    """A page of the book's contacts after contact id ``after`` (keyset paging, for the admin UI)."""
+    book(conn, account_id, book_id)
+    return [dict(r) for r in repository.contacts_after(conn, book_id, after, limit)]
+
+
 def total(conn: Connection, account_id: int, book_id: int) -> int:
     return book(conn, account_id, book_id)["all_email_qty"]
 

@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pulsebox import browser
 from pulsebox.api import json_response
+from pulsebox.addressbooks.schemas import CONTACT_STATUS
 from pulsebox.capture import schemas as capture_schemas
 from pulsebox.errors import ApiError
 from pulsebox.web import service
@@ -231,6 +232,103 @@ async def clear_inbox(request: Request) -> Response:
     ctx = browser.context(request)
     await browser.write(ctx, service.clear_inbox, ctx.settings, session.account_id)
     return RedirectResponse("/ui/inbox", status_code=303)
+
+
+# ---- lists and contacts ----
+
+def _book_id(request: Request) -> int | None:
+    raw = request.path_params["id"]
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+async def lists(request: Request, error: str = "", status: int = 200) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    with browser.context(request).db.transaction(write=False) as conn:
+        found = service.lists(conn, session.account_id)
+    return _signed_in_page(request, session, "lists.html", status, active="lists", lists=found, error=error)
+
+
+async def _signed_in_form(request: Request) -> tuple[service.Session | None, dict[str, str], Response | None]:
+    """The session and the form, or the answer when there is no session or the CSRF token is wrong."""
+    session = _session(request)
+    form = await _form(request)
+    if session is None:
+        return None, form, _to_sign_in()
+    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+        return session, form, _forbidden()
+    return session, form, None
+
+
+async def create_list(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    name = form.get("name", "").strip()
+    if not name or len(name) > 255:
+        return await lists(request, "A list needs a name of at most 255 characters.", 400)
+    try:
+        book_id = await browser.write(browser.context(request), service.create_list, session.account_id, name)
+    except ApiError as error:  # the API's own message (203: the name is taken)
+        return await lists(request, error.message, 400)
+    return RedirectResponse(f"/ui/lists/{book_id}", status_code=303)
+
+
+async def one_list(request: Request, error: str = "", status: int = 200) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    book_id = _book_id(request)
+    query = request.query_params
+    after = query.get("after", "0")
+    try:
+        if book_id is None:
+            raise ApiError(213)
+        with browser.context(request).db.transaction(write=False) as conn:
+            book = service.one_list(conn, session.account_id, book_id)
+            rows = service.contacts(conn, session.account_id, book_id,
+                                    after=int(after) if after.isdigit() and len(after) < 19 else 0,
+                                    email=query.get("email", "")[:320], variable=query.get("variable", "")[:255],
+                                    value=query.get("value", "")[:1000])
+    except ApiError as missing:
+        if missing.code != 213:
+            raise
+        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such list.")
+    searching = bool(query.get("email") or query.get("variable"))
+    return _signed_in_page(request, session, "list.html", status, active="lists", book=book, contacts=rows,
+                           error=error, query=query, statuses=CONTACT_STATUS,
+                           next_after=rows[-1]["id"] if len(rows) == service.PAGE and not searching else None)
+
+
+async def rename_list(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    book_id, name = _book_id(request), form.get("name", "").strip()
+    if not name or len(name) > 255:
+        return await one_list(request, "A list needs a name of at most 255 characters.", 400)
+    try:
+        if book_id is None:
+            raise ApiError(213)
+        await browser.write(browser.context(request), service.rename_list, session.account_id, book_id, name)
+    except ApiError as error:
+        return await one_list(request, error.message, 400 if error.code != 213 else 404)
+    return RedirectResponse(f"/ui/lists/{book_id}", status_code=303)
+
+
+async def delete_list(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    book_id = _book_id(request)
+    try:
+        if book_id is None:
+            raise ApiError(213)
+        await browser.write(browser.context(request), service.delete_list, session.account_id, book_id)
+    except ApiError:
+        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such list.")
+    return RedirectResponse("/ui/lists", status_code=303)
 
 
 async def static(request: Request) -> Response:

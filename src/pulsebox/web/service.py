@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from pulsebox.accounts import service as accounts
+from pulsebox.addressbooks import service as books
 from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
 from pulsebox.capture import service as capture
@@ -113,3 +114,40 @@ def dashboard(conn: Connection, account_id: int) -> dict:
                         "percent": min(100, round(100 * figures["sent"] / planned)) if planned else 0})
     return {"totals": totals, "days": series, "campaigns": running, "waiting": outbox.waiting(conn, account_id),
             "peak": max([d["sent"] for _, d in series] + [1])}
+
+
+# ---- lists and contacts ----
+
+PAGE = 50
+
+
+def lists(conn: Connection, account_id: int) -> list[dict]:
+    return books.list_books(conn, account_id, 1000, 0)
+
+
+def create_list(conn: Connection, account_id: int, name: str) -> int:
+    return books.create_book(conn, account_id, name)
+
+
+def rename_list(conn: Connection, account_id: int, book_id: int, name: str) -> None:
+    books.rename_book(conn, account_id, book_id, name)
+
+
+def delete_list(conn: Connection, account_id: int, book_id: int) -> None:
+    books.delete_book(conn, account_id, book_id)
+
+
+def one_list(conn: Connection, account_id: int, book_id: int) -> dict:
+    return books.book(conn, account_id, book_id)
+
+
+def contacts(conn: Connection, account_id: int, book_id: int, *, after: int = 0, email: str = "",
+             variable: str = "", value: str = "") -> list[dict]:
+    """A page of the list's contacts: after contact ``after`` (keyset: as fast on the last page of a
+    million as on the first), or the one with address ``email``, or those whose ``variable`` is ``value``."""
+    if email:
+        found = books.memberships(conn, account_id, [email.strip().lower()])
+        return [m for m in found if m.get("book_id") == book_id]
+    if variable:
+        return books.find_by_variable(conn, account_id, book_id, variable, value, PAGE, 0)
+    return books.contacts_after(conn, account_id, book_id, after, PAGE)
