@@ -14,8 +14,10 @@ Another account's message answers 404 like a missing one: the services look rows
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -186,18 +188,25 @@ async def message(request: Request) -> Response:
                            raw=raw, images=request.query_params.get("images") == "1")
 
 
-async def message_html(request: Request) -> Response:
-    """A captured message's HTML for the message page's sandboxed frame: no scripts, no forms, remote
-    images only when asked (``?images=1``: a remote image tells its sender the mail was opened)."""
-    session = _session(request)
-    message_id = _message_id(request)
+def _own_message(request: Request, read: Callable[..., Any]) -> Any:
+    """``read(conn, settings, account_id, message_id)`` for the signed-in account's message; None when
+    there is no session, or no such message of this account (another account's answers the same)."""
+    session, message_id = _session(request), _message_id(request)
     if session is None or message_id is None:
-        return Response(status_code=404)
+        return None
     ctx = browser.context(request)
     try:
         with ctx.db.transaction(write=False) as conn:
-            found = service.captured(conn, ctx.settings, session.account_id, message_id)
+            return read(conn, ctx.settings, session.account_id, message_id)
     except ApiError:
+        return None
+
+
+async def message_html(request: Request) -> Response:
+    """A captured message's HTML for the message page's sandboxed frame: no scripts, no forms, remote
+    images only when asked (``?images=1``: a remote image tells its sender the mail was opened)."""
+    found = _own_message(request, service.captured)
+    if found is None:
         return Response(status_code=404)
     images = "* data:" if request.query_params.get("images") == "1" else "data:"
     return HTMLResponse(found["html"] or "", headers={
@@ -207,18 +216,12 @@ async def message_html(request: Request) -> Response:
 
 
 async def message_raw(request: Request) -> Response:
-    session = _session(request)
-    message_id = _message_id(request)
-    if session is None or message_id is None:
-        return Response(status_code=404)
-    ctx = browser.context(request)
-    try:
-        with ctx.db.transaction(write=False) as conn:
-            data = service.raw(conn, ctx.settings, session.account_id, message_id)
-    except ApiError:
+    data = _own_message(request, service.raw)
+    if data is None:
         return Response(status_code=404)
     return Response(data, media_type="message/rfc822", headers={
-        "Content-Disposition": f'attachment; filename="message-{message_id}.eml"', "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="message-{_message_id(request)}.eml"',
+        "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
 
 
