@@ -48,16 +48,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from campaign import rss_kb  # noqa: E402
-from run import (HIGH_LIMITS, PgDatabase, checked, cpu_seconds, descendants, free_port, log, request,  # noqa: E402
+from run import (HIGH_LIMITS, checked, cpu_seconds, descendants, free_port, log, request,  # noqa: E402
                  system_busy_seconds)
-from smtp import access_token, pulsebox, start_serve  # noqa: E402
+from smtp import access_token, fresh_run, pulsebox, start_serve  # noqa: E402
 
 SITE = "https://shop.example.com"
 TITLE, BODY = "Summer sale", "Half price on everything until Sunday: come and see what is new in the shop."
@@ -371,17 +370,8 @@ def main() -> None:
 
     from sqlalchemy import create_engine, text
 
-    data_dir = Path(tempfile.mkdtemp(prefix="pulsebox-bench-push-"))
-    pg = PgDatabase(args.database_url) if args.database_url else None
-    database_url = pg.url if pg else f"sqlite:///{data_dir / 'pulsebox.db'}"
-    if pg:
-        pg.create()
-    port = free_port()
-    env = {**os.environ, "PULSEBOX_DATA_DIR": str(data_dir), "PULSEBOX_DATABASE_URL": database_url,
-           "PULSEBOX_API_RATE_LIMITS": HIGH_LIMITS, "PULSEBOX_LOG_LEVEL": "WARNING",
-           "PULSEBOX_PUBLIC_URL": f"http://127.0.0.1:{port}", "PULSEBOX_SEND_CONCURRENCY": str(args.concurrency),
-           "PULSEBOX_PUSH_ALLOW_PRIVATE": "true", "PULSEBOX_PUSH_TASK_INTERVAL": "0"}
-    env.pop("PULSEBOX_REDIS_URL", None)
+    data_dir, pg, database_url, port, env = fresh_run("push", args, {"PULSEBOX_PUSH_ALLOW_PRIVATE": "true",
+                                                                     "PULSEBOX_PUSH_TASK_INTERVAL": "0"})
     processes: list[subprocess.Popen] = []
     service = profiler = None
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))

@@ -63,6 +63,15 @@ def setup(name: str, args: argparse.Namespace) -> tuple[subprocess.Popen, Path, 
     """smtp-sink, a fresh data dir and database, a free port, and the environment of every
     pulsebox process of the run: (sink, data dir, PostgreSQL or None, database URL, port, env)."""
     sink, sink_port = start_sink()
+    data_dir, pg, database_url, port, env = fresh_run(name, args, {
+        "PULSEBOX_SENDER_CHECK": "off",
+        "PULSEBOX_MAIL_URL": f"smtp://127.0.0.1:{sink_port}?tls=none&pool={args.concurrency}"})
+    return sink, data_dir, pg, database_url, port, env
+
+
+def fresh_run(name: str, args: argparse.Namespace, settings: dict) -> tuple[Path, PgDatabase | None, str, int, dict]:
+    """A fresh data dir and database (PostgreSQL with ``--database-url``), a free port, and the
+    environment of every pulsebox process of the run, ``settings`` added."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"pulsebox-bench-{name}-"))
     pg = PgDatabase(args.database_url) if args.database_url else None
     database_url = pg.url if pg else f"sqlite:///{data_dir / 'pulsebox.db'}"
@@ -70,12 +79,10 @@ def setup(name: str, args: argparse.Namespace) -> tuple[subprocess.Popen, Path, 
         pg.create()
     port = free_port()
     env = {**os.environ, "PULSEBOX_DATA_DIR": str(data_dir), "PULSEBOX_DATABASE_URL": database_url,
-           "PULSEBOX_API_RATE_LIMITS": HIGH_LIMITS, "PULSEBOX_SENDER_CHECK": "off",
-           "PULSEBOX_MAIL_URL": f"smtp://127.0.0.1:{sink_port}?tls=none&pool={args.concurrency}",
-           "PULSEBOX_SEND_CONCURRENCY": str(args.concurrency), "PULSEBOX_LOG_LEVEL": "WARNING",
-           "PULSEBOX_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "PULSEBOX_API_RATE_LIMITS": HIGH_LIMITS, "PULSEBOX_SEND_CONCURRENCY": str(args.concurrency),
+           "PULSEBOX_LOG_LEVEL": "WARNING", "PULSEBOX_PUBLIC_URL": f"http://127.0.0.1:{port}", **settings}
     env.pop("PULSEBOX_REDIS_URL", None)
-    return sink, data_dir, pg, database_url, port, env
+    return data_dir, pg, database_url, port, env
 
 
 def teardown(processes: list, sink: subprocess.Popen, engine, pg: PgDatabase | None, data_dir: Path) -> None:  # noqa: ANN001

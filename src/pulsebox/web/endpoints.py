@@ -72,6 +72,17 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items()}
 
 
+async def _signed_in_form(request: Request) -> tuple[service.Session | None, dict[str, str], Response | None]:
+    """The session and the form, or the answer when there is no session or the CSRF token is wrong."""
+    session = _session(request)
+    form = await _form(request)
+    if session is None:
+        return None, form, _to_sign_in()
+    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+        return session, form, _forbidden()
+    return session, form, None
+
+
 def _forbidden() -> HTMLResponse:
     return _page("error.html", 403, title="Refused", message="The form had no valid security token: reload the "
                                                              "page and try again.")
@@ -122,12 +133,9 @@ async def sign_in(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
-    session = _session(request)
-    form = await _form(request)
-    if session is None:
-        return _to_sign_in()
-    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
-        return _forbidden()
+    _, _, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
     await browser.write(browser.context(request), service.sign_out, request.cookies[SESSION])
     response = _to_sign_in()
     response.delete_cookie(SESSION, path="/ui")
@@ -226,12 +234,9 @@ async def message_raw(request: Request) -> Response:
 
 
 async def clear_inbox(request: Request) -> Response:
-    session = _session(request)
-    form = await _form(request)
-    if session is None:
-        return _to_sign_in()
-    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
-        return _forbidden()
+    session, _, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
     ctx = browser.context(request)
     await browser.write(ctx, service.clear_inbox, ctx.settings, session.account_id)
     return RedirectResponse("/ui/inbox", status_code=303)
@@ -251,17 +256,6 @@ async def lists(request: Request, error: str = "", status: int = 200) -> Respons
     with browser.context(request).db.transaction(write=False) as conn:
         found = service.lists(conn, session.account_id)
     return _signed_in_page(request, session, "lists.html", status, active="lists", lists=found, error=error)
-
-
-async def _signed_in_form(request: Request) -> tuple[service.Session | None, dict[str, str], Response | None]:
-    """The session and the form, or the answer when there is no session or the CSRF token is wrong."""
-    session = _session(request)
-    form = await _form(request)
-    if session is None:
-        return None, form, _to_sign_in()
-    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
-        return session, form, _forbidden()
-    return session, form, None
 
 
 async def create_list(request: Request) -> Response:
