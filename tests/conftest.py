@@ -30,7 +30,7 @@ from pulsebox.context import Context
 from pulsebox.db import migrate
 from pulsebox.delivery.transports.memory import MemoryTransport
 from pulsebox.campaigns.schemas import CANCELLED, COPYING, NEW, TEST
-from pulsebox.models import Campaign, Delivery, PushSend, PushTask, WebhookEvent
+from pulsebox.models import Campaign, ContactImport, Delivery, PushSend, PushTask, WebhookEvent
 from pulsebox.templates.service import sync_system_templates
 from pulsebox.worker.runner import Worker
 
@@ -119,13 +119,13 @@ def ctx(base_settings) -> Context:  # noqa: ANN001
 @pytest.fixture(autouse=True)
 def _queue_left_empty(request):  # noqa: ANN001, ANN202
     """After a test with a database, its unsent copies are marked ``suppressed`` ("test ended"),
-    its campaigns still to copy are cancelled, its webhook events not posted dropped, its push tasks
-    and sends ended: the next test's drain meets no earlier test's mail or events (asked for lazily,
+    its campaigns still to copy are cancelled, its webhook events not posted dropped, its push tasks,
+    sends and contact imports ended: the next test's drain meets no earlier test's mail or events (asked for lazily,
     so a test without a database is not run once per backend for this)."""
     yield
     if "ctx" in request.fixturenames:
         D, C, E = Delivery.__table__, Campaign.__table__, WebhookEvent.__table__
-        PT, PS = PushTask.__table__, PushSend.__table__
+        PT, PS, CI = PushTask.__table__, PushSend.__table__, ContactImport.__table__
         with request.getfixturevalue("ctx").db.transaction() as conn:
             conn.execute(update(D).where(D.c.status.in_(("queued", "deferred", "sending")))
                          .values(status="suppressed", reason="test ended", locked_until=None))
@@ -134,6 +134,7 @@ def _queue_left_empty(request):  # noqa: ANN001, ANN202
             conn.execute(update(PT).where(PT.c.copied_all.is_(False)).values(copied_all=True))
             conn.execute(update(PS).where(PS.c.status.in_(("queued", "sending")))
                          .values(status="failed", error="test ended", locked_until=None))
+            conn.execute(update(CI).where(CI.c.status == "queued").values(status="failed", error="test ended"))
 
 
 @dataclass

@@ -186,6 +186,10 @@ ROUTES = [
     Route("/ui/lists/{id}", web.one_list, methods=["GET"]),
     Route("/ui/lists/{id}/rename", web.rename_list, methods=["POST"]),
     Route("/ui/lists/{id}/delete", web.delete_list, methods=["POST"]),
+    Route("/ui/lists/{id}/import", web.start_import, methods=["POST"]),
+    Route("/ui/imports/{id}", web.import_page, methods=["GET"]),
+    Route("/ui/imports/{id}", web.map_import, methods=["POST"]),
+    Route("/ui/imports/{id}/progress", web.import_progress, methods=["GET"]),
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

@@ -1,7 +1,8 @@
 """The admin UI in a real browser: headless Chromium (Debian's package, driven by Playwright, no
 browser download) against a live ``pulsebox serve`` whose mail is captured.
 
-Signs in, sees the dashboard, creates a list (and sees a contact the API added to it), watches a
+Signs in, sees the dashboard, creates a list (and sees a contact the API added to it), imports a CSV
+file of 1,000 contacts into it and watches the import finish, watches a
 message sent through the API arrive in the captured inbox without a reload, opens
 it (its HTML in the sandboxed frame, remote images blocked, its tracked links listed), checks that
 another account's message is a 404 and that a form posted without its CSRF token is refused, and
@@ -71,6 +72,21 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
             page.reload()
             assert page.locator("table.list td", has_text="ann@example.com").count() == 1
             page.screenshot(path=shots / "list-desktop.png", full_page=True)
+
+            # a CSV of 1,000 contacts: uploaded, its columns mapped, imported by the worker while the page
+            # follows it
+            csv = tmp_path / "people.csv"
+            csv.write_text("email,name,city\n" + "".join(f"p{i:04d}@example.com,Person {i},Kyiv\n" for i in range(1000)))
+            page.set_input_files("#file", str(csv))
+            page.click("text=Upload")
+            page.wait_for_selector("text=1,000 rows after the header")
+            page.screenshot(path=shots / "import-mapping-desktop.png", full_page=True)
+            page.click("button:has-text('Import')")
+            page.wait_for_selector("strong:has-text('Done.')", timeout=30_000)
+            assert page.locator("[data-field=added]").inner_text() == "1,000"
+            page.screenshot(path=shots / "import-done-desktop.png")
+            page.goto(f"{base}/ui/lists/{book_id}")
+            assert "1,001 contacts" in page.content()
 
             page.click("nav >> text=Inbox")
             page.wait_for_url(f"{base}/ui/inbox")

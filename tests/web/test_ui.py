@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from capture.test_capture_api import capture
-from conftest import make_account
+from conftest import drain, make_account
 from starlette.testclient import TestClient
 
 from pulsebox.accounts import service as accounts
@@ -186,3 +186,40 @@ def test_lists_create_rename_delete_and_contacts_paged_by_keyset(browser, ctx, a
     assert api.get(f"/addressbooks/{theirs}").json[0]["name"] == "Theirs"
     assert browser.post(f"/ui/lists/{book_id}/delete", data={"csrf": csrf}, follow_redirects=False).status_code == 303
     assert browser.get(f"/ui/lists/{book_id}").status_code == 404
+
+
+def test_a_csv_import_is_mapped_then_run_by_the_worker_with_its_progress(browser, ctx, ui_ctx):
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    with ctx.db.transaction() as conn:
+        book_id = books.create_book(conn, account["id"], "Imported")
+    page = browser.get(f"/ui/lists/{book_id}").text
+    rows = "\r\n".join(f"user{i:04d}@example.com;Name {i};{i}" for i in range(2500))
+    data = ("\ufeffE-mail;First name;Age\r\n" + rows + "\r\nnot an address;Nobody;1\r\n").encode()
+    upload = {"file": ("people.csv", data, "text/csv")}
+    assert browser.post(f"/ui/lists/{book_id}/import", data={"csrf": "x"}, files=upload).status_code == 403
+    started = browser.post(f"/ui/lists/{book_id}/import", data={"csrf": csrf_of(page)}, files=upload,
+                           follow_redirects=False)
+    assert started.status_code == 303
+    job_url = started.headers["location"]
+    mapping = browser.get(job_url).text
+    assert "2,501 rows after the header" in mapping
+    assert re.search(r'<option value="email" selected>', mapping) and 'value="First name"' in mapping
+    with TestClient(build(ui_ctx)) as theirs:  # another account's browser: a 404
+        someone = make_account(ctx)
+        assert sign_in(theirs, someone["client_id"], someone["client_secret"]).status_code == 303
+        assert theirs.get(job_url).status_code == 404
+    form = {"csrf": csrf_of(mapping), "kind_0": "email", "name_0": "", "kind_1": "variable", "name_1": "name",
+            "kind_2": "variable", "name_2": "age"}
+    bad = browser.post(job_url, data={**form, "kind_0": "variable", "name_0": "mail"})
+    assert bad.status_code == 400 and "exactly one column of addresses" in bad.text
+    assert browser.post(job_url, data=form, follow_redirects=False).status_code == 303
+    assert browser.get(job_url + "/progress").json()["status"] == "queued"
+    drain(ctx)
+    progress = browser.get(job_url + "/progress").json()
+    assert progress == {"status": "done", "total": 2501, "done": 2501, "added": 2500, "skipped": 1, "error": None}
+    with ctx.db.transaction(write=False) as conn:
+        assert books.total(conn, account["id"], book_id) == 2500
+        contact, _ = books.contact(conn, account["id"], book_id, "user0042@example.com")
+    assert contact["variables"] == {"name": "Name 42", "age": "42"}
+    assert "Done." in browser.get(job_url).text

@@ -6,16 +6,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Numeric, and_, bindparam, case, cast, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Numeric, and_, bindparam, case, cast, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.insert import InsertNew
-from pulsebox.models import Book, Contact, Segment, Variable
+from pulsebox.models import Book, Contact, ContactImport, Segment, Variable
 
 B = Book.__table__
 V = Variable.__table__
 C = Contact.__table__
+I = ContactImport.__table__
 SG = Segment.__table__
 _IN_CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
 
@@ -295,3 +296,31 @@ def delete_segment(conn: Connection, segment_id: int) -> None:
 
 def count_segments(conn: Connection, book_id: int) -> int:
     return conn.execute(select(func.count()).select_from(SG).where(SG.c.book_id == book_id)).scalar_one()
+
+
+# ---- CSV imports ----
+
+def insert_import(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(I).returning(I.c.id), values).scalar_one()
+
+
+def import_of(conn: Connection, account_id: int, import_id: int) -> RowMapping | None:
+    """The import without its file (the pages ask for it every second)."""
+    columns = [c for c in I.c if c.name != "data"]
+    return conn.execute(select(*columns).where(I.c.account_id == account_id, I.c.id == import_id)).mappings().first()
+
+
+def set_import(conn: Connection, import_id: int, **values: object) -> None:
+    conn.execute(update(I).where(I.c.id == import_id).values(**values))
+
+
+def any_import_due(conn: Connection, now: datetime) -> bool:
+    return conn.execute(select(I.c.id).where(I.c.status == "queued", or_(I.c.locked_until.is_(None),
+                                                                          I.c.locked_until < now)).limit(1)).first() \
+        is not None
+
+
+def lock_import(conn: Connection, now: datetime) -> RowMapping | None:
+    """The oldest queued import not leased to a live worker, its row locked for the transaction."""
+    return conn.execute(select(I).where(I.c.status == "queued", or_(I.c.locked_until.is_(None), I.c.locked_until < now))
+                        .order_by(I.c.id).limit(1).with_for_update(skip_locked=True)).mappings().first()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pulsebox.models.base import Base, utcnow
@@ -71,3 +71,30 @@ class Segment(Base):
     join: Mapped[str] = mapped_column(String(3), default="and")
     filters: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ContactImport(Base):
+    """A CSV file of contacts being added to a book by the worker, a batch of rows a transaction
+    (``cursor``: the byte offset after the last row added, the checkpoint), so a file of a million
+    rows neither holds a request nor restarts from the top when a worker dies."""
+
+    __tablename__ = "contact_imports"
+    __table_args__ = (Index("ix_contact_imports_due", "status", "id"), Index("ix_contact_imports_account", "account_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    delimiter: Mapped[str] = mapped_column(String(1), default=",")
+    columns: Mapped[list] = mapped_column(JSON, default=list)  # the header row
+    mapping: Mapped[list] = mapped_column(JSON, default=list)  # per column: "email", "phone", "" (skip) or a variable
+    status: Mapped[str] = mapped_column(String(10), default="uploaded")  # uploaded | queued | done | failed
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)  # data rows in the file
+    done: Mapped[int] = mapped_column(Integer, default=0)  # rows read so far
+    added: Mapped[int] = mapped_column(Integer, default=0)  # new contacts
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # rows without a valid address
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

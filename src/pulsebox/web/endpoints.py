@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from email.parser import BytesParser
+from email.policy import HTTP
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -326,6 +328,104 @@ async def delete_list(request: Request) -> Response:
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such list.")
     return RedirectResponse("/ui/lists", status_code=303)
+
+
+# ---- CSV import ----
+
+async def _upload(request: Request, limit: int) -> tuple[dict[str, str], str, bytes] | None:
+    """The fields and the one file of a multipart/form-data body (None: not one, or too large)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    head = f"Content-Type: {request.headers.get('content-type', '')}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    fields, filename, data = {}, "", b""
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            filename, data = part.get_filename(), payload
+        elif name:
+            fields[str(name)] = payload.decode("utf-8", "replace")
+    return fields, filename, data
+
+
+async def start_import(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    ctx, book_id = browser.context(request), _book_id(request)
+    upload = await _upload(request, ctx.settings.max_body_bytes)
+    if upload is None:
+        return await one_list(request, f"Upload a CSV file of at most {ctx.settings.max_body_bytes:,} bytes.", 400)
+    fields, filename, data = upload
+    if not secrets.compare_digest(fields.get("csrf", ""), session.csrf):
+        return _forbidden()
+    try:
+        if book_id is None:
+            raise ApiError(213)
+        import_id = await browser.write(ctx, service.start_import, session.account_id, book_id, filename, data)
+    except ApiError as error:
+        return await one_list(request, error.message, 404 if error.code == 213 else 400)
+    return RedirectResponse(f"/ui/imports/{import_id}", status_code=303)
+
+
+def _import_id(request: Request) -> int | None:
+    raw = request.path_params["id"]
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+async def import_page(request: Request, error: str = "", status: int = 200) -> Response:
+    """The column mapping of an uploaded file, or the progress of one under way."""
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    try:
+        with browser.context(request).db.transaction(write=False) as conn:
+            found = service.import_status(conn, session.account_id, _import_id(request) or 0)
+            book = service.one_list(conn, session.account_id, found["book_id"])
+    except ApiError:
+        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such import.")
+    return _signed_in_page(request, session, "import.html", status, active="lists", job=found, book=book,
+                           error=error)
+
+
+async def import_progress(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
+    try:
+        with browser.context(request).db.transaction(write=False) as conn:
+            found = service.import_status(conn, session.account_id, _import_id(request) or 0)
+    except ApiError as error:
+        return json_response(error.body(), 404)
+    return json_response({k: found[k] for k in ("status", "total", "done", "added", "skipped", "error")})
+
+
+async def map_import(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    mapping, i = [], 0
+    while f"kind_{i}" in form and i < 60:
+        kind = form[f"kind_{i}"]
+        mapping.append(kind if kind in ("email", "phone", "") else form.get(f"name_{i}", "").strip())
+        i += 1
+    try:
+        await browser.write(browser.context(request), service.map_import, session.account_id,
+                            _import_id(request) or 0, mapping)
+    except ApiError as error:
+        if error.status == 404:
+            return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such import.")
+        return await import_page(request, error.message, 400)
+    return RedirectResponse(f"/ui/imports/{_import_id(request)}", status_code=303)
 
 
 async def static(request: Request) -> Response:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from pulsebox.accounts import service as accounts
+from pulsebox.addressbooks import imports
 from pulsebox.addressbooks import service as books
 from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
@@ -151,3 +152,15 @@ def contacts(conn: Connection, account_id: int, book_id: int, *, after: int = 0,
     if variable:
         return books.find_by_variable(conn, account_id, book_id, variable, value, PAGE, 0)
     return books.contacts_after(conn, account_id, book_id, after, PAGE)
+
+
+def start_import(conn: Connection, account_id: int, book_id: int, filename: str, data: bytes) -> int:
+    return imports.start(conn, account_id, book_id, filename, data)
+
+
+def import_status(conn: Connection, account_id: int, import_id: int) -> dict:
+    return imports.get(conn, account_id, import_id)
+
+
+def map_import(conn: Connection, account_id: int, import_id: int, mapping: list[str]) -> None:
+    imports.map_columns(conn, account_id, import_id, mapping)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pulsebox.addressbooks import service as books
+from pulsebox.addressbooks import tasks as lists
 from pulsebox.campaigns import tasks as campaigns
 from pulsebox.outbox import tasks as outbox
 from pulsebox.pump import PumpContext
@@ -21,4 +22,5 @@ def deliver_outbox(job: PumpContext) -> int:
 
 # each queue of its own (a domain table claimed with leases), polled every round
 PUMPS: list[Callable[[PumpContext], int]] = [campaigns.copy_recipients, deliver_outbox, outbox.prune_outbox,
-                                             webhooks.post_events, push.copy_subscribers, push.send_due]
+                                             webhooks.post_events, push.copy_subscribers, push.send_due,
+                                             lists.import_contacts]

@@ -48,3 +48,31 @@
   }
   setTimeout(refresh, EVERY_MS);
 })();
+
+/* An import under way: its progress bar and counts follow the worker (asked every second). */
+(function () {
+  "use strict";
+  var box = document.getElementById("import");
+  if (!box) return;
+  var bar = box.querySelector("progress");
+  var words = { queued: "Importing…", done: "Done.", failed: "Stopped: " };
+  function show(name, value) {
+    var field = box.querySelector('[data-field="' + name + '"]');
+    if (field) field.textContent = typeof value === "number" ? value.toLocaleString("en") : (value || "");
+  }
+  function refresh() {
+    fetch(box.getAttribute("data-progress"), { credentials: "same-origin" })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (job) {
+        if (!job) return setTimeout(refresh, 1000);
+        bar.max = job.total || 1;
+        bar.value = job.done;
+        ["done", "added", "skipped"].forEach(function (k) { show(k, job[k]); });
+        show("status", words[job.status] || job.status);
+        show("error", job.error);
+        if (job.status === "queued") setTimeout(refresh, 1000);
+      })
+      .catch(function () { setTimeout(refresh, 2000); });
+  }
+  refresh();
+})();
