@@ -190,6 +190,10 @@ ROUTES = [
     Route("/ui/imports/{id}", web.import_page, methods=["GET"]),
     Route("/ui/imports/{id}", web.map_import, methods=["POST"]),
     Route("/ui/imports/{id}/progress", web.import_progress, methods=["GET"]),
+    Route("/ui/webhooks", web.hooks, methods=["GET"]),
+    Route("/ui/webhooks", web.add_hook, methods=["POST"]),
+    Route("/ui/webhooks/{id}", web.hook_log, methods=["GET"]),
+    Route("/ui/webhooks/{id}/{action}", web.hook_action, methods=["POST"]),
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

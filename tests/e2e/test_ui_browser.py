@@ -2,7 +2,7 @@
 browser download) against a live ``pulsebox serve`` whose mail is captured.
 
 Signs in, sees the dashboard, creates a list (and sees a contact the API added to it), imports a CSV
-file of 1,000 contacts into it and watches the import finish, watches a
+file of 1,000 contacts into it and watches the import finish, adds a webhook, watches a
 message sent through the API arrive in the captured inbox without a reload, opens
 it (its HTML in the sandboxed frame, remote images blocked, its tracked links listed), checks that
 another account's message is a 404 and that a form posted without its CSRF token is refused, and
@@ -87,6 +87,16 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
             page.screenshot(path=shots / "import-done-desktop.png")
             page.goto(f"{base}/ui/lists/{book_id}")
             assert "1,001 contacts" in page.content()
+
+            # a webhook added here, its secret shown on its page
+            page.click("nav >> text=Webhooks")
+            page.fill("#url", "https://93.184.215.14/hook")
+            page.check("input[name='email:delivered']")
+            page.click("button:has-text('Add')")
+            page.click("text=https://93.184.215.14/hook")
+            page.click("summary:has-text('Show')")
+            assert page.locator("code").inner_text().startswith("whsec_")
+            page.screenshot(path=shots / "webhook-desktop.png", full_page=True)
 
             page.click("nav >> text=Inbox")
             page.wait_for_url(f"{base}/ui/inbox")

@@ -223,3 +223,36 @@ def test_a_csv_import_is_mapped_then_run_by_the_worker_with_its_progress(browser
         contact, _ = books.contact(conn, account["id"], book_id, "user0042@example.com")
     assert contact["variables"] == {"name": "Name 42", "age": "42"}
     assert "Done." in browser.get(job_url).text
+
+
+def test_webhooks_added_listed_logged_rotated_and_deleted(browser, ctx, ui_ctx):
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    csrf = csrf_of(browser.get("/ui/webhooks").text)
+    unsafe = browser.post("/ui/webhooks", data={"csrf": csrf, "url": "http://127.0.0.1:9/x", "service": "email",
+                                                "email:open": "1"})
+    assert unsafe.status_code == 400 and "loopback" in unsafe.text
+    none = browser.post("/ui/webhooks", data={"csrf": csrf, "url": "https://93.184.215.14/in", "service": "email"})
+    assert none.status_code == 400 and "actions is required" in none.text
+    added = browser.post("/ui/webhooks", data={"csrf": csrf, "url": "https://93.184.215.14/in", "service": "email",
+                                               "email:open": "1", "email:delivered": "1", "smtp:opened": "1"},
+                         follow_redirects=False)
+    assert added.status_code == 303
+    page = browser.get("/ui/webhooks").text
+    ids = re.findall(r'href="/ui/webhooks/(\d+)"', page)
+    assert len(ids) == 2 and page.count("https://93.184.215.14/in</a>") == 2  # the email service's two actions
+    detail = browser.get(f"/ui/webhooks/{ids[0]}").text
+    secret = re.search(r"<code>(whsec_[^<]+)</code>", detail)[1]
+    assert "Nothing posted yet." in detail
+    assert browser.post(f"/ui/webhooks/{ids[0]}/rotate", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert re.search(r"<code>(whsec_[^<]+)</code>", browser.get(f"/ui/webhooks/{ids[0]}").text)[1] != secret
+    assert browser.post(f"/ui/webhooks/{ids[0]}/delete", data={"csrf": "no"}).status_code == 403
+    assert browser.post(f"/ui/webhooks/{ids[0]}/explode", data={"csrf": csrf}).status_code == 404
+    with TestClient(build(ui_ctx)) as theirs:
+        someone = make_account(ctx)
+        sign_in(theirs, someone["client_id"], someone["client_secret"])
+        assert theirs.get(f"/ui/webhooks/{ids[0]}").status_code == 404
+        assert theirs.post(f"/ui/webhooks/{ids[0]}/delete",
+                           data={"csrf": csrf_of(theirs.get("/ui/webhooks").text)}).status_code == 404
+    assert browser.post(f"/ui/webhooks/{ids[0]}/delete", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert len(re.findall(r'href="/ui/webhooks/(\d+)"', browser.get("/ui/webhooks").text)) == 1

@@ -428,6 +428,66 @@ async def map_import(request: Request) -> Response:
     return RedirectResponse(f"/ui/imports/{_import_id(request)}", status_code=303)
 
 
+# ---- webhooks ----
+
+async def hooks(request: Request, error: str = "", status: int = 200) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    ctx = browser.context(request)
+    with ctx.db.transaction(write=False) as conn:
+        found = service.hooks(conn, ctx.settings, session.account_id)
+    return _signed_in_page(request, session, "webhooks.html", status, active="webhooks", hooks=found,
+                           actions=service.ACTIONS, error=error)
+
+
+async def add_hook(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    ctx = browser.context(request)
+    kind = form.get("service", "email")
+    actions = [a for a in service.ACTIONS.get(kind, ()) if form.get(f"{kind}:{a}")]
+    try:
+        await browser.write(ctx, service.add_hook, ctx.settings, session.account_id, form.get("url", ""), actions, kind)
+    except ApiError as error:  # the API's message: an unsafe URL, no action chosen
+        return await hooks(request, error.message, 400)
+    return RedirectResponse("/ui/webhooks", status_code=303)
+
+
+async def hook_action(request: Request) -> Response:
+    """``delete`` or ``rotate`` (the signing secret) a webhook of the account."""
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    ctx, raw = browser.context(request), request.path_params["id"]
+    work = {"delete": lambda conn, i: service.delete_hook(conn, session.account_id, i),
+            "rotate": lambda conn, i: service.rotate_hook_secret(conn, ctx.settings, session.account_id, i)}
+    action = work.get(request.path_params["action"])
+    try:
+        if action is None or not raw.isdigit() or len(raw) > 12:
+            raise ApiError(404)
+        await browser.write(ctx, action, int(raw))
+    except ApiError:
+        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such webhook.")
+    return RedirectResponse("/ui/webhooks", status_code=303)
+
+
+async def hook_log(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    ctx, raw = browser.context(request), request.path_params["id"]
+    try:
+        if not raw.isdigit() or len(raw) > 12:
+            raise ApiError(404)
+        with ctx.db.transaction(write=False) as conn:
+            hook, attempts = service.hook_log(conn, ctx.settings, session.account_id, int(raw))
+    except ApiError:
+        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such webhook.")
+    return _signed_in_page(request, session, "webhook.html", active="webhooks", hook=hook, attempts=attempts)
+
+
 async def static(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in STATIC:

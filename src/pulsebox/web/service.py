@@ -22,6 +22,8 @@ from pulsebox.delivery import markup
 from pulsebox.outbox import service as outbox
 from pulsebox.models import utcnow
 from pulsebox.web import repository
+from pulsebox.webhooks import schemas as webhook_schemas
+from pulsebox.webhooks import service as webhooks
 
 LIFETIME = timedelta(hours=12)  # a session ends this long after sign-in, used or not
 
@@ -164,3 +166,30 @@ def import_status(conn: Connection, account_id: int, import_id: int) -> dict:
 
 def map_import(conn: Connection, account_id: int, import_id: int, mapping: list[str]) -> None:
     imports.map_columns(conn, account_id, import_id, mapping)
+
+
+# ---- webhooks ----
+
+ACTIONS = webhook_schemas.ACTIONS
+
+
+def hooks(conn: Connection, settings: Settings, account_id: int) -> list[dict]:
+    return webhooks.listing(conn, settings, account_id)
+
+
+def add_hook(conn: Connection, settings: Settings, account_id: int, url: str, actions: list[str], kind: str) -> None:
+    webhooks.create(conn, settings, account_id, webhook_schemas.create_request(
+        {"url": url, "actions": actions, "service": kind}))
+
+
+def delete_hook(conn: Connection, account_id: int, webhook_id: int) -> None:
+    webhooks.delete(conn, account_id, webhook_id)
+
+
+def rotate_hook_secret(conn: Connection, settings: Settings, account_id: int, webhook_id: int) -> None:
+    webhooks.rotate_secret(conn, settings, account_id, webhook_id)
+
+
+def hook_log(conn: Connection, settings: Settings, account_id: int, webhook_id: int) -> tuple[dict, list[dict]]:
+    return webhooks.get(conn, settings, account_id, webhook_id), [webhook_schemas.attempt(a) for a in
+                                                                   webhooks.log(conn, account_id, webhook_id, 50)]
