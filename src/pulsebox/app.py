@@ -194,6 +194,9 @@ ROUTES = [
     Route("/ui/webhooks", web.add_hook, methods=["POST"]),
     Route("/ui/webhooks/{id}", web.hook_log, methods=["GET"]),
     Route("/ui/webhooks/{id}/{action}", web.hook_action, methods=["POST"]),
+    Route("/ui/campaigns", web.campaigns, methods=["GET"]),
+    Route("/ui/campaigns", web.create_campaign, methods=["POST"]),
+    Route("/ui/campaigns/{id}", web.campaign_report, methods=["GET"]),
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

@@ -2,7 +2,9 @@
 browser download) against a live ``pulsebox serve`` whose mail is captured.
 
 Signs in, sees the dashboard, creates a list (and sees a contact the API added to it), imports a CSV
-file of 1,000 contacts into it and watches the import finish, adds a webhook, watches a
+file of 1,000 contacts into it and watches the import finish, adds a webhook, creates a campaign
+(previewed as typed, test-sent, sent), opens a copy in the captured inbox and follows its tracked link,
+sees the click in the campaign's report, watches a
 message sent through the API arrive in the captured inbox without a reload, opens
 it (its HTML in the sandboxed frame, remote images blocked, its tracked links listed), checks that
 another account's message is a 404 and that a form posted without its CSRF token is refused, and
@@ -97,6 +99,34 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
             page.click("summary:has-text('Show')")
             assert page.locator("code").inner_text().startswith("whsec_")
             page.screenshot(path=shots / "webhook-desktop.png", full_page=True)
+
+            # a campaign to the list: previewed as typed, test-sent, sent; a copy opened in the inbox, its
+            # tracked link followed, the click in the campaign's report
+            page.click("nav >> text=Campaigns")
+            page.fill("#name", "Autumn sale")
+            page.fill("#sender_name", "Shop")
+            page.fill("#sender_email", "shop@example.com")
+            page.fill("#subject", "Autumn sale, {{name}}")
+            page.fill("#body", "<h1>Sale</h1><p>Hello {{name}}, <a href='https://shop.example.com/autumn'>see "
+                               "the sale</a></p>")
+            assert page.frame_locator("#preview").locator("h1").inner_text(timeout=5000) == "Sale"
+            page.fill("#test_to", "boss@example.com")
+            page.click("#test-button")
+            page.wait_for_selector("text=A test was sent to boss@example.com.")
+            page.screenshot(path=shots / "campaign-new-desktop.png", full_page=True)
+            page.click("text=Send the campaign")
+            page.wait_for_selector("h1:has-text('Autumn sale')")
+            report_url = page.url
+            copy = poll("ann's copy captured", lambda: [m for m in api.ok("GET", "/capture/messages",
+                                                                            params={"recipient": "ann@example.com"})
+                                                        if m["subject"].startswith("Autumn sale")], timeout=30)
+            page.goto(f"{base}/ui/inbox/{copy[0]['id']}")
+            assert page.locator("h1").inner_text() == "Autumn sale, Ann"
+            tracked = page.locator(".links li", has_text="tracked").locator("a").get_attribute("href")
+            assert page.request.get(tracked, max_redirects=0).status == 302
+            page.goto(report_url)
+            assert "https://shop.example.com/autumn" in page.locator("table.list", has_text="autumn").inner_text()
+            page.screenshot(path=shots / "campaign-report-desktop.png", full_page=True)
 
             page.click("nav >> text=Inbox")
             page.wait_for_url(f"{base}/ui/inbox")

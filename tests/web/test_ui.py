@@ -17,6 +17,8 @@ from pulsebox.accounts import service as accounts
 from pulsebox.addressbooks import service as books
 from pulsebox.app import build
 from pulsebox.context import Context
+from pulsebox.delivery.transports import from_url
+from pulsebox.worker.runner import Worker
 
 HTML = "<p>Hello <a href='https://shop.example.com/order'>your order</a> <img src='https://cdn.example.com/x.png'></p>"
 
@@ -36,6 +38,14 @@ def ui_ctx(ctx, maildir) -> Context:
 def browser(ui_ctx):
     with TestClient(build(ui_ctx), raise_server_exceptions=False, base_url="http://testserver") as client:
         yield client
+
+
+def deliver(ctx: Context) -> None:
+    """The worker's rounds until nothing is left, sending through the capture transport (the inbox's)."""
+    worker = Worker(ctx, from_url(ctx.settings.mail_url, ctx.settings.data_dir))
+    while worker.run_once():
+        pass
+    worker.pool.shutdown()
 
 
 def csrf_of(page: str) -> str:
@@ -256,3 +266,36 @@ def test_webhooks_added_listed_logged_rotated_and_deleted(browser, ctx, ui_ctx):
                            data={"csrf": csrf_of(theirs.get("/ui/webhooks").text)}).status_code == 404
     assert browser.post(f"/ui/webhooks/{ids[0]}/delete", data={"csrf": csrf}, follow_redirects=False).status_code == 303
     assert len(re.findall(r'href="/ui/webhooks/(\d+)"', browser.get("/ui/webhooks").text)) == 1
+
+
+def test_a_campaign_made_test_sent_sent_and_reported(browser, ctx, ui_ctx):
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    with ctx.db.transaction() as conn:
+        book_id = books.create_book(conn, account["id"], "Readers")
+        books.add_contacts(conn, account["id"], book_id, [(f"r{i}@example.com", {"name": f"R{i}"}, None)
+                                                         for i in range(3)])
+    page = browser.get("/ui/campaigns").text
+    assert 'id="preview"' in page and "Readers (3 active)" in page
+    form = {"csrf": csrf_of(page), "name": "Autumn", "sender_name": "Shop", "sender_email": "shop@example.com",
+            "subject": "Hello {{name}}", "list_id": str(book_id),
+            "body": "<p>Hi {{name}}, <a href='https://shop.example.com/sale'>the sale</a></p>"}
+    test = browser.post("/ui/campaigns", data={**form, "test": "1", "test_to": "me@example.com"})
+    assert test.status_code == 200 and "A test was sent to me@example.com." in test.text
+    assert browser.post("/ui/campaigns", data={**form, "csrf": "x"}).status_code == 403
+    empty = browser.post("/ui/campaigns", data={**form, "subject": ""})
+    assert empty.status_code == 400 and 'role="alert"' in empty.text
+    made = browser.post("/ui/campaigns", data=form, follow_redirects=False)
+    assert made.status_code == 303
+    report_url = made.headers["location"]
+    deliver(ui_ctx)
+    report = browser.get(report_url).text
+    assert "<h1>Autumn</h1>" in report and re.search(r"Sent</th><td class=\"num\">3<", report)
+    listed = browser.get("/ui/inbox/messages.json").json()
+    assert sorted(m["to"] for m in listed) == ["me@example.com", "r0@example.com", "r1@example.com", "r2@example.com"]
+    r1 = next(m["id"] for m in listed if m["to"] == "r1@example.com")
+    assert "Subject</th><td>Hello R1</td>" in browser.get(f"/ui/inbox/{r1}").text  # personalised, as sent
+    with TestClient(build(ui_ctx)) as theirs:
+        someone = make_account(ctx)
+        sign_in(theirs, someone["client_id"], someone["client_secret"])
+        assert theirs.get(report_url).status_code == 404

@@ -13,6 +13,7 @@ Another account's message answers 404 like a missing one: the services look rows
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Callable
 from email.parser import BytesParser
@@ -29,8 +30,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from pulsebox import browser
 from pulsebox.api import json_response
 from pulsebox.addressbooks.schemas import CONTACT_STATUS
+from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.capture import schemas as capture_schemas
 from pulsebox.errors import ApiError
+from pulsebox.smtp import schemas as smtp_schemas
 from pulsebox.web import service
 
 HERE = Path(__file__).parent
@@ -194,7 +197,8 @@ async def message(request: Request) -> Response:
                                message="No such captured message.")
     with ctx.db.transaction(write=False) as conn:
         raw = service.raw(conn, ctx.settings, session.account_id, message_id).decode("utf-8", "replace")
-    return _signed_in_page(request, session, "message.html", message={**capture_schemas.summary(found), **found},
+    return _signed_in_page(request, session, "message.html", message={**capture_schemas.summary(found),
+                                                                      "subject": found["subject"], **found},
                            raw=raw, images=request.query_params.get("images") == "1")
 
 
@@ -486,6 +490,67 @@ async def hook_log(request: Request) -> Response:
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such webhook.")
     return _signed_in_page(request, session, "webhook.html", active="webhooks", hook=hook, attempts=attempts)
+
+
+# ---- campaigns ----
+
+async def campaigns(request: Request, error: str = "", status: int = 200, form: dict | None = None) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    with browser.context(request).db.transaction(write=False) as conn:
+        found = service.campaigns_page(conn, session.account_id)
+        books = service.lists(conn, session.account_id)
+    return _signed_in_page(request, session, "campaigns.html", status, active="campaigns", campaigns=found,
+                           lists=books, error=error, form=form or {})
+
+
+def _campaign_request(form: dict[str, str]) -> campaign_schemas.CampaignRequest:
+    """The form read as the API reads ``POST /campaigns`` (the same checks, the same messages)."""
+    when = form.get("send_date", "").replace("T", " ").strip()
+    return campaign_schemas.create_request({
+        "sender_name": form.get("sender_name", ""), "sender_email": form.get("sender_email", ""),
+        "subject": form.get("subject", ""), "body": base64.b64encode(form.get("body", "").encode()).decode(),
+        "list_id": form.get("list_id", ""), "name": form.get("name", ""),
+        "send_date": when + ":00" if len(when) == 16 else when})
+
+
+async def create_campaign(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    ctx = browser.context(request)
+    found = ctx.account(session.account_id)
+    try:
+        if found is None:
+            raise ApiError(401)
+        if form.get("test"):  # "Send a test": this message to one address, now
+            send = smtp_schemas.send_request({"email": {
+                "subject": form.get("subject", ""), "html": base64.b64encode(form.get("body", "").encode()).decode(),
+                "from": {"name": form.get("sender_name", ""), "email": form.get("sender_email", "")},
+                "to": [{"email": form.get("test_to", "")}]}})
+            await browser.write(ctx, service.test_send, ctx.settings, session.account_id, send)
+            return await campaigns(request, f"A test was sent to {form.get('test_to')}.", 200, form)
+        campaign_id = await browser.write(ctx, service.create_campaign, ctx.settings, *found,
+                                          _campaign_request(form))
+    except ApiError as error:  # the API's own message, beside the form
+        return await campaigns(request, error.message, 400, form)
+    return RedirectResponse(f"/ui/campaigns/{campaign_id}", status_code=303)
+
+
+async def campaign_report(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    raw = request.path_params["id"]
+    try:
+        if not raw.isdigit() or len(raw) > 9:
+            raise ApiError(802)
+        with browser.context(request).db.transaction(write=False) as conn:
+            report = service.campaign_report(conn, session.account_id, int(raw))
+    except ApiError:
+        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such campaign.")
+    return _signed_in_page(request, session, "campaign.html", active="campaigns", **report)
 
 
 async def static(request: Request) -> Response:

@@ -18,6 +18,7 @@ from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
 from pulsebox.capture import service as capture
 from pulsebox.config import Settings
+from pulsebox.smtp import service as smtp
 from pulsebox.delivery import markup
 from pulsebox.outbox import service as outbox
 from pulsebox.models import utcnow
@@ -81,6 +82,10 @@ def inbox(conn: Connection, settings: Settings, account_id: int, search: str, li
 def captured(conn: Connection, settings: Settings, account_id: int, message_id: int) -> dict:
     """A captured message, decoded, with the links of its HTML (tracked ones point at Pulsebox)."""
     found = capture.message(conn, account_id, settings, message_id)
+    # the subject as this copy was sent (a campaign's is personalised per recipient; the listing shows the
+    # message's own)
+    found["subject"] = next((value for name, value in found["headers"] if name.lower() == "subject"),
+                            found["subject"])
     tracked = f"{settings.public_url}/t/"
     found["links"] = [{"url": url, "tracked": url.startswith(tracked)}
                       for _, _, url, _ in markup.links(found["html"] or "")]
@@ -193,3 +198,30 @@ def rotate_hook_secret(conn: Connection, settings: Settings, account_id: int, we
 def hook_log(conn: Connection, settings: Settings, account_id: int, webhook_id: int) -> tuple[dict, list[dict]]:
     return webhooks.get(conn, settings, account_id, webhook_id), [webhook_schemas.attempt(a) for a in
                                                                    webhooks.log(conn, account_id, webhook_id, 50)]
+
+
+# ---- campaigns ----
+
+def campaigns_page(conn: Connection, account_id: int) -> list[dict]:
+    out = []
+    for row, figures in campaigns.listing(conn, account_id, order="desc", statuses=[], scheduled=False, limit=100,
+                                          offset=0):
+        out.append({**row, **figures, "status_text": campaign_schemas.STATUS.get(row["status"], str(row["status"]))})
+    return out
+
+
+def create_campaign(conn: Connection, settings: Settings, account: dict, limits: accounts.Limits,
+                    request: campaign_schemas.CampaignRequest) -> int:
+    return campaigns.create(conn, account, limits, request, settings)["id"]
+
+
+def test_send(conn: Connection, settings: Settings, account_id: int, request: object) -> str:
+    """The campaign's message to one address, now, as a transactional message (a test send)."""
+    return smtp.accept(conn, account_id, request, settings)
+
+
+def campaign_report(conn: Connection, account_id: int, campaign_id: int) -> dict:
+    row = campaigns.get(conn, account_id, campaign_id)
+    return {"campaign": {**row, "status_text": campaign_schemas.STATUS.get(row["status"], str(row["status"]))},
+            "general": campaigns.general(conn, row), "clicks": campaigns.clicks(conn, row),
+            "countries": sorted(campaigns.countries(conn, account_id, campaign_id).items(), key=lambda kv: -kv[1])}

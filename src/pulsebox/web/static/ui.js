@@ -76,3 +76,15 @@
   }
   refresh();
 })();
+
+/* A campaign's HTML, previewed as it is typed, in a sandboxed frame (no scripts run in it). */
+(function () {
+  "use strict";
+  var body = document.getElementById("body");
+  var frame = document.getElementById("preview");
+  if (!body || !frame) return;
+  var timer = null;
+  function show() { frame.srcdoc = body.value; }
+  body.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(show, 300); });
+  show();
+})();
