@@ -2,7 +2,8 @@
 browser download) against a live ``pulsebox serve`` whose mail is captured.
 
 Signs in, sees the dashboard, creates a list (and sees a contact the API added to it), imports a CSV
-file of 1,000 contacts into it and watches the import finish, adds a webhook, creates a campaign
+file of 1,000 contacts into it and watches the import finish, builds a segment (its match count live),
+adds a webhook, creates a campaign
 (previewed as typed, test-sent, sent), opens a copy in the captured inbox and follows its tracked link,
 sees the click in the campaign's report, watches a
 message sent through the API arrive in the captured inbox without a reload, opens
@@ -89,6 +90,18 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
             page.screenshot(path=shots / "import-done-desktop.png")
             page.goto(f"{base}/ui/lists/{book_id}")
             assert "1,001 contacts" in page.content()
+
+            # a segment built with its live count, then saved
+            page.fill("#var_0", "city")
+            page.select_option("#cond_0", "equal")
+            page.fill("#value_0", "kyiv")
+            poll("the live count", lambda: page.locator("[data-field=matching]").inner_text() ==
+                 "1,000 contacts (1,000 active)", timeout=15,
+                 detail=lambda: page.locator("[data-field=matching]").inner_text())
+            page.fill("#segment_name", "In Kyiv")
+            page.screenshot(path=shots / "segment-desktop.png", full_page=True)
+            page.click("text=Save the segment")
+            page.wait_for_selector("#segments + ul li:has-text('In Kyiv')")
 
             # a webhook added here, its secret shown on its page
             page.click("nav >> text=Webhooks")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.parser import BytesParser
 from email.policy import HTTP
 from functools import lru_cache
@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from pulsebox import browser
+from pulsebox import browser, filters
 from pulsebox.api import json_response
 from pulsebox.addressbooks.schemas import CONTACT_STATUS
 from pulsebox.campaigns import schemas as campaign_schemas
@@ -290,6 +290,7 @@ async def one_list(request: Request, error: str = "", status: int = 200) -> Resp
             raise ApiError(213)
         with browser.context(request).db.transaction(write=False) as conn:
             book = service.one_list(conn, session.account_id, book_id)
+            segments = service.list_segments(conn, session.account_id, book_id)
             rows = service.contacts(conn, session.account_id, book_id,
                                     after=int(after) if after.isdigit() and len(after) < 19 else 0,
                                     email=query.get("email", "")[:320], variable=query.get("variable", "")[:255],
@@ -300,7 +301,8 @@ async def one_list(request: Request, error: str = "", status: int = 200) -> Resp
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such list.")
     searching = bool(query.get("email") or query.get("variable"))
     return _signed_in_page(request, session, "list.html", status, active="lists", book=book, contacts=rows,
-                           error=error, query=query, statuses=CONTACT_STATUS,
+                           error=error, query=query, statuses=CONTACT_STATUS, segments=segments,
+                           operators=filters.OPERATORS,
                            next_after=rows[-1]["id"] if len(rows) == service.PAGE and not searching else None)
 
 
@@ -332,6 +334,45 @@ async def delete_list(request: Request) -> Response:
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such list.")
     return RedirectResponse("/ui/lists", status_code=303)
+
+
+# ---- segments ----
+
+def _conditions(fields: Mapping[str, str]) -> list[dict]:
+    """Up to three rows of the builder: variable, condition, value (a row without a variable is unused)."""
+    return [{"variable": fields.get(f"var_{i}", "").strip()[:255], "condition": fields.get(f"cond_{i}", ""),
+             "value": fields.get(f"value_{i}", "")[:1000]} for i in range(3) if fields.get(f"var_{i}", "").strip()]
+
+
+async def segment_count(request: Request) -> Response:
+    """How many contacts the builder's conditions match now (the page asks as they are typed)."""
+    session = _session(request)
+    if session is None:
+        return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
+    query = request.query_params
+    try:
+        if _book_id(request) is None:
+            raise ApiError(213)
+        with browser.context(request).db.transaction(write=False) as conn:
+            counted = service.segment_count(conn, session.account_id, _book_id(request), query.get("join", "and"),
+                                            _conditions(query))
+    except ApiError as error:
+        return json_response(error.body(), error.status)
+    return json_response(counted)
+
+
+async def create_segment(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    try:
+        if _book_id(request) is None:
+            raise ApiError(213)
+        await browser.write(browser.context(request), service.create_segment, session.account_id, _book_id(request),
+                            form.get("segment_name", ""), form.get("join", "and"), _conditions(form))
+    except ApiError as error:
+        return await one_list(request, error.message, 404 if error.code == 213 else 400)
+    return RedirectResponse(f"/ui/lists/{_book_id(request)}#segments", status_code=303)
 
 
 # ---- CSV import ----

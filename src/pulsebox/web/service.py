@@ -17,10 +17,12 @@ from pulsebox.addressbooks import service as books
 from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
 from pulsebox.capture import service as capture
+from pulsebox import filters
 from pulsebox.config import Settings
 from pulsebox.smtp import service as smtp
 from pulsebox.delivery import markup
 from pulsebox.outbox import service as outbox
+from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
 from pulsebox.web import repository
 from pulsebox.webhooks import schemas as webhook_schemas
@@ -225,3 +227,32 @@ def campaign_report(conn: Connection, account_id: int, campaign_id: int) -> dict
     return {"campaign": {**row, "status_text": campaign_schemas.STATUS.get(row["status"], str(row["status"]))},
             "general": campaigns.general(conn, row), "clicks": campaigns.clicks(conn, row),
             "countries": sorted(campaigns.countries(conn, account_id, campaign_id).items(), key=lambda kv: -kv[1])}
+
+
+# ---- segments ----
+
+def _rule(conn: Connection, account_id: int, book_id: int, join: str, conditions: list[dict]) -> books.SegmentRule:
+    parsed = [filters.parse_filter({"variable_name": c["variable"], "operator": "and",
+                                    "conditions": [{"condition": c["condition"], "value": c["value"]}]})
+              for c in conditions]
+    if not parsed:
+        raise ApiError(8, "a segment needs at least one condition")
+    return books.SegmentRule(book_id, "or" if join == "or" else "and", tuple(parsed), books.variables(conn, account_id,
+                                                                                                    book_id))
+
+
+def segment_count(conn: Connection, account_id: int, book_id: int, join: str, conditions: list[dict]) -> dict:
+    total, active = books.count_matching(conn, account_id, _rule(conn, account_id, book_id, join, conditions))
+    return {"total": total, "active": active}
+
+
+def create_segment(conn: Connection, account_id: int, book_id: int, name: str, join: str,
+                   conditions: list[dict]) -> int:
+    rule = _rule(conn, account_id, book_id, join, conditions)
+    if not name.strip() or len(name) > 255:
+        raise ApiError(8, "a segment needs a name of at most 255 characters")
+    return books.create_segment(conn, account_id, book_id, name.strip(), rule.join, list(rule.filters))
+
+
+def list_segments(conn: Connection, account_id: int, book_id: int) -> list[dict]:
+    return books.segments(conn, account_id, book_id)

@@ -88,3 +88,27 @@
   body.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(show, 300); });
   show();
 })();
+
+/* The segment builder: how many contacts its conditions match, asked again as they change. */
+(function () {
+  "use strict";
+  var form = document.getElementById("segment-builder");
+  if (!form) return;
+  var out = form.querySelector('[data-field="matching"]');
+  var timer = null;
+  function count() {
+    var query = new URLSearchParams(new FormData(form));
+    query.delete("csrf");
+    query.delete("segment_name");
+    if (!query.get("var_0") && !query.get("var_1") && !query.get("var_2")) { out.textContent = "–"; return; }
+    fetch(form.getAttribute("data-count") + "?" + query.toString(), { credentials: "same-origin" })
+      .then(function (res) { return res.json(); })
+      .then(function (answer) {
+        out.textContent = answer.is_error ? answer.message
+          : answer.total.toLocaleString("en") + " contacts (" + answer.active.toLocaleString("en") + " active)";
+      })
+      .catch(function () { out.textContent = "–"; });
+  }
+  form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(count, 400); });
+  form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(count, 100); });
+})();
