@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from pulsebox.accounts import service as accounts
 from pulsebox.addressbooks import service as books
 from pulsebox.app import build
+from pulsebox.campaigns import service as campaigns
 from pulsebox.context import Context
 from pulsebox.delivery.transports import from_url
 from pulsebox.worker.runner import Worker
@@ -327,3 +328,24 @@ def test_a_segment_built_with_its_live_count_then_saved(browser, ctx):
         [segment] = books.segments(conn, account["id"], book_id)
         assert books.count_matching(conn, account["id"], books.segment_rule(conn, account["id"], segment["id"])) == \
             (5, 5)
+
+
+def test_a_form_too_large_or_with_too_many_fields_changes_nothing(browser, ctx):
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    csrf = csrf_of(browser.get("/ui/lists").text)
+    big = browser.post("/ui/lists", data={"csrf": csrf, "name": "Big", "pad": "x" * (3 * 1024 * 1024)})
+    many = browser.post("/ui/lists", data={"csrf": csrf, "name": "Many", **{f"f{i}": "1" for i in range(300)}})
+    assert big.status_code == many.status_code == 403
+    assert "Big" not in browser.get("/ui/lists").text and "Many" not in browser.get("/ui/lists").text
+    long_html = "<p>" + "word " * 10_000 + "</p>"  # 50 KB: a real newsletter is read whole
+    with ctx.db.transaction() as conn:
+        book_id = books.create_book(conn, account["id"], "One")
+        books.add_contacts(conn, account["id"], book_id, [("one@example.com", {}, None)])
+    made = browser.post("/ui/campaigns", data={"csrf": csrf, "sender_name": "S", "sender_email": "s@example.com",
+                                               "subject": "Long", "list_id": str(book_id), "body": long_html},
+                        follow_redirects=False)
+    assert made.status_code == 303
+    campaign_id = int(made.headers["location"].rsplit("/", 1)[1])
+    with ctx.db.transaction(write=False) as conn:
+        assert len(campaigns.get(conn, account["id"], campaign_id)["body"]) == len(long_html)

@@ -1,5 +1,6 @@
 """HTTP for the admin UI (``/ui``): server-rendered pages (Jinja2, autoescaped), no third-party
-front-end code, a little JavaScript of ours for the live inbox.
+front-end code, a little JavaScript of ours (``static/ui.js``) for what is live: the inbox, an import's
+progress, a segment's count, a campaign's preview.
 
 Security (issue 12): a session is a random token in an ``HttpOnly``, ``SameSite=Lax`` cookie scoped to
 ``/ui`` (``Secure`` when ``PULSEBOX_PUBLIC_URL`` is https), stored server-side by its hash; every form
@@ -28,8 +29,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pulsebox import browser, filters
-from pulsebox.api import json_response
 from pulsebox.addressbooks.schemas import CONTACT_STATUS
+from pulsebox.api import json_response
 from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.capture import schemas as capture_schemas
 from pulsebox.errors import ApiError
@@ -39,7 +40,8 @@ from pulsebox.web import service
 HERE = Path(__file__).parent
 SESSION, SIGN_IN = "pulsebox_ui", "pulsebox_ui_signin"
 SIGN_IN_LIMITS = "10/minute;60/hour"  # sign-in attempts per client address
-MAX_FORM = 8192
+MAX_FORM = 2 * 1024 * 1024  # bytes of a form (a campaign's HTML is in one)
+MAX_FIELDS = 200  # an import's mapping has two a column
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
                 "X-Content-Type-Options": "nosniff",
                 "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -68,12 +70,18 @@ def _session(request: Request) -> service.Session | None:
 
 
 async def _form(request: Request) -> dict[str, str]:
+    """The urlencoded form's fields (the first value of each); an empty form, which carries no CSRF
+    token and so changes nothing, when the body is larger than ``MAX_FORM`` or has too many fields
+    (never a form cut short: a campaign's HTML would be sent truncated)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
-            break
-    fields = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), max_num_fields=20)
+            return {}
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=MAX_FIELDS)
+    except ValueError:
+        return {}
     return {k: v[0] for k, v in fields.items()}
 
 

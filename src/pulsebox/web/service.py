@@ -11,19 +11,19 @@ from datetime import timedelta
 
 from sqlalchemy import Connection
 
+from pulsebox import filters
 from pulsebox.accounts import service as accounts
 from pulsebox.addressbooks import imports
 from pulsebox.addressbooks import service as books
 from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
 from pulsebox.capture import service as capture
-from pulsebox import filters
 from pulsebox.config import Settings
-from pulsebox.smtp import service as smtp
 from pulsebox.delivery import markup
-from pulsebox.outbox import service as outbox
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
+from pulsebox.outbox import service as outbox
+from pulsebox.smtp import service as smtp
 from pulsebox.web import repository
 from pulsebox.webhooks import schemas as webhook_schemas
 from pulsebox.webhooks import service as webhooks
