@@ -132,6 +132,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(json.dumps(created), flush=True)
     print(f"Pulsebox {settings.public_url} (database {ctx.db.url.split('@')[-1]}, mail {settings.mail_url})",
           flush=True)
+    print(f"Pulsebox admin UI {settings.public_url}/ui (sign in with an account's client_id and client_secret)",
+          flush=True)
     if settings.inbound_smtp and args.role == "all":
         try:
             parse_listen(settings.inbound_smtp)
