@@ -199,6 +199,11 @@ ROUTES = [
     Route("/ui/campaigns", web.campaigns, methods=["GET"]),
     Route("/ui/campaigns", web.create_campaign, methods=["POST"]),
     Route("/ui/campaigns/{id}", web.campaign_report, methods=["GET"]),
+    Route("/ui/senders", web.senders, methods=["GET"]),
+    Route("/ui/senders", web.add_sender, methods=["POST"]),
+    Route("/ui/senders/{action}", web.sender_action, methods=["POST"]),
+    Route("/ui/blacklist", web.blacklist, methods=["GET"]),
+    Route("/ui/blacklist/{action}", web.change_blacklist, methods=["POST"]),
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

@@ -349,3 +349,32 @@ def test_a_form_too_large_or_with_too_many_fields_changes_nothing(browser, ctx):
     campaign_id = int(made.headers["location"].rsplit("/", 1)[1])
     with ctx.db.transaction(write=False) as conn:
         assert len(campaigns.get(conn, account["id"], campaign_id)["body"]) == len(long_html)
+
+
+def test_senders_added_activated_with_the_mailed_code_and_the_blacklist(browser, ctx, ui_ctx):
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    csrf = csrf_of(browser.get("/ui/senders").text)
+    assert browser.post("/ui/senders", data={"csrf": csrf, "email": "news@shop.example", "name": "News"},
+                        follow_redirects=False).status_code == 303
+    again = browser.post("/ui/senders", data={"csrf": csrf, "email": "news@shop.example", "name": "News"})
+    assert again.status_code == 400 and 'role="alert"' in again.text
+    assert "waiting for its code" in browser.get("/ui/senders").text
+    deliver(ui_ctx)
+    [notice] = browser.get("/ui/inbox/messages.json").json()
+    code = re.search(r"Activation code: (\w+)", browser.get(f"/ui/inbox/{notice['id']}").text)[1]
+    wrong = browser.post("/ui/senders/activate", data={"csrf": csrf, "email": "news@shop.example", "code": "nope"})
+    assert wrong.status_code == 400 and "Wrong activation code" in wrong.text
+    assert browser.post("/ui/senders/activate", data={"csrf": csrf, "email": "news@shop.example", "code": code},
+                        follow_redirects=False).status_code == 303
+    assert "waiting for its code" not in browser.get("/ui/senders").text
+    assert browser.post("/ui/senders/fly", data={"csrf": csrf, "email": "news@shop.example"}).status_code == 404
+
+    assert browser.post("/ui/blacklist/add", data={"csrf": csrf, "emails": "a@example.com, B@example.com\nnot-one",
+                                                   "comment": "asked"}, follow_redirects=False).status_code == 303
+    page = browser.get("/ui/blacklist").text
+    assert "a@example.com" in page and "b@example.com" in page and "2 addresses" in page
+    assert browser.post("/ui/blacklist/add", data={"csrf": csrf, "emails": "nothing here"}).status_code == 400
+    browser.post("/ui/blacklist/remove", data={"csrf": csrf, "email": "a@example.com"})
+    assert "a@example.com" not in browser.get("/ui/blacklist").text
+    assert browser.post("/ui/blacklist/remove", data={"email": "b@example.com"}).status_code == 403

@@ -602,6 +602,72 @@ async def campaign_report(request: Request) -> Response:
     return _signed_in_page(request, session, "campaign.html", active="campaigns", **report)
 
 
+# ---- senders and the blacklist ----
+
+async def senders(request: Request, error: str = "", status: int = 200) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    with browser.context(request).db.transaction(write=False) as conn:
+        found = service.senders_page(conn, session.account_id)
+    return _signed_in_page(request, session, "senders.html", status, active="senders", senders=found, error=error)
+
+
+async def add_sender(request: Request) -> Response:
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    ctx = browser.context(request)
+    try:
+        await browser.write(ctx, service.add_sender, ctx.settings, session.account_id, form.get("email", ""),
+                            form.get("name", "").strip()[:255])
+    except ApiError as error:
+        return await senders(request, error.message, 400)
+    return RedirectResponse("/ui/senders", status_code=303)
+
+
+async def sender_action(request: Request) -> Response:
+    """``activate`` (with the mailed code), ``resend`` the code, or ``delete`` a sender."""
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    ctx = browser.context(request)
+    try:
+        await browser.write(ctx, service.sender_action, ctx.settings, session.account_id,
+                            request.path_params["action"], form.get("email", "")[:320], form.get("code", "")[:100])
+    except ApiError as error:
+        return await senders(request, error.message, 404 if error.status == 404 else 400)
+    return RedirectResponse("/ui/senders", status_code=303)
+
+
+async def blacklist(request: Request, error: str = "", status: int = 200) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    with browser.context(request).db.transaction(write=False) as conn:
+        found = service.blacklist_page(conn, session.account_id)
+    return _signed_in_page(request, session, "blacklist.html", status, active="blacklist", emails=found, error=error)
+
+
+async def change_blacklist(request: Request) -> Response:
+    """``add`` the addresses of a text, or ``remove`` one."""
+    session, form, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    ctx, action = browser.context(request), request.path_params["action"]
+    try:
+        if action == "add":
+            await browser.write(ctx, service.add_to_blacklist, session.account_id, form.get("emails", ""),
+                                form.get("comment", ""))
+        elif action == "remove":
+            await browser.write(ctx, service.remove_from_blacklist, session.account_id, form.get("email", "")[:320])
+        else:
+            return Response(status_code=404)
+    except ApiError as error:
+        return await blacklist(request, error.message, 400)
+    return RedirectResponse("/ui/blacklist", status_code=303)
+
+
 async def static(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in STATIC:

@@ -11,10 +11,11 @@ from datetime import timedelta
 
 from sqlalchemy import Connection
 
-from pulsebox import filters
+from pulsebox import addresses, filters
 from pulsebox.accounts import service as accounts
 from pulsebox.addressbooks import imports
 from pulsebox.addressbooks import service as books
+from pulsebox.blacklist import service as blacklist
 from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
 from pulsebox.capture import service as capture
@@ -23,6 +24,7 @@ from pulsebox.delivery import markup
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
 from pulsebox.outbox import service as outbox
+from pulsebox.senders import service as senders
 from pulsebox.smtp import service as smtp
 from pulsebox.web import repository
 from pulsebox.webhooks import schemas as webhook_schemas
@@ -256,3 +258,44 @@ def create_segment(conn: Connection, account_id: int, book_id: int, name: str, j
 
 def list_segments(conn: Connection, account_id: int, book_id: int) -> list[dict]:
     return books.segments(conn, account_id, book_id)
+
+
+# ---- senders and the blacklist ----
+
+def senders_page(conn: Connection, account_id: int) -> list[dict]:
+    return senders.list_senders(conn, account_id)
+
+
+def add_sender(conn: Connection, settings: Settings, account_id: int, email: str, name: str) -> None:
+    """A new sender, and its activation code mailed to it (captured here under ``capture://``)."""
+    address = addresses.require(email)
+    senders.add(conn, account_id, address, name, settings.free_mail_domains)
+    senders.request_code(conn, account_id, address, settings.system_from)
+
+
+def sender_action(conn: Connection, settings: Settings, account_id: int, action: str, email: str, code: str) -> None:
+    if action == "activate":
+        senders.activate(conn, account_id, email, code)
+    elif action == "resend":
+        senders.request_code(conn, account_id, email, settings.system_from)
+    elif action == "delete":
+        senders.delete(conn, account_id, email)
+    else:
+        raise ApiError(404, status=404)
+
+
+def blacklist_page(conn: Connection, account_id: int) -> list[str]:
+    return blacklist.emails(conn, account_id, 500, 0)
+
+
+def add_to_blacklist(conn: Connection, account_id: int, text: str, comment: str) -> int:
+    """Every address in ``text`` (one a line, or separated by commas or spaces); how many."""
+    found = [a for a in (addresses.normalize(w) for w in text.replace(",", " ").split()) if a]
+    if not found:
+        raise ApiError(8, "no valid address in the text")
+    blacklist.add(conn, account_id, found[:10_000], comment[:255])
+    return len(found)
+
+
+def remove_from_blacklist(conn: Connection, account_id: int, email: str) -> None:
+    blacklist.remove(conn, account_id, [email])
