@@ -378,3 +378,12 @@ def test_senders_added_activated_with_the_mailed_code_and_the_blacklist(browser,
     browser.post("/ui/blacklist/remove", data={"csrf": csrf, "email": "a@example.com"})
     assert "a@example.com" not in browser.get("/ui/blacklist").text
     assert browser.post("/ui/blacklist/remove", data={"email": "b@example.com"}).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/ui/lists/{n}", "/ui/imports/{n}", "/ui/inbox/{n}", "/ui/inbox/{n}/html",
+                                  "/ui/inbox/{n}/raw", "/ui/campaigns/{n}", "/ui/webhooks/{n}"])
+def test_ids_out_of_any_columns_range_are_missing_not_errors(browser, ctx, path):
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    for n in ("2147483648", "9223372036854775808", "99999999999999999999999", "0", "-1", "1e3"):
+        assert browser.get(path.format(n=n)).status_code == 404, (path, n)

@@ -96,6 +96,25 @@ async def _signed_in_form(request: Request) -> tuple[service.Session | None, dic
     return session, form, None
 
 
+def _listing(request: Request, template: str, active: str, read: Callable[[Any, int], object], error: str,
+             status: int) -> Response:
+    """A page of the account's rows (``read(conn, account_id)``, as ``rows``), with the form's error."""
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    with browser.context(request).db.transaction(write=False) as conn:
+        rows = read(conn, session.account_id)
+    return _signed_in_page(request, session, template, status, active=active, rows=rows, error=error)
+
+
+def _path_id(request: Request, *, wide: bool = False) -> int | None:
+    """The record id in the path (``{id}``): digits within the column's range (``wide``: a 64-bit id, as
+    deliveries, campaigns and webhooks have; else 32-bit); else None, a 404 (never a database error)."""
+    raw = request.path_params["id"]
+    number = int(raw) if raw.isdigit() and len(raw) < 20 else None
+    return number if number is not None and 0 < number < (2**63 if wide else 2**31) else None
+
+
 def _forbidden() -> HTMLResponse:
     return _page("error.html", 403, title="Refused", message="The form had no valid security token: reload the "
                                                              "page and try again.")
@@ -185,16 +204,11 @@ async def inbox_rows(request: Request) -> Response:
     return json_response([capture_schemas.summary(r) for r in rows])
 
 
-def _message_id(request: Request) -> int | None:
-    raw = request.path_params["id"]
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
-
-
 async def message(request: Request) -> Response:
     session = _session(request)
     if session is None:
         return _to_sign_in()
-    ctx, message_id = browser.context(request), _message_id(request)
+    ctx, message_id = browser.context(request), _path_id(request, wide=True)
     try:
         if message_id is None:
             raise ApiError(404)
@@ -213,7 +227,7 @@ async def message(request: Request) -> Response:
 def _own_message(request: Request, read: Callable[..., Any]) -> Any:
     """``read(conn, settings, account_id, message_id)`` for the signed-in account's message; None when
     there is no session, or no such message of this account (another account's answers the same)."""
-    session, message_id = _session(request), _message_id(request)
+    session, message_id = _session(request), _path_id(request, wide=True)
     if session is None or message_id is None:
         return None
     ctx = browser.context(request)
@@ -242,7 +256,7 @@ async def message_raw(request: Request) -> Response:
     if data is None:
         return Response(status_code=404)
     return Response(data, media_type="message/rfc822", headers={
-        "Content-Disposition": f'attachment; filename="message-{_message_id(request)}.eml"',
+        "Content-Disposition": f'attachment; filename="message-{_path_id(request, wide=True)}.eml"',
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
 
@@ -258,18 +272,8 @@ async def clear_inbox(request: Request) -> Response:
 
 # ---- lists and contacts ----
 
-def _book_id(request: Request) -> int | None:
-    raw = request.path_params["id"]
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
-
-
 async def lists(request: Request, error: str = "", status: int = 200) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_sign_in()
-    with browser.context(request).db.transaction(write=False) as conn:
-        found = service.lists(conn, session.account_id)
-    return _signed_in_page(request, session, "lists.html", status, active="lists", lists=found, error=error)
+    return _listing(request, "lists.html", "lists", service.lists, error, status)
 
 
 async def create_list(request: Request) -> Response:
@@ -290,7 +294,7 @@ async def one_list(request: Request, error: str = "", status: int = 200) -> Resp
     session = _session(request)
     if session is None:
         return _to_sign_in()
-    book_id = _book_id(request)
+    book_id = _path_id(request)
     query = request.query_params
     after = query.get("after", "0")
     try:
@@ -318,7 +322,7 @@ async def rename_list(request: Request) -> Response:
     session, form, refused = await _signed_in_form(request)
     if refused is not None:
         return refused
-    book_id, name = _book_id(request), form.get("name", "").strip()
+    book_id, name = _path_id(request), form.get("name", "").strip()
     if not name or len(name) > 255:
         return await one_list(request, "A list needs a name of at most 255 characters.", 400)
     try:
@@ -334,7 +338,7 @@ async def delete_list(request: Request) -> Response:
     session, form, refused = await _signed_in_form(request)
     if refused is not None:
         return refused
-    book_id = _book_id(request)
+    book_id = _path_id(request)
     try:
         if book_id is None:
             raise ApiError(213)
@@ -359,10 +363,10 @@ async def segment_count(request: Request) -> Response:
         return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
     query = request.query_params
     try:
-        if _book_id(request) is None:
+        if _path_id(request) is None:
             raise ApiError(213)
         with browser.context(request).db.transaction(write=False) as conn:
-            counted = service.segment_count(conn, session.account_id, _book_id(request), query.get("join", "and"),
+            counted = service.segment_count(conn, session.account_id, _path_id(request), query.get("join", "and"),
                                             _conditions(query))
     except ApiError as error:
         return json_response(error.body(), error.status)
@@ -374,13 +378,13 @@ async def create_segment(request: Request) -> Response:
     if refused is not None:
         return refused
     try:
-        if _book_id(request) is None:
+        if _path_id(request) is None:
             raise ApiError(213)
-        await browser.write(browser.context(request), service.create_segment, session.account_id, _book_id(request),
+        await browser.write(browser.context(request), service.create_segment, session.account_id, _path_id(request),
                             form.get("segment_name", ""), form.get("join", "and"), _conditions(form))
     except ApiError as error:
         return await one_list(request, error.message, 404 if error.code == 213 else 400)
-    return RedirectResponse(f"/ui/lists/{_book_id(request)}#segments", status_code=303)
+    return RedirectResponse(f"/ui/lists/{_path_id(request)}#segments", status_code=303)
 
 
 # ---- CSV import ----
@@ -414,7 +418,7 @@ async def start_import(request: Request) -> Response:
     session = _session(request)
     if session is None:
         return _to_sign_in()
-    ctx, book_id = browser.context(request), _book_id(request)
+    ctx, book_id = browser.context(request), _path_id(request)
     upload = await _upload(request, ctx.settings.max_body_bytes)
     if upload is None:
         return await one_list(request, f"Upload a CSV file of at most {ctx.settings.max_body_bytes:,} bytes.", 400)
@@ -430,11 +434,6 @@ async def start_import(request: Request) -> Response:
     return RedirectResponse(f"/ui/imports/{import_id}", status_code=303)
 
 
-def _import_id(request: Request) -> int | None:
-    raw = request.path_params["id"]
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
-
-
 async def import_page(request: Request, error: str = "", status: int = 200) -> Response:
     """The column mapping of an uploaded file, or the progress of one under way."""
     session = _session(request)
@@ -442,7 +441,7 @@ async def import_page(request: Request, error: str = "", status: int = 200) -> R
         return _to_sign_in()
     try:
         with browser.context(request).db.transaction(write=False) as conn:
-            found = service.import_status(conn, session.account_id, _import_id(request) or 0)
+            found = service.import_status(conn, session.account_id, _path_id(request) or 0)
             book = service.one_list(conn, session.account_id, found["book_id"])
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such import.")
@@ -456,7 +455,7 @@ async def import_progress(request: Request) -> Response:
         return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
     try:
         with browser.context(request).db.transaction(write=False) as conn:
-            found = service.import_status(conn, session.account_id, _import_id(request) or 0)
+            found = service.import_status(conn, session.account_id, _path_id(request) or 0)
     except ApiError as error:
         return json_response(error.body(), 404)
     return json_response({k: found[k] for k in ("status", "total", "done", "added", "skipped", "error")})
@@ -473,12 +472,12 @@ async def map_import(request: Request) -> Response:
         i += 1
     try:
         await browser.write(browser.context(request), service.map_import, session.account_id,
-                            _import_id(request) or 0, mapping)
+                            _path_id(request) or 0, mapping)
     except ApiError as error:
         if error.status == 404:
             return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such import.")
         return await import_page(request, error.message, 400)
-    return RedirectResponse(f"/ui/imports/{_import_id(request)}", status_code=303)
+    return RedirectResponse(f"/ui/imports/{_path_id(request)}", status_code=303)
 
 
 # ---- webhooks ----
@@ -513,14 +512,14 @@ async def hook_action(request: Request) -> Response:
     session, form, refused = await _signed_in_form(request)
     if refused is not None:
         return refused
-    ctx, raw = browser.context(request), request.path_params["id"]
+    ctx, hook_id = browser.context(request), _path_id(request, wide=True)
     work = {"delete": lambda conn, i: service.delete_hook(conn, session.account_id, i),
             "rotate": lambda conn, i: service.rotate_hook_secret(conn, ctx.settings, session.account_id, i)}
     action = work.get(request.path_params["action"])
     try:
-        if action is None or not raw.isdigit() or len(raw) > 12:
+        if action is None or hook_id is None:
             raise ApiError(404)
-        await browser.write(ctx, action, int(raw))
+        await browser.write(ctx, action, hook_id)
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such webhook.")
     return RedirectResponse("/ui/webhooks", status_code=303)
@@ -530,12 +529,12 @@ async def hook_log(request: Request) -> Response:
     session = _session(request)
     if session is None:
         return _to_sign_in()
-    ctx, raw = browser.context(request), request.path_params["id"]
+    ctx, hook_id = browser.context(request), _path_id(request, wide=True)
     try:
-        if not raw.isdigit() or len(raw) > 12:
+        if hook_id is None:
             raise ApiError(404)
         with ctx.db.transaction(write=False) as conn:
-            hook, attempts = service.hook_log(conn, ctx.settings, session.account_id, int(raw))
+            hook, attempts = service.hook_log(conn, ctx.settings, session.account_id, hook_id)
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such webhook.")
     return _signed_in_page(request, session, "webhook.html", active="webhooks", hook=hook, attempts=attempts)
@@ -591,12 +590,12 @@ async def campaign_report(request: Request) -> Response:
     session = _session(request)
     if session is None:
         return _to_sign_in()
-    raw = request.path_params["id"]
+    campaign_id = _path_id(request, wide=True)
     try:
-        if not raw.isdigit() or len(raw) > 9:
+        if campaign_id is None:
             raise ApiError(802)
         with browser.context(request).db.transaction(write=False) as conn:
-            report = service.campaign_report(conn, session.account_id, int(raw))
+            report = service.campaign_report(conn, session.account_id, campaign_id)
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such campaign.")
     return _signed_in_page(request, session, "campaign.html", active="campaigns", **report)
@@ -605,12 +604,7 @@ async def campaign_report(request: Request) -> Response:
 # ---- senders and the blacklist ----
 
 async def senders(request: Request, error: str = "", status: int = 200) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_sign_in()
-    with browser.context(request).db.transaction(write=False) as conn:
-        found = service.senders_page(conn, session.account_id)
-    return _signed_in_page(request, session, "senders.html", status, active="senders", senders=found, error=error)
+    return _listing(request, "senders.html", "senders", service.senders_page, error, status)
 
 
 async def add_sender(request: Request) -> Response:
@@ -641,12 +635,7 @@ async def sender_action(request: Request) -> Response:
 
 
 async def blacklist(request: Request, error: str = "", status: int = 200) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_sign_in()
-    with browser.context(request).db.transaction(write=False) as conn:
-        found = service.blacklist_page(conn, session.account_id)
-    return _signed_in_page(request, session, "blacklist.html", status, active="blacklist", emails=found, error=error)
+    return _listing(request, "blacklist.html", "blacklist", service.blacklist_page, error, status)
 
 
 async def change_blacklist(request: Request) -> Response:
