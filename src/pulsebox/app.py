@@ -204,6 +204,8 @@ ROUTES = [
     Route("/ui/senders/{action}", web.sender_action, methods=["POST"]),
     Route("/ui/blacklist", web.blacklist, methods=["GET"]),
     Route("/ui/blacklist/{action}", web.change_blacklist, methods=["POST"]),
+    Route("/ui/settings", web.settings, methods=["GET"]),
+    Route("/ui/settings/secret", web.rotate_secret, methods=["POST"]),
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

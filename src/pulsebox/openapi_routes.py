@@ -610,6 +610,12 @@ ROUTES: dict[str, dict] = {
     "POST /ui/blacklist/{action}": {"tag": "Admin UI", "ours": True, "plain": True, "status": "303",
                                     "summary": "Add the addresses of a text (add) or remove one (remove)",
                                     "form": obj({"csrf": S, "emails": S, "comment": S, "email": S})},
+    "GET /ui/settings": {"tag": "Admin UI", "ours": True, "plain": True,
+                         "summary": "The account's API credentials, plan, balance and usage",
+                         "content": {"text/html": {"schema": S}}},
+    "POST /ui/settings/secret": {"tag": "Admin UI", "ours": True, "plain": True,
+                                 "summary": "Rotate the API secret (the new one shown once)", "form": obj({"csrf": S}),
+                                 "content": {"text/html": {"schema": S}}},
     "GET /ui/static/{name}": {"tag": "Admin UI", "ours": True, "plain": True,
                                "summary": "The UI's stylesheet and script", "content": {"text/css": {}, "text/javascript": {}}},
     # ---- public links (ours)

@@ -387,3 +387,22 @@ def test_ids_out_of_any_columns_range_are_missing_not_errors(browser, ctx, path)
     sign_in(browser, account["client_id"], account["client_secret"])
     for n in ("2147483648", "9223372036854775808", "99999999999999999999999", "0", "-1", "1e3"):
         assert browser.get(path.format(n=n)).status_code == 404, (path, n)
+
+
+def test_settings_show_the_plan_and_rotate_the_api_secret_once(browser, ctx, ui_ctx):
+    account = make_account(ctx)
+    sign_in(browser, account["client_id"], account["client_secret"])
+    page = browser.get("/ui/settings").text
+    assert account["client_id"] in page and account["client_secret"] not in page and "Emails left" in page
+    assert browser.post("/ui/settings/secret", data={"csrf": "no"}).status_code == 403
+    rotated = browser.post("/ui/settings/secret", data={"csrf": csrf_of(page)})
+    new = re.search(r'<code id="new-secret">([0-9a-f]+)</code>', rotated.text)[1]
+    assert new != account["client_secret"] and new not in browser.get("/ui/settings").text  # shown once
+    with TestClient(build(ui_ctx)) as api:
+        old = api.post("/oauth/access_token", json={"grant_type": "client_credentials",
+                                                    "client_id": account["client_id"],
+                                                    "client_secret": account["client_secret"]})
+        fresh = api.post("/oauth/access_token", json={"grant_type": "client_credentials",
+                                                      "client_id": account["client_id"], "client_secret": new})
+    assert old.status_code == 401 and fresh.status_code == 200
+    assert "Sign out" in browser.get("/ui/settings").text  # the UI session outlives the API secret

@@ -657,6 +657,30 @@ async def change_blacklist(request: Request) -> Response:
     return RedirectResponse("/ui/blacklist", status_code=303)
 
 
+# ---- settings ----
+
+async def settings(request: Request, new_secret: str = "") -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_sign_in()
+    ctx = browser.context(request)
+    found = ctx.account(session.account_id)
+    if found is None:
+        return _to_sign_in()
+    with ctx.db.transaction(write=False) as conn:
+        values = service.settings_page(conn, *found)
+    return _signed_in_page(request, session, "settings.html", active="settings", new_secret=new_secret, **values)
+
+
+async def rotate_secret(request: Request) -> Response:
+    """A new API secret, shown once on the page that answers (never stored in clear, never shown again)."""
+    session, _, refused = await _signed_in_form(request)
+    if refused is not None:
+        return refused
+    rotated = await browser.write(browser.context(request), service.rotate_api_secret, session.account_id)
+    return await settings(request, rotated["client_secret"])
+
+
 async def static(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in STATIC:

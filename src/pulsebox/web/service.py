@@ -15,6 +15,7 @@ from pulsebox import addresses, filters
 from pulsebox.accounts import service as accounts
 from pulsebox.addressbooks import imports
 from pulsebox.addressbooks import service as books
+from pulsebox.balance import service as balance
 from pulsebox.blacklist import service as blacklist
 from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
@@ -23,6 +24,7 @@ from pulsebox.config import Settings
 from pulsebox.delivery import markup
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
+from pulsebox.oauth import service as oauth
 from pulsebox.outbox import service as outbox
 from pulsebox.senders import service as senders
 from pulsebox.smtp import service as smtp
@@ -299,3 +301,15 @@ def add_to_blacklist(conn: Connection, account_id: int, text: str, comment: str)
 
 def remove_from_blacklist(conn: Connection, account_id: int, email: str) -> None:
     blacklist.remove(conn, account_id, [email])
+
+
+# ---- settings ----
+
+def settings_page(conn: Connection, account: dict, limits: accounts.Limits) -> dict:
+    """The account's API credentials (the client_id; the secret is shown only when made), plan, balance and usage."""
+    return {"client_id": account["client_id"], "detail": balance.detail(conn, account, limits)}
+
+
+def rotate_api_secret(conn: Connection, account_id: int) -> dict:
+    """A new client_secret: the old one and the API tokens made with it stop working at once."""
+    return oauth.rotate_secret(conn, str(account_id))
