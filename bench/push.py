@@ -41,10 +41,8 @@ import base64
 import hashlib
 import http.client
 import json
-import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -56,7 +54,7 @@ sys.path.insert(0, str(HERE))
 from campaign import rss_kb  # noqa: E402
 from run import (HIGH_LIMITS, checked, cpu_seconds, descendants, free_port, log, request,  # noqa: E402
                  system_busy_seconds)
-from smtp import access_token, fresh_run, pulsebox, start_serve  # noqa: E402
+from smtp import access_token, fresh_run, pulsebox, start_serve, teardown  # noqa: E402
 
 SITE = "https://shop.example.com"
 TITLE, BODY = "Summer sale", "Half price on everything until Sunday: come and see what is new in the shop."
@@ -495,17 +493,7 @@ def main() -> None:
     finally:
         if profiler is not None and profiler.poll() is None:
             profiler.wait(timeout=args.profile_seconds + 60)
-        for proc in processes + ([service] if service else []):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-        engine.dispose()
-        if pg:
-            pg.drop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        teardown(processes + ([service] if service else []), None, engine, pg, data_dir)
 
 
 if __name__ == "__main__":

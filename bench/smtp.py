@@ -85,7 +85,8 @@ def fresh_run(name: str, args: argparse.Namespace, settings: dict) -> tuple[Path
     return data_dir, pg, database_url, port, env
 
 
-def teardown(processes: list, sink: subprocess.Popen, engine, pg: PgDatabase | None, data_dir: Path) -> None:  # noqa: ANN001
+def teardown(processes: list, sink: subprocess.Popen | None, engine, pg: PgDatabase | None,  # noqa: ANN001
+             data_dir: Path) -> None:
     """Stop every process group (SIGTERM, then SIGKILL after 15 s), the sink, the database and the folder."""
     for proc in processes:
         if proc.poll() is None:
@@ -94,7 +95,8 @@ def teardown(processes: list, sink: subprocess.Popen, engine, pg: PgDatabase | N
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-    sink.terminate()
+    if sink is not None:
+        sink.terminate()
     engine.dispose()
     if pg:
         pg.drop()

@@ -13,6 +13,7 @@ from pulsebox.capture import repository
 from pulsebox.capture.store import Captured, for_settings
 from pulsebox.config import Settings
 from pulsebox.db.engine import after_commit
+from pulsebox.delivery import markup
 from pulsebox.errors import NOT_FOUND, ApiError
 
 
@@ -75,10 +76,27 @@ def parse(data: bytes) -> dict:
     return out
 
 
-def message(conn: Connection, account_id: int, settings: Settings, delivery_id: int) -> dict:
-    row, captured = _captured(conn, account_id, settings, delivery_id)
+def _decoded(row: dict, captured: Captured) -> dict:
     return {**row, **parse(captured.raw), "envelope": {"mail_from": captured.mail_from,
                                                         "rcpt_to": captured.recipients}}
+
+
+def message(conn: Connection, account_id: int, settings: Settings, delivery_id: int) -> dict:
+    return _decoded(*_captured(conn, account_id, settings, delivery_id))
+
+
+def inspect(conn: Connection, account_id: int, settings: Settings, delivery_id: int) -> dict:
+    """A captured copy for a person to look at (the admin UI), from one read of its file: ``message``
+    with the subject as this copy was sent (a campaign's is personalised; the listing shows the
+    message's own), the links of its HTML (``tracked``: through Pulsebox) and its ``source``."""
+    row, captured = _captured(conn, account_id, settings, delivery_id)
+    found = _decoded(row, captured)
+    found["subject"] = next((v for name, v in found["headers"] if name.lower() == "subject"), found["subject"])
+    tracked = f"{settings.public_url}/t/"
+    found["links"] = [{"url": url, "tracked": url.startswith(tracked)}
+                      for _, _, url, _ in markup.links(found["html"] or "")]
+    found["source"] = captured.raw.decode("utf-8", "replace")
+    return found
 
 
 def clear(conn: Connection, account_id: int, settings: Settings) -> int:

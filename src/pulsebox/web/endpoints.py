@@ -176,9 +176,8 @@ async def sign_out(request: Request) -> Response:
 
 def _signed_in_page(request: Request, session: service.Session, name: str, status: int = 200,
                     **values: object) -> HTMLResponse:
-    with browser.context(request).db.transaction(write=False) as conn:
-        account = service.account_name(conn, session.account_id)
-    return _page(name, status, csrf=session.csrf, account=account, **values)
+    found = browser.context(request).account(session.account_id)  # cached by the process: no query a page
+    return _page(name, status, csrf=session.csrf, account=found[0]["name"] if found else "", **values)
 
 
 async def inbox(request: Request) -> Response:
@@ -217,11 +216,9 @@ async def message(request: Request) -> Response:
     except ApiError:
         return _signed_in_page(request, session, "error.html", 404, title="Not found",
                                message="No such captured message.")
-    with ctx.db.transaction(write=False) as conn:
-        raw = service.raw(conn, ctx.settings, session.account_id, message_id).decode("utf-8", "replace")
     return _signed_in_page(request, session, "message.html", message={**capture_schemas.summary(found),
                                                                       "subject": found["subject"], **found},
-                           raw=raw, images=request.query_params.get("images") == "1")
+                           raw=found["source"], images=request.query_params.get("images") == "1")
 
 
 def _own_message(request: Request, read: Callable[..., Any]) -> Any:

@@ -21,7 +21,6 @@ from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.campaigns import service as campaigns
 from pulsebox.capture import service as capture
 from pulsebox.config import Settings
-from pulsebox.delivery import markup
 from pulsebox.errors import ApiError
 from pulsebox.models import utcnow
 from pulsebox.oauth import service as oauth
@@ -70,11 +69,6 @@ def sign_out(conn: Connection, token: str) -> None:
     repository.remove(conn, _hash(token))
 
 
-def account_name(conn: Connection, account_id: int) -> str:
-    found = accounts.get(conn, account_id)
-    return found["name"] if found else ""
-
-
 # ---- the captured inbox ----
 
 def inbox(conn: Connection, settings: Settings, account_id: int, search: str, limit: int = 50) -> list[dict]:
@@ -86,16 +80,7 @@ def inbox(conn: Connection, settings: Settings, account_id: int, search: str, li
 
 
 def captured(conn: Connection, settings: Settings, account_id: int, message_id: int) -> dict:
-    """A captured message, decoded, with the links of its HTML (tracked ones point at Pulsebox)."""
-    found = capture.message(conn, account_id, settings, message_id)
-    # the subject as this copy was sent (a campaign's is personalised per recipient; the listing shows the
-    # message's own)
-    found["subject"] = next((value for name, value in found["headers"] if name.lower() == "subject"),
-                            found["subject"])
-    tracked = f"{settings.public_url}/t/"
-    found["links"] = [{"url": url, "tracked": url.startswith(tracked)}
-                      for _, _, url, _ in markup.links(found["html"] or "")]
-    return found
+    return capture.inspect(conn, account_id, settings, message_id)
 
 
 def raw(conn: Connection, settings: Settings, account_id: int, message_id: int) -> bytes:
