@@ -206,6 +206,11 @@ ROUTES = [
     Route("/ui/blacklist/{action}", web.change_blacklist, methods=["POST"]),
     Route("/ui/settings", web.settings, methods=["GET"]),
     Route("/ui/settings/secret", web.rotate_secret, methods=["POST"]),
+    # the admin UI's sections: a package each (web/<section>/endpoints.py, service.py)
+    # ui: contacts
+    # ui: campaigns
+    # ui: templates, unsubscribes, the transactional log
+    # ui: web push
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

@@ -616,6 +616,10 @@ ROUTES: dict[str, dict] = {
     "POST /ui/settings/secret": {"tag": "Admin UI", "ours": True, "plain": True,
                                  "summary": "Rotate the API secret (the new one shown once)", "form": obj({"csrf": S}),
                                  "content": {"text/html": {"schema": S}}},
+    # ui: contacts
+    # ui: campaigns
+    # ui: templates, unsubscribes, the transactional log
+    # ui: web push
     "GET /ui/static/{name}": {"tag": "Admin UI", "ours": True, "plain": True,
                                "summary": "The UI's stylesheet and script", "content": {"text/css": {}, "text/javascript": {}}},
     # ---- public links (ours)

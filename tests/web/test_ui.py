@@ -6,62 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 from capture.test_capture_api import capture
 from conftest import drain, make_account
 from starlette.testclient import TestClient
+from ui_client import browser, csrf_of, deliver, maildir, name_of, sign_in, ui_ctx  # noqa: F401 (fixtures)
 
 from pulsebox.accounts import service as accounts
 from pulsebox.addressbooks import service as books
 from pulsebox.app import build
 from pulsebox.campaigns import service as campaigns
 from pulsebox.context import Context
-from pulsebox.delivery.transports import from_url
-from pulsebox.worker.runner import Worker
 
 HTML = "<p>Hello <a href='https://shop.example.com/order'>your order</a> <img src='https://cdn.example.com/x.png'></p>"
-
-
-@pytest.fixture
-def maildir(tmp_path) -> Path:
-    return tmp_path / "mail"
-
-
-@pytest.fixture
-def ui_ctx(ctx, maildir) -> Context:
-    settings = dataclasses.replace(ctx.settings, mail_url=f"capture://{maildir}", public_rate_limits="off")
-    return Context(settings=settings, db=ctx.db, limiter=ctx.limiter)
-
-
-@pytest.fixture
-def browser(ui_ctx):
-    with TestClient(build(ui_ctx), raise_server_exceptions=False, base_url="http://testserver") as client:
-        yield client
-
-
-def deliver(ctx: Context) -> None:
-    """The worker's rounds until nothing is left, sending through the capture transport (the inbox's)."""
-    worker = Worker(ctx, from_url(ctx.settings.mail_url, ctx.settings.data_dir))
-    while worker.run_once():
-        pass
-    worker.pool.shutdown()
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page)[1]
-
-
-def name_of(ctx, account: dict) -> str:  # noqa: ANN001
-    with ctx.db.transaction(write=False) as conn:
-        return accounts.get(conn, account["id"])["name"]
-
-
-def sign_in(client: TestClient, who: str, secret: str):
-    page = client.get("/ui/signin")
-    return client.post("/ui/signin", data={"csrf": csrf_of(page.text), "account": who, "secret": secret},
-                       follow_redirects=False)
 
 
 def test_sign_in_with_api_credentials_then_out(browser, ctx):

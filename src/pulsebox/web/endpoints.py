@@ -1,15 +1,9 @@
-"""HTTP for the admin UI (``/ui``): server-rendered pages (Jinja2, autoescaped), no third-party
-front-end code, a little JavaScript of ours (``static/ui.js``) for what is live: the inbox, an import's
-progress, a segment's count, a campaign's preview.
-
-Security (issue 12): a session is a random token in an ``HttpOnly``, ``SameSite=Lax`` cookie scoped to
-``/ui`` (``Secure`` when ``PULSEBOX_PUBLIC_URL`` is https), stored server-side by its hash; every form
-that changes something carries the session's CSRF token, and the sign-in form a token of its own
-(double-submitted: a cookie and the form, so no other site can sign a browser in as someone else);
-sign-in attempts are limited per client address (``SIGN_IN_LIMITS``). Every page sends a strict
-Content-Security-Policy (scripts and styles from ``/ui/static`` only, no framing); a captured message's
-HTML is shown in a sandboxed frame whose own policy blocks scripts and, unless asked, remote images.
-Another account's message answers 404 like a missing one: the services look rows up by account.
+"""HTTP for the admin UI's core pages (``/ui``): signing in and out, the dashboard, the captured inbox,
+lists with their contacts, segments and imports, campaigns, webhooks, senders, the blacklist, settings.
+What every page shares (sessions, CSRF, forms, headers) is in ``pages``; the script of ours that makes
+some of them live (the inbox, an import's progress, a segment's count, a campaign's preview) is
+``static/ui.js``. A captured message's HTML is shown in a sandboxed frame whose own policy blocks
+scripts and, unless asked, remote images.
 """
 
 from __future__ import annotations
@@ -17,14 +11,9 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Callable, Mapping
-from email.parser import BytesParser
-from email.policy import HTTP
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -35,168 +24,75 @@ from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.capture import schemas as capture_schemas
 from pulsebox.errors import ApiError
 from pulsebox.smtp import schemas as smtp_schemas
-from pulsebox.web import service
-
-HERE = Path(__file__).parent
-SESSION, SIGN_IN = "pulsebox_ui", "pulsebox_ui_signin"
-SIGN_IN_LIMITS = "10/minute;60/hour"  # sign-in attempts per client address
-MAX_FORM = 2 * 1024 * 1024  # bytes of a form (a campaign's HTML is in one)
-MAX_FIELDS = 200  # an import's mapping has two a column
-PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                                           "img-src 'self' data:; frame-src 'self'; form-action 'self'; "
-                                           "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"}
-STATIC = {"ui.css": "text/css", "ui.js": "text/javascript"}
-
-
-@lru_cache(maxsize=1)
-def _templates() -> Environment:
-    return Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
-                       trim_blocks=True, lstrip_blocks=True)
-
-
-def _page(name: str, status: int = 200, **values: object) -> HTMLResponse:
-    return HTMLResponse(_templates().get_template(name).render(**values), status_code=status, headers=PAGE_HEADERS)
-
-
-def _secure(request: Request) -> bool:
-    return browser.context(request).settings.public_url.startswith("https://")
-
-
-def _session(request: Request) -> service.Session | None:
-    with browser.context(request).db.transaction(write=False) as conn:
-        return service.current(conn, request.cookies.get(SESSION))
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """The urlencoded form's fields (the first value of each); an empty form, which carries no CSRF
-    token and so changes nothing, when the body is larger than ``MAX_FORM`` or has too many fields
-    (never a form cut short: a campaign's HTML would be sent truncated)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            return {}
-    try:
-        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=MAX_FIELDS)
-    except ValueError:
-        return {}
-    return {k: v[0] for k, v in fields.items()}
-
-
-async def _signed_in_form(request: Request) -> tuple[service.Session | None, dict[str, str], Response | None]:
-    """The session and the form, or the answer when there is no session or the CSRF token is wrong."""
-    session = _session(request)
-    form = await _form(request)
-    if session is None:
-        return None, form, _to_sign_in()
-    if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
-        return session, form, _forbidden()
-    return session, form, None
-
-
-def _listing(request: Request, template: str, active: str, read: Callable[[Any, int], object], error: str,
-             status: int) -> Response:
-    """A page of the account's rows (``read(conn, account_id)``, as ``rows``), with the form's error."""
-    session = _session(request)
-    if session is None:
-        return _to_sign_in()
-    with browser.context(request).db.transaction(write=False) as conn:
-        rows = read(conn, session.account_id)
-    return _signed_in_page(request, session, template, status, active=active, rows=rows, error=error)
-
-
-def _path_id(request: Request, *, wide: bool = False) -> int | None:
-    """The record id in the path (``{id}``): digits within the column's range (``wide``: a 64-bit id, as
-    deliveries, campaigns and webhooks have; else 32-bit); else None, a 404 (never a database error)."""
-    raw = request.path_params["id"]
-    number = int(raw) if raw.isdigit() and len(raw) < 20 else None
-    return number if number is not None and 0 < number < (2**63 if wide else 2**31) else None
-
-
-def _forbidden() -> HTMLResponse:
-    return _page("error.html", 403, title="Refused", message="The form had no valid security token: reload the "
-                                                             "page and try again.")
-
-
-def _to_sign_in() -> RedirectResponse:
-    return RedirectResponse("/ui/signin", status_code=303)
-
+from pulsebox.web import pages, service
 
 async def home(request: Request) -> Response:
     """The dashboard."""
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     with browser.context(request).db.transaction(write=False) as conn:
         figures = service.dashboard(conn, session.account_id)
-    return _signed_in_page(request, session, "dashboard.html", active="dashboard", **figures)
+    return pages.signed_in_page(request, session, "dashboard.html", active="dashboard", **figures)
 
 
 async def sign_in_page(request: Request, error: str = "", status: int = 200) -> Response:
     token = secrets.token_urlsafe(24)
-    response = _page("signin.html", status, csrf=token, error=error)
-    response.set_cookie(SIGN_IN, token, max_age=3600, path="/ui", httponly=True, samesite="strict",
-                        secure=_secure(request))
+    response = pages.page("signin.html", status, csrf=token, error=error)
+    response.set_cookie(pages.SIGN_IN, token, max_age=3600, path="/ui", httponly=True, samesite="strict",
+                        secure=pages.secure(request))
     return response
 
 
 async def sign_in(request: Request) -> Response:
     ctx = browser.context(request)
-    if limited := await browser.over_limit(ctx, "signin", browser.client(request)[0], SIGN_IN_LIMITS):
+    if limited := await browser.over_limit(ctx, "signin", browser.client(request)[0], pages.SIGN_IN_LIMITS):
         return await sign_in_page(request, f"Too many attempts: try again in {limited.extra.get('retry_after', 60)} s.",
                                   429)
     try:
-        form = await _form(request)
+        form = await pages.read_form(request)
     except ClientDisconnect:
         return Response(status_code=400)
-    expected = request.cookies.get(SIGN_IN, "")
+    expected = request.cookies.get(pages.SIGN_IN, "")
     if not expected or not secrets.compare_digest(form.get("csrf", ""), expected):
-        return _forbidden()
+        return pages.forbidden()
     token = await browser.write(ctx, service.sign_in, form.get("account", "")[:200], form.get("secret", "")[:1000])
     if token is None:
         return await sign_in_page(request, "Wrong account or secret.", 401)
     response = RedirectResponse("/ui", status_code=303)
-    response.set_cookie(SESSION, token, max_age=int(service.LIFETIME.total_seconds()), path="/ui", httponly=True,
-                        samesite="lax", secure=_secure(request))
-    response.delete_cookie(SIGN_IN, path="/ui")
+    response.set_cookie(pages.SESSION, token, max_age=int(service.LIFETIME.total_seconds()), path="/ui", httponly=True,
+                        samesite="lax", secure=pages.secure(request))
+    response.delete_cookie(pages.SIGN_IN, path="/ui")
     return response
 
 
 async def sign_out(request: Request) -> Response:
-    _, _, refused = await _signed_in_form(request)
+    _, _, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
-    await browser.write(browser.context(request), service.sign_out, request.cookies[SESSION])
-    response = _to_sign_in()
-    response.delete_cookie(SESSION, path="/ui")
+    await browser.write(browser.context(request), service.sign_out, request.cookies[pages.SESSION])
+    response = pages.to_sign_in()
+    response.delete_cookie(pages.SESSION, path="/ui")
     return response
 
 
-def _signed_in_page(request: Request, session: service.Session, name: str, status: int = 200,
-                    **values: object) -> HTMLResponse:
-    found = browser.context(request).account(session.account_id)  # cached by the process: no query a page
-    return _page(name, status, csrf=session.csrf, account=found[0]["name"] if found else "", **values)
-
-
 async def inbox(request: Request) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     ctx = browser.context(request)
     search = request.query_params.get("q", "")
     with ctx.db.transaction(write=False) as conn:
         rows = [capture_schemas.summary(r) for r in service.inbox(conn, ctx.settings, session.account_id, search)]
-    return _signed_in_page(request, session, "inbox.html", messages=rows, search=search,
+    return pages.signed_in_page(request, session, "inbox.html", messages=rows, search=search,
                            capturing=ctx.settings.mail_url.startswith("capture:"))
 
 
 async def inbox_rows(request: Request) -> Response:
     """The inbox's newest messages as JSON: the page asks every few seconds (live without a reload)."""
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
+        return pages.sign_in_needed()
     ctx = browser.context(request)
     with ctx.db.transaction(write=False) as conn:
         rows = service.inbox(conn, ctx.settings, session.account_id, request.query_params.get("q", ""))
@@ -204,19 +100,18 @@ async def inbox_rows(request: Request) -> Response:
 
 
 async def message(request: Request) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
-    ctx, message_id = browser.context(request), _path_id(request, wide=True)
+        return pages.to_sign_in()
+    ctx, message_id = browser.context(request), pages.path_id(request, wide=True)
     try:
         if message_id is None:
             raise ApiError(404)
         with ctx.db.transaction(write=False) as conn:
             found = service.captured(conn, ctx.settings, session.account_id, message_id)
     except ApiError:
-        return _signed_in_page(request, session, "error.html", 404, title="Not found",
-                               message="No such captured message.")
-    return _signed_in_page(request, session, "message.html", message={**capture_schemas.summary(found),
+        return pages.not_found(request, session, "captured message")
+    return pages.signed_in_page(request, session, "message.html", message={**capture_schemas.summary(found),
                                                                       "subject": found["subject"], **found},
                            raw=found["source"], images=request.query_params.get("images") == "1")
 
@@ -224,7 +119,7 @@ async def message(request: Request) -> Response:
 def _own_message(request: Request, read: Callable[..., Any]) -> Any:
     """``read(conn, settings, account_id, message_id)`` for the signed-in account's message; None when
     there is no session, or no such message of this account (another account's answers the same)."""
-    session, message_id = _session(request), _path_id(request, wide=True)
+    session, message_id = pages.current_session(request), pages.path_id(request, wide=True)
     if session is None or message_id is None:
         return None
     ctx = browser.context(request)
@@ -253,13 +148,13 @@ async def message_raw(request: Request) -> Response:
     if data is None:
         return Response(status_code=404)
     return Response(data, media_type="message/rfc822", headers={
-        "Content-Disposition": f'attachment; filename="message-{_path_id(request, wide=True)}.eml"',
+        "Content-Disposition": f'attachment; filename="message-{pages.path_id(request, wide=True)}.eml"',
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
 
 
 async def clear_inbox(request: Request) -> Response:
-    session, _, refused = await _signed_in_form(request)
+    session, _, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     ctx = browser.context(request)
@@ -270,11 +165,11 @@ async def clear_inbox(request: Request) -> Response:
 # ---- lists and contacts ----
 
 async def lists(request: Request, error: str = "", status: int = 200) -> Response:
-    return _listing(request, "lists.html", "lists", service.lists, error, status)
+    return pages.listing(request, "lists.html", "lists", service.lists, error, status)
 
 
 async def create_list(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     name = form.get("name", "").strip()
@@ -288,10 +183,10 @@ async def create_list(request: Request) -> Response:
 
 
 async def one_list(request: Request, error: str = "", status: int = 200) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
-    book_id = _path_id(request)
+        return pages.to_sign_in()
+    book_id = pages.path_id(request)
     query = request.query_params
     after = query.get("after", "0")
     try:
@@ -307,19 +202,19 @@ async def one_list(request: Request, error: str = "", status: int = 200) -> Resp
     except ApiError as missing:
         if missing.code != 213:
             raise
-        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such list.")
+        return pages.not_found(request, session, "list")
     searching = bool(query.get("email") or query.get("variable"))
-    return _signed_in_page(request, session, "list.html", status, active="lists", book=book, contacts=rows,
+    return pages.signed_in_page(request, session, "list.html", status, active="lists", book=book, contacts=rows,
                            error=error, query=query, statuses=CONTACT_STATUS, segments=segments,
                            operators=filters.OPERATORS,
                            next_after=rows[-1]["id"] if len(rows) == service.PAGE and not searching else None)
 
 
 async def rename_list(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
-    book_id, name = _path_id(request), form.get("name", "").strip()
+    book_id, name = pages.path_id(request), form.get("name", "").strip()
     if not name or len(name) > 255:
         return await one_list(request, "A list needs a name of at most 255 characters.", 400)
     try:
@@ -332,16 +227,16 @@ async def rename_list(request: Request) -> Response:
 
 
 async def delete_list(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
-    book_id = _path_id(request)
+    book_id = pages.path_id(request)
     try:
         if book_id is None:
             raise ApiError(213)
         await browser.write(browser.context(request), service.delete_list, session.account_id, book_id)
     except ApiError:
-        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such list.")
+        return pages.not_found(request, session, "list")
     return RedirectResponse("/ui/lists", status_code=303)
 
 
@@ -355,15 +250,15 @@ def _conditions(fields: Mapping[str, str]) -> list[dict]:
 
 async def segment_count(request: Request) -> Response:
     """How many contacts the builder's conditions match now (the page asks as they are typed)."""
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
+        return pages.sign_in_needed()
     query = request.query_params
     try:
-        if _path_id(request) is None:
+        if pages.path_id(request) is None:
             raise ApiError(213)
         with browser.context(request).db.transaction(write=False) as conn:
-            counted = service.segment_count(conn, session.account_id, _path_id(request), query.get("join", "and"),
+            counted = service.segment_count(conn, session.account_id, pages.path_id(request), query.get("join", "and"),
                                             _conditions(query))
     except ApiError as error:
         return json_response(error.body(), error.status)
@@ -371,57 +266,32 @@ async def segment_count(request: Request) -> Response:
 
 
 async def create_segment(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     try:
-        if _path_id(request) is None:
+        if pages.path_id(request) is None:
             raise ApiError(213)
-        await browser.write(browser.context(request), service.create_segment, session.account_id, _path_id(request),
+        await browser.write(browser.context(request), service.create_segment, session.account_id, pages.path_id(request),
                             form.get("segment_name", ""), form.get("join", "and"), _conditions(form))
     except ApiError as error:
         return await one_list(request, error.message, 404 if error.code == 213 else 400)
-    return RedirectResponse(f"/ui/lists/{_path_id(request)}#segments", status_code=303)
+    return RedirectResponse(f"/ui/lists/{pages.path_id(request)}#segments", status_code=303)
 
 
 # ---- CSV import ----
 
-async def _upload(request: Request, limit: int) -> tuple[dict[str, str], str, bytes] | None:
-    """The fields and the one file of a multipart/form-data body (None: not one, or too large)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    head = f"Content-Type: {request.headers.get('content-type', '')}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        return None
-    fields, filename, data = {}, "", b""
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            filename, data = part.get_filename(), payload
-        elif name:
-            fields[str(name)] = payload.decode("utf-8", "replace")
-    return fields, filename, data
-
-
 async def start_import(request: Request) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
-    ctx, book_id = browser.context(request), _path_id(request)
-    upload = await _upload(request, ctx.settings.max_body_bytes)
+        return pages.to_sign_in()
+    ctx, book_id = browser.context(request), pages.path_id(request)
+    upload = await pages.upload(request, ctx.settings.max_body_bytes)
     if upload is None:
         return await one_list(request, f"Upload a CSV file of at most {ctx.settings.max_body_bytes:,} bytes.", 400)
     fields, filename, data = upload
     if not secrets.compare_digest(fields.get("csrf", ""), session.csrf):
-        return _forbidden()
+        return pages.forbidden()
     try:
         if book_id is None:
             raise ApiError(213)
@@ -433,33 +303,33 @@ async def start_import(request: Request) -> Response:
 
 async def import_page(request: Request, error: str = "", status: int = 200) -> Response:
     """The column mapping of an uploaded file, or the progress of one under way."""
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     try:
         with browser.context(request).db.transaction(write=False) as conn:
-            found = service.import_status(conn, session.account_id, _path_id(request) or 0)
+            found = service.import_status(conn, session.account_id, pages.path_id(request) or 0)
             book = service.one_list(conn, session.account_id, found["book_id"])
     except ApiError:
-        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such import.")
-    return _signed_in_page(request, session, "import.html", status, active="lists", job=found, book=book,
+        return pages.not_found(request, session, "import")
+    return pages.signed_in_page(request, session, "import.html", status, active="lists", job=found, book=book,
                            error=error)
 
 
 async def import_progress(request: Request) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return json_response({"is_error": True, "message": "Sign in", "error_code": 401}, 401)
+        return pages.sign_in_needed()
     try:
         with browser.context(request).db.transaction(write=False) as conn:
-            found = service.import_status(conn, session.account_id, _path_id(request) or 0)
+            found = service.import_status(conn, session.account_id, pages.path_id(request) or 0)
     except ApiError as error:
         return json_response(error.body(), 404)
     return json_response({k: found[k] for k in ("status", "total", "done", "added", "skipped", "error")})
 
 
 async def map_import(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     mapping, i = [], 0
@@ -469,29 +339,29 @@ async def map_import(request: Request) -> Response:
         i += 1
     try:
         await browser.write(browser.context(request), service.map_import, session.account_id,
-                            _path_id(request) or 0, mapping)
+                            pages.path_id(request) or 0, mapping)
     except ApiError as error:
         if error.status == 404:
-            return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such import.")
+            return pages.not_found(request, session, "import")
         return await import_page(request, error.message, 400)
-    return RedirectResponse(f"/ui/imports/{_path_id(request)}", status_code=303)
+    return RedirectResponse(f"/ui/imports/{pages.path_id(request)}", status_code=303)
 
 
 # ---- webhooks ----
 
 async def hooks(request: Request, error: str = "", status: int = 200) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     ctx = browser.context(request)
     with ctx.db.transaction(write=False) as conn:
         found = service.hooks(conn, ctx.settings, session.account_id)
-    return _signed_in_page(request, session, "webhooks.html", status, active="webhooks", hooks=found,
+    return pages.signed_in_page(request, session, "webhooks.html", status, active="webhooks", hooks=found,
                            actions=service.ACTIONS, error=error)
 
 
 async def add_hook(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     ctx = browser.context(request)
@@ -506,10 +376,10 @@ async def add_hook(request: Request) -> Response:
 
 async def hook_action(request: Request) -> Response:
     """``delete`` or ``rotate`` (the signing secret) a webhook of the account."""
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
-    ctx, hook_id = browser.context(request), _path_id(request, wide=True)
+    ctx, hook_id = browser.context(request), pages.path_id(request, wide=True)
     work = {"delete": lambda conn, i: service.delete_hook(conn, session.account_id, i),
             "rotate": lambda conn, i: service.rotate_hook_secret(conn, ctx.settings, session.account_id, i)}
     action = work.get(request.path_params["action"])
@@ -518,35 +388,35 @@ async def hook_action(request: Request) -> Response:
             raise ApiError(404)
         await browser.write(ctx, action, hook_id)
     except ApiError:
-        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such webhook.")
+        return pages.not_found(request, session, "webhook")
     return RedirectResponse("/ui/webhooks", status_code=303)
 
 
 async def hook_log(request: Request) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
-    ctx, hook_id = browser.context(request), _path_id(request, wide=True)
+        return pages.to_sign_in()
+    ctx, hook_id = browser.context(request), pages.path_id(request, wide=True)
     try:
         if hook_id is None:
             raise ApiError(404)
         with ctx.db.transaction(write=False) as conn:
             hook, attempts = service.hook_log(conn, ctx.settings, session.account_id, hook_id)
     except ApiError:
-        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such webhook.")
-    return _signed_in_page(request, session, "webhook.html", active="webhooks", hook=hook, attempts=attempts)
+        return pages.not_found(request, session, "webhook")
+    return pages.signed_in_page(request, session, "webhook.html", active="webhooks", hook=hook, attempts=attempts)
 
 
 # ---- campaigns ----
 
 async def campaigns(request: Request, error: str = "", status: int = 200, form: dict | None = None) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     with browser.context(request).db.transaction(write=False) as conn:
         found = service.campaigns_page(conn, session.account_id)
         books = service.lists(conn, session.account_id)
-    return _signed_in_page(request, session, "campaigns.html", status, active="campaigns", campaigns=found,
+    return pages.signed_in_page(request, session, "campaigns.html", status, active="campaigns", campaigns=found,
                            lists=books, error=error, form=form or {})
 
 
@@ -561,7 +431,7 @@ def _campaign_request(form: dict[str, str]) -> campaign_schemas.CampaignRequest:
 
 
 async def create_campaign(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     ctx = browser.context(request)
@@ -584,28 +454,28 @@ async def create_campaign(request: Request) -> Response:
 
 
 async def campaign_report(request: Request) -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
-    campaign_id = _path_id(request, wide=True)
+        return pages.to_sign_in()
+    campaign_id = pages.path_id(request, wide=True)
     try:
         if campaign_id is None:
             raise ApiError(802)
         with browser.context(request).db.transaction(write=False) as conn:
             report = service.campaign_report(conn, session.account_id, campaign_id)
     except ApiError:
-        return _signed_in_page(request, session, "error.html", 404, title="Not found", message="No such campaign.")
-    return _signed_in_page(request, session, "campaign.html", active="campaigns", **report)
+        return pages.not_found(request, session, "campaign")
+    return pages.signed_in_page(request, session, "campaign.html", active="campaigns", **report)
 
 
 # ---- senders and the blacklist ----
 
 async def senders(request: Request, error: str = "", status: int = 200) -> Response:
-    return _listing(request, "senders.html", "senders", service.senders_page, error, status)
+    return pages.listing(request, "senders.html", "senders", service.senders_page, error, status)
 
 
 async def add_sender(request: Request) -> Response:
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     ctx = browser.context(request)
@@ -619,7 +489,7 @@ async def add_sender(request: Request) -> Response:
 
 async def sender_action(request: Request) -> Response:
     """``activate`` (with the mailed code), ``resend`` the code, or ``delete`` a sender."""
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     ctx = browser.context(request)
@@ -632,12 +502,12 @@ async def sender_action(request: Request) -> Response:
 
 
 async def blacklist(request: Request, error: str = "", status: int = 200) -> Response:
-    return _listing(request, "blacklist.html", "blacklist", service.blacklist_page, error, status)
+    return pages.listing(request, "blacklist.html", "blacklist", service.blacklist_page, error, status)
 
 
 async def change_blacklist(request: Request) -> Response:
     """``add`` the addresses of a text, or ``remove`` one."""
-    session, form, refused = await _signed_in_form(request)
+    session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     ctx, action = browser.context(request), request.path_params["action"]
@@ -657,25 +527,28 @@ async def change_blacklist(request: Request) -> Response:
 # ---- settings ----
 
 async def settings(request: Request, new_secret: str = "") -> Response:
-    session = _session(request)
+    session = pages.current_session(request)
     if session is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     ctx = browser.context(request)
     found = ctx.account(session.account_id)
     if found is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     with ctx.db.transaction(write=False) as conn:
         values = service.settings_page(conn, *found)
-    return _signed_in_page(request, session, "settings.html", active="settings", new_secret=new_secret, **values)
+    return pages.signed_in_page(request, session, "settings.html", active="settings", new_secret=new_secret, **values)
 
 
 async def rotate_secret(request: Request) -> Response:
     """A new API secret, shown once on the page that answers (never stored in clear, never shown again)."""
-    session, _, refused = await _signed_in_form(request)
+    session, _, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     rotated = await browser.write(browser.context(request), service.rotate_api_secret, session.account_id)
     return await settings(request, rotated["client_secret"])
+
+
+STATIC = {"ui.css": "text/css", "ui.js": "text/javascript"}
 
 
 async def static(request: Request) -> Response:
@@ -688,4 +561,4 @@ async def static(request: Request) -> Response:
 
 @lru_cache(maxsize=len(STATIC))
 def _static(name: str) -> bytes:
-    return (HERE / "static" / name).read_bytes()
+    return (pages.HERE / "static" / name).read_bytes()
