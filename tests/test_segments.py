@@ -97,3 +97,53 @@ def test_a_missing_variable_equals_nothing():
     assert not filters.matches(rule, {}, "number")
     assert filters.matches(filters.parse_filter(f("age", ("notequal", 3))), {}, "number")
     assert not filters.matches(filters.parse_filter(f("age", ("greaterthan", "x"))), {"age": 5}, "number")
+
+
+# values SQL can read (plain text, integers, dates) and values it must leave to Python: accented and
+# case-folded text (ß, Kelvin sign, Turkish İ), escapes, booleans, floats, exponents, nested values,
+# numbers held as text, impossible dates, null, empty
+ODD_VALUES = ["Kyiv", "kyiv", "KYIV", "Київ", "київ", "Straße", "STRASSE", "\u212aelvin", "İstanbul", "say \"hi\"",
+              "back\\slash", "", " ", "10", "9", "30.5", "1e3", "2020-02-29", "2019-02-29", "2020-13-01",
+              "2020-01-01T10:00", "20200101", "0999-01-01", 0, 7, -3, 30, 30.0, 30.5, -0.25, 1e16, 10**15 + 1,
+              True, False, None, [1, 2], {"a": 1}, "lee", "Ann Lee", "ann"]
+ODD_CONDITIONS = [(op, value) for op in filters.OPERATORS
+                  for value in ("kyiv", "KYIV", "київ", "strasse", "kelvin", "i̇stanbul", "", "10", "30", "30.5",
+                                "-1", "2020-02-29", "2020-01-01", "abc", "nan", "inf", "lee", "\"hi\"", "9")]
+
+
+def test_counts_decided_by_sql_equal_the_filters_in_python(api, ctx):
+    """Every (value, condition, type) pair: the count ``count_matching`` gives (SQL for what it can read,
+    Python for the rest) is the one ``filters.matches`` gives contact by contact."""
+    from sqlalchemy import update
+
+    from pulsebox.addressbooks import repository, service
+    from pulsebox.models import Contact
+
+    book = api.new_book("Odd")
+    emails = [f"odd{i}@example.com" for i in range(len(ODD_VALUES) + 1)]
+    assert api.add_contacts(book, emails).status == 200
+    table = Contact.__table__
+    with ctx.db.transaction() as conn:
+        repository.insert_variables(conn, book, {"s": "string", "n": "number", "d": "date", 'q"uote': "string"}, 0)
+        for i, value in enumerate(ODD_VALUES):  # as stored, whatever the API's coercion would have let in
+            variables = {"s": value, "n": value, "d": value, 'q"uote': value}
+            conn.execute(update(table).where(table.c.book_id == book, table.c.email == emails[i])
+                         .values(variables=variables, status=1 if i % 2 else 4))
+        rows = [dict(r) for r in conn.execute(table.select().where(table.c.book_id == book)).mappings()]
+    account_id = rows[0]["account_id"]
+    types = {"s": "string", "n": "number", "d": "date", 'q"uote': "string"}
+    with ctx.db.transaction(write=False) as conn:
+        for variable in types:
+            for op, value in ODD_CONDITIONS:
+                one = filters.parse_filter(f(variable, (op, value)))
+                rule = service.SegmentRule(book, "and", (one,), types)
+                expected = [r for r in rows if rule(r["variables"] or {})]
+                want = (len(expected), sum(r["status"] in (0, 1) for r in expected))
+                assert service.count_matching(conn, account_id, rule) == want, (variable, op, value)
+        both = (filters.parse_filter(f("s", ("likewith", "k"), ("notequal", "kyiv"), operator="and")),
+                filters.parse_filter(f("n", ("greaterthan", "5"), ("lessthan", "-1"), operator="or")))
+        for join in ("and", "or"):
+            rule = service.SegmentRule(book, join, both, types)
+            expected = [r for r in rows if rule(r["variables"] or {})]
+            assert service.count_matching(conn, account_id, rule) == (
+                len(expected), sum(r["status"] in (0, 1) for r in expected)), join

@@ -31,6 +31,11 @@ from pulsebox.smtp import endpoints as smtp_api
 from pulsebox.templates import endpoints as templates_api
 from pulsebox.tracking import endpoints as tracking
 from pulsebox.web import endpoints as web
+from pulsebox.web.campaigns import endpoints as ui_campaigns
+from pulsebox.web.contacts import endpoints as ui_contacts
+from pulsebox.web.mailtemplates import endpoints as ui_templates
+from pulsebox.web.transactional import endpoints as ui_transactional
+from pulsebox.web.webpush import endpoints as ui_push
 from pulsebox.webhooks import endpoints as webhooks_api
 
 log = logging.getLogger("pulsebox")
@@ -181,6 +186,7 @@ ROUTES = [
     Route("/ui/inbox/{id}", web.message, methods=["GET"]),
     Route("/ui/inbox/{id}/html", web.message_html, methods=["GET"]),
     Route("/ui/inbox/{id}/raw", web.message_raw, methods=["GET"]),
+    Route("/ui/inbox/{id}/attachments/{index}", web.message_attachment, methods=["GET"]),
     Route("/ui/lists", web.lists, methods=["GET"]),
     Route("/ui/lists", web.create_list, methods=["POST"]),
     Route("/ui/lists/{id}", web.one_list, methods=["GET"]),
@@ -196,9 +202,6 @@ ROUTES = [
     Route("/ui/webhooks", web.add_hook, methods=["POST"]),
     Route("/ui/webhooks/{id}", web.hook_log, methods=["GET"]),
     Route("/ui/webhooks/{id}/{action}", web.hook_action, methods=["POST"]),
-    Route("/ui/campaigns", web.campaigns, methods=["GET"]),
-    Route("/ui/campaigns", web.create_campaign, methods=["POST"]),
-    Route("/ui/campaigns/{id}", web.campaign_report, methods=["GET"]),
     Route("/ui/senders", web.senders, methods=["GET"]),
     Route("/ui/senders", web.add_sender, methods=["POST"]),
     Route("/ui/senders/{action}", web.sender_action, methods=["POST"]),
@@ -208,9 +211,35 @@ ROUTES = [
     Route("/ui/settings/secret", web.rotate_secret, methods=["POST"]),
     # the admin UI's sections: a package each (web/<section>/endpoints.py, service.py)
     # ui: contacts
+    Route("/ui/contacts/remove", ui_contacts.remove_from_list, methods=["POST"]),
+    Route("/ui/contacts/blacklist", ui_contacts.change_blacklist, methods=["POST"]),
+    Route("/ui/contacts/{email:path}", ui_contacts.contact, methods=["GET"]),
+    Route("/ui/lists/{id}/export.csv", ui_contacts.export, methods=["GET"]),
     # ui: campaigns
+    Route("/ui/campaigns", ui_campaigns.campaigns, methods=["GET"]),
+    Route("/ui/campaigns", ui_campaigns.create_campaign, methods=["POST"]),
+    Route("/ui/campaigns/{id}", ui_campaigns.report, methods=["GET"]),
+    Route("/ui/campaigns/{id}/edit", ui_campaigns.edit_page, methods=["GET"]),
+    Route("/ui/campaigns/{id}/edit", ui_campaigns.edit, methods=["POST"]),
+    Route("/ui/campaigns/{id}/cancel", ui_campaigns.cancel, methods=["POST"]),
+    Route("/ui/campaigns/{id}/recipients", ui_campaigns.recipients, methods=["GET"]),
     # ui: templates, unsubscribes, the transactional log
+    Route("/ui/templates", ui_templates.listing, methods=["GET"]),
+    Route("/ui/templates", ui_templates.create, methods=["POST"]),
+    Route("/ui/templates/{id}", ui_templates.one, methods=["GET"]),
+    Route("/ui/templates/{id}", ui_templates.edit, methods=["POST"]),
+    Route("/ui/unsubscribes", ui_transactional.unsubscribes, methods=["GET"]),
+    Route("/ui/unsubscribes", ui_transactional.add_unsubscribes, methods=["POST"]),
+    Route("/ui/unsubscribes/remove", ui_transactional.remove_unsubscribe, methods=["POST"]),
+    Route("/ui/log", ui_transactional.log, methods=["GET"]),
+    Route("/ui/log/{id}", ui_transactional.message, methods=["GET"]),
     # ui: web push
+    Route("/ui/push", ui_push.overview, methods=["GET"]),
+    Route("/ui/push/websites", ui_push.add_website, methods=["POST"]),
+    Route("/ui/push/websites/{id}", ui_push.website, methods=["GET"]),
+    Route("/ui/push/websites/{id}/subscribers", ui_push.subscriber_state, methods=["POST"]),
+    Route("/ui/push/tasks", ui_push.create_task, methods=["POST"]),
+    Route("/ui/push/tasks/{id}", ui_push.task, methods=["GET"]),
     Route("/ui/static/{name}", web.static, methods=["GET"]),
     # public links: tracking, unsubscribe, subscription confirmation (no bearer token)
     Route("/t/o/{token}", tracking.open_pixel, methods=["GET"]),

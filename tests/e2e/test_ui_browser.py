@@ -16,9 +16,11 @@ signs out. With ``PULSEBOX_SCREENSHOTS=1`` the pages are also saved at desktop a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .e2e_helpers import Account, Api, LiveServer, b64, poll, unique
@@ -186,5 +188,83 @@ def test_sign_in_see_mail_arrive_open_it_and_sign_out(live_server: LiveServer, a
             page.wait_for_url(f"{base}/ui/signin")
             page.goto(f"{base}/ui/inbox")
             assert page.url == f"{base}/ui/signin"
+        finally:
+            chromium.close()
+
+
+# Every page a user reaches from the menu and from what they find there, in the order they would: each
+# must have its heading, log no error in the console (a Content-Security-Policy refusal is one), and fit a
+# 360 px phone without sideways scrolling. (name, how to reach it from the page before: a menu entry, a link
+# text to click, or a path)
+TOUR = [
+    ("dashboard", "/ui"), ("lists", "nav >> text=Lists"), ("list", "text=Tour list"),
+    ("contact", "tr:has-text('tour-ann@example.com') >> text=Details"),
+    ("campaigns", "nav >> text=Campaigns"), ("campaign-report", "text=Tour campaign"),
+    ("campaign-recipients", "text=Recipients >> nth=0"),
+    ("campaign-edit", "CAMPAIGN_EDIT"),
+    ("templates", "nav >> text=Templates"), ("template", "text=Tour template"),
+    ("log", "nav >> text=Transactional"), ("log-message", "text=Tour receipt"),
+    ("unsubscribes", "nav >> text=Unsubscribes"), ("push", "nav >> text=Web push"),
+    ("push-website", "text=https://tour.example.com"),
+    ("senders", "nav >> text=Senders"), ("blacklist", "nav >> text=Blacklist"),
+    ("webhooks", "nav >> text=Webhooks"), ("inbox", "nav >> text=Inbox"), ("settings", "nav >> text=Settings"),
+]
+
+
+def test_every_page_has_its_heading_no_console_error_and_fits_a_phone(live_server: LiveServer, api: Api,
+                                                                     account: Account, tmp_path: Path):
+    shots = DOCS if os.environ.get("PULSEBOX_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    base = live_server.base_url
+    book = api.ok("POST", "/addressbooks", json={"bookName": "Tour list"})["id"]
+    api.ok("POST", f"/addressbooks/{book}/emails", json={"emails": [
+        {"email": f"tour-{n}@example.com", "variables": {"name": n.title()}} for n in ("ann", "bob", "eve")]})
+    campaign = api.ok("POST", "/campaigns", json={
+        "sender_name": "Shop", "sender_email": "shop@example.com", "subject": "Tour campaign", "name": "Tour campaign",
+        "body": b64("<p>Hello {{name}}, <a href='https://shop.example.com/tour'>the tour</a></p>"), "list_id": book})
+    other_book = api.ok("POST", "/addressbooks", json={"bookName": "Tour later"})["id"]  # one campaign a list at once
+    api.ok("POST", f"/addressbooks/{other_book}/emails", json={"emails": [{"email": "tour-kim@example.com"}]})
+    later = api.ok("POST", "/campaigns", json={
+        "sender_name": "Shop", "sender_email": "shop@example.com", "subject": "Later", "name": "Tour later",
+        "body": b64("<p>Later</p>"), "list_id": other_book, "send_date": "2099-01-01 10:00:00"})
+    api.ok("POST", "/template", json={"name": "Tour template", "body": b64("<h1>Tour</h1>"), "lang": "en"})
+    send(api, "Tour receipt", "tour-ann@example.com")
+    api.ok("POST", "/smtp/unsubscribe", json={"emails": [{"email": "tour-eve@example.com", "comment": "asked"}]})
+    api.ok("POST", "/push/websites", json={"url": "https://tour.example.com"})
+    poll("the campaign sent", lambda: api.ok("GET", f"/campaigns/{campaign['id']}")["status"] == 3, timeout=30)
+    copy = poll("ann's copy", lambda: [m for m in api.ok("GET", "/capture/messages", params={
+        "recipient": "tour-ann@example.com"}) if m["subject"] == "Tour campaign"])
+    html = api.ok("GET", f"/capture/messages/{copy[0]['id']}")["html"]  # her campaign copy: opened, clicked
+    links = re.findall(rf'["\']({re.escape(base)}/t/[oc]/[^"\']+)', html)
+    assert len(links) == 2, html
+    for tracked in links:
+        assert httpx.get(tracked.replace("&amp;", "&"), headers={"user-agent": "Mozilla/5.0 Firefox/128.0"}).status_code < 400
+    steps = [(name, how.replace("CAMPAIGN_EDIT", f"/ui/campaigns/{later['id']}/edit")) for name, how in TOUR]
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for size, viewport in SIZES.items():
+                page = chromium.new_context(viewport=viewport).new_page()
+                errors: list[str] = []
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.goto(f"{base}/ui/signin")
+                page.fill("#account", account.client_id)
+                page.fill("#secret", account.client_secret)
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{base}/ui")
+                for name, how in steps:
+                    if how.startswith("/"):
+                        page.goto(base + how)
+                    elif how.startswith("nav") and size == "phone" and page.locator(how).count() == 0:
+                        pytest.fail(f"{name}: the menu has no {how}")
+                    else:
+                        page.locator(how).first.click()
+                    page.wait_for_load_state()
+                    assert page.locator("h1").first.is_visible(), f"{name}: no heading at {page.url}"
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    assert width <= viewport["width"], f"{name} is {width} px wide at {size} width ({page.url})"
+                    assert errors == [], f"{name}: {errors}"
+                    page.screenshot(path=shots / f"tour-{name}-{size}.png", full_page=size == "desktop")
+                page.context.close()
         finally:
             chromium.close()

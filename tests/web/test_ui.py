@@ -339,7 +339,8 @@ def test_senders_added_activated_with_the_mailed_code_and_the_blacklist(browser,
 
 
 @pytest.mark.parametrize("path", ["/ui/lists/{n}", "/ui/imports/{n}", "/ui/inbox/{n}", "/ui/inbox/{n}/html",
-                                  "/ui/inbox/{n}/raw", "/ui/campaigns/{n}", "/ui/webhooks/{n}"])
+                                  "/ui/inbox/{n}/raw", "/ui/inbox/{n}/attachments/0", "/ui/campaigns/{n}",
+                                  "/ui/webhooks/{n}"])
 def test_ids_out_of_any_columns_range_are_missing_not_errors(browser, ctx, path):
     account = make_account(ctx)
     sign_in(browser, account["client_id"], account["client_secret"])
@@ -364,3 +365,24 @@ def test_settings_show_the_plan_and_rotate_the_api_secret_once(browser, ctx, ui_
                                                       "client_id": account["client_id"], "client_secret": new})
     assert old.status_code == 401 and fresh.status_code == 200
     assert "Sign out" in browser.get("/ui/settings").text  # the UI session outlives the API secret
+
+
+def test_a_captured_attachment_downloads_as_opaque_bytes(browser, ctx, ui_ctx, maildir):
+    """Its declared type is the sender's word: an HTML attachment must never render on the UI's origin."""
+    mine, theirs = make_account(ctx), make_account(ctx)
+    page = b"<script>alert(document.cookie)</script>"
+    own, _ = capture(ctx, maildir, mine["id"], to="ann@example.com",
+                     attachments=(("r\u00e9sum\u00e9.html", "text", "html", page), ("b.pdf", "application", "pdf", b"%PDF")))
+    other, _ = capture(ctx, maildir, theirs["id"], to="bob@example.com", attachments=(("x.txt", "text", "plain", b"x"),))
+    sign_in(browser, mine["client_id"], mine["client_secret"])
+    assert f'href="/ui/inbox/{own}/attachments/1" download>b.pdf</a>' in browser.get(f"/ui/inbox/{own}").text
+    first = browser.get(f"/ui/inbox/{own}/attachments/0")
+    assert first.status_code == 200 and first.content == page
+    assert first.headers["content-type"] == "application/octet-stream"
+    assert first.headers["content-disposition"] == ("attachment; filename=\"attachment-0\"; "
+                                                    "filename*=UTF-8''r%C3%A9sum%C3%A9.html")
+    assert first.headers["content-security-policy"] == "sandbox"
+    assert browser.get(f"/ui/inbox/{own}/attachments/1").content == b"%PDF"
+    for path in (f"/ui/inbox/{own}/attachments/2", f"/ui/inbox/{own}/attachments/x", f"/ui/inbox/{other}/attachments/0",
+                 f"/ui/inbox/{own}/attachments/99999"):
+        assert browser.get(path).status_code == 404

@@ -4,7 +4,8 @@ last row added is the checkpoint: a killed worker's batch rolls back and the nex
 
 The file is read as UTF-8 (a byte-order mark dropped, a wrong byte replaced); its delimiter sniffed
 from the start (comma, semicolon, tab or bar); the first row is the header. A row without a valid
-address is skipped and counted.
+address is skipped and counted. A cell written with a leading ``'`` before what a spreadsheet would
+run as a formula (``escaped``: the lists' CSV export writes them so) is read without it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ BATCH = 1000  # rows a transaction
 LEASE = timedelta(minutes=5)
 MAX_COLUMNS = 50
 EMAIL, PHONE, SKIP = "email", "phone", ""
+
+EXPORTED = ("email", "phone", "status", "added")  # the first columns of a list's CSV export, then its variables
+FORMULA = frozenset("=+-@\t\r")  # first characters a spreadsheet may run as a formula (OWASP: CSV injection)
+
+
+def escaped(cell: str) -> str:
+    """A cell as a CSV file of contacts holds it: one a spreadsheet could run as a formula (its first
+    character after any ``'`` is in ``FORMULA``) gets a leading ``'``; ``unescaped`` takes exactly that
+    one off, so every value comes back as it was."""
+    first = cell[:1]
+    return "'" + cell if first in FORMULA or (first == "'" and cell.lstrip("'")[:1] in FORMULA) else cell
+
+
+def unescaped(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and cell.lstrip("'")[:1] in FORMULA else cell
 
 
 def _lines(data: bytes, offset: int, consumed: list[int]) -> Iterator[str]:
@@ -53,9 +69,10 @@ def start(conn: Connection, account_id: int, book_id: int, filename: str, data: 
     service.book(conn, account_id, book_id)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    exported = data.startswith(",".join(EXPORTED).encode())  # a list's export: read as it was written
     sample = data[:4096].decode("utf-8", "replace")
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        delimiter = "," if exported else csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
     [header], offset = rows_from(data, 0, delimiter, 1) or ([[]], 0)
@@ -66,6 +83,8 @@ def start(conn: Connection, account_id: int, book_id: int, filename: str, data: 
     if not total:
         raise ApiError(8, "the file has no rows after its header")
     guess = [EMAIL if "mail" in h.lower() else PHONE if "phone" in h.lower() else h.strip()[:255] for h in header]
+    if exported and tuple(header[:4]) == EXPORTED:  # its status and date added are the old list's: skipped
+        guess = [EMAIL, PHONE, SKIP, SKIP] + [unescaped(h)[:255] for h in header[4:]]
     if EMAIL not in guess:  # no column named so: the first whose first row holds an address
         first, _ = rows_from(data, offset, delimiter, 1)
         for i, cell in enumerate(first[0] if first else []):
@@ -115,7 +134,7 @@ def import_batch(conn: Connection) -> int:
     for row in rows:
         if not any(cell.strip() for cell in row):
             continue
-        values = dict(zip(mapping, row, strict=False))
+        values = dict(zip(mapping, map(unescaped, row), strict=False))
         address = addresses.normalize(values.get(EMAIL, ""))
         if address is None:
             skipped += 1

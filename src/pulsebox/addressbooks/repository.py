@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Numeric, and_, bindparam, case, cast, delete, exists, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (Connection, Float, Integer, LargeBinary, Numeric, String, Text, and_, bindparam, case, cast,
+                        delete, exists, false, func, insert, literal, not_, or_, select, true, type_coerce, update)
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.types import NullType
 
+from pulsebox import filters
 from pulsebox.db.insert import InsertNew
 from pulsebox.models import Book, Contact, ContactImport, Segment, Variable
 
@@ -166,6 +173,23 @@ def contacts_after(conn: Connection, book_id: int, after: int, limit: int) -> li
                              .order_by(C.c.id).limit(limit)).mappings())
 
 
+# Built once: a list's export runs it a batch after another.
+_BY_ADDRESS = (select(*CONTACT_COLUMNS).join(B, B.c.id == C.c.book_id)
+               .where(C.c.book_id == bindparam("book_id"), B.c.account_id == bindparam("account_id"),
+                      C.c.email > bindparam("after"))
+               .order_by(C.c.email).limit(bindparam("limit")))
+
+
+def contacts_by_address(conn: Connection, account_id: int, book_id: int, after: str,
+                        limit: int) -> list[RowMapping]:
+    """The account's book's contacts in address order after address ``after``: one range of the
+    (book_id, email) unique index wherever it starts, on both backends (in id order SQLite sorts the
+    whole book for every batch). The account is matched on the book's row, so the planner is not led
+    to the (account_id, email) index, which holds every list's contacts."""
+    return list(conn.execute(_BY_ADDRESS, {"book_id": book_id, "account_id": account_id, "after": after,
+                                           "limit": limit}).mappings())
+
+
 def contacts_with_variable(conn: Connection, book_id: int, name: str, wanted: str | int | float, limit: int,
                            offset: int) -> list[RowMapping]:
     """Contacts whose variable ``name`` is the JSON string ``wanted`` (a str) or the JSON number
@@ -179,6 +203,13 @@ def contacts_with_variable(conn: Connection, book_id: int, name: str, wanted: st
             condition = stored == Decimal(str(wanted))
         else:
             condition = and_(func.json_typeof(element) == "string", element.as_string() == wanted)
+    elif '"' not in name and "\\" not in name:
+        # the value by its path first, its type only when it is equal: one JSON parse a contact (json_each
+        # below costs 1.7x as much on a million contacts, bench/README.md "Admin UI pages")
+        path = f'$."{name}"'
+        types = ("integer", "real") if number else ("text",)
+        condition = and_(func.json_extract(C.c.variables, path) == wanted,
+                         func.json_type(C.c.variables, path).in_(types))
     else:
         # json_each by key, not json_extract by path: a name with a quote is not a path syntax error
         each = func.json_each(C.c.variables).table_valued("key", "value", "type").alias("var")
@@ -286,6 +317,15 @@ def segments(conn: Connection, book_id: int) -> list[RowMapping]:
     return list(conn.execute(select(SG).where(SG.c.book_id == book_id).order_by(SG.c.id)).mappings())
 
 
+def account_segments(conn: Connection, account_id: int, limit: int) -> list[RowMapping]:
+    """The account's segments with their list's name, by list name (the books' (account, name) index,
+    then each book's segments)."""
+    return list(conn.execute(select(SG.c.id, SG.c.name, SG.c.book_id, B.c.name.label("book_name"))
+                             .select_from(B.join(SG, SG.c.book_id == B.c.id))
+                             .where(B.c.account_id == account_id, SG.c.account_id == account_id)
+                             .order_by(B.c.name, SG.c.id).limit(limit)).mappings())
+
+
 def segment(conn: Connection, account_id: int, segment_id: int) -> RowMapping | None:
     return conn.execute(select(SG).where(SG.c.account_id == account_id, SG.c.id == segment_id)).mappings().first()
 
@@ -296,6 +336,202 @@ def delete_segment(conn: Connection, segment_id: int) -> None:
 
 def count_segments(conn: Connection, book_id: int) -> int:
     return conn.execute(select(func.count()).select_from(SG).where(SG.c.book_id == book_id)).scalar_one()
+
+
+# ---- a segment's count: what SQL can decide exactly as ``filters.matches`` would, in one pass ----
+#
+# Each condition is read in SQL as three-valued: surely true, surely false, or undecided. SQL decides a
+# contact only where it reads the value exactly as Python does: a missing, null or empty value; a string
+# of ASCII characters without escapes in its JSON (its case folded by an ASCII-only lower(), which is what
+# casefold() does to ASCII); an integer of at most 15 digits (the same float in Python and in SQL); on
+# PostgreSQL also a plain decimal (parsed by strtod, correctly rounded as Python's float() is); a valid
+# YYYY-MM-DD date. Anything else (accented text, booleans, exponents...) is left undecided, and those
+# contacts are read and matched in Python by the caller: the answer is the same, only its cost differs.
+#
+# The query is layered, each layer kept apart from the next by an OFFSET (merged, every use of a column
+# would compute it again: the JSON parsed once per use): the variables' JSON texts (one parse each a
+# contact), then what each one holds (its class, its text, its text lower-cased), then the verdict.
+
+_TEXT_OPS = ("startwith", "endwith", "likewith", "notlikewith")
+_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+MISSING, TEXT, DATE, INTEGER, DECIMAL, OTHER = 0, 1, 2, 3, 4, 9  # what a contact's variable holds
+NOT, UNDECIDED, SURELY = 0, 1, 2  # a condition's verdict on a contact
+_SAFE = 10**15 - 1  # an integer up to this is the same number as a float in Python and in SQL
+
+
+def _read(conn: Connection, name: str) -> ColumnElement | None:
+    """The variable ``name`` as the first layer reads it, one JSON parse a contact: on PostgreSQL its JSON
+    text (``'30'``, ``'"Kyiv"'``; NULL: none), on SQLite its value as SQL types it (``->>``: 30, 'Kyiv';
+    NULL: none or null). None when SQLite's JSON path syntax cannot name it (a quote or a backslash)."""
+    if conn.dialect.name == "postgresql":
+        return cast(C.c.variables[name], Text)
+    path = _path(name)
+    return None if path is None else type_coerce(C.c.variables.op("->>")(literal(path, String)), NullType())
+
+
+def _path(name: str) -> str | None:
+    return None if '"' in name or "\\" in name else f'$."{name}"'
+
+
+def _class_pg(j: ColumnElement, kind: str) -> ColumnElement:
+    """What the JSON text ``j`` holds, as one of MISSING ... OTHER."""
+    plain = and_(func.substr(j, 1, 1) == '"', func.strpos(j, "\\") == 0, func.octet_length(j) == func.char_length(j))
+    text_class = (case((_valid_date(True, func.substr(j, 2, func.length(j) - 2)), DATE), else_=TEXT)
+                  if kind == "date" else literal(TEXT))
+    numbers = [(and_(j.op("~")(r"^-?[0-9]{1,15}$"), j != "-0"), INTEGER),
+               (j.op("~")(r"^-?[0-9]{1,15}\.[0-9]{1,15}$"), DECIMAL)]
+    texts = [(plain, text_class)]
+    # the first WHEN that holds decides: what the variable's type usually holds is tried first
+    whens = numbers + texts if kind == "number" else texts + numbers
+    return case((or_(j.is_(None), j.in_(("null", '""'))), MISSING), *whens, else_=OTHER)
+
+
+def _class_sqlite(v: ColumnElement, variables: ColumnElement, path: str, kind: str) -> ColumnElement:
+    """What the typed value ``v`` (``->>``) holds, as one of MISSING ... OTHER. ``->>`` reads true and false
+    as 1 and 0, and an array or object as its JSON text: only then is the JSON's own type asked."""
+    json_type = func.json_type(variables, path)
+    integer = case((and_(or_(and_(v != 0, v != 1), json_type == "integer"), v.between(-_SAFE, _SAFE)), INTEGER),
+                   else_=OTHER)
+    text_class = case((_valid_date(False, v), DATE), else_=TEXT) if kind == "date" else literal(TEXT)
+    text_ = case((v == "", MISSING), (and_(v.op("GLOB")("[[{]*"), json_type != "text"), OTHER),
+                 (func.length(v) == func.length(cast(v, LargeBinary)), text_class), else_=OTHER)
+    numbers, texts = [(func.typeof(v) == "integer", integer)], [(func.typeof(v) == "text", text_)]
+    whens = numbers + texts if kind == "number" else texts + numbers
+    return case((v.is_(None), MISSING), *whens, else_=OTHER)
+
+
+def _valid_date(pg: bool, text_: ColumnElement) -> ColumnElement:
+    """Whether the first 10 characters of ``text_`` are a date ``date.fromisoformat`` reads."""
+    head = func.substr(text_, 1, 10)
+    shaped = (head.op("~")(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") if pg
+              else head.op("GLOB")("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"))
+    year, month, day = (cast(func.substr(text_, start, size), Integer) for start, size in ((1, 4), (6, 2), (9, 2)))
+    leap = or_(and_(year % 4 == 0, year % 100 != 0), year % 400 == 0)
+    last = case((month == 2, case((leap, 29), else_=28)), (month.in_((4, 6, 9, 11)), 30), else_=31)
+    return case((shaped, and_(year >= 1, month.between(1, 12), day >= 1, day <= last)), else_=false())
+
+
+def _want(condition: filters.Condition, kind: str) -> object:
+    """The condition's value as ``filters`` compares it (None: nothing compares equal to it)."""
+    if kind == "number":
+        number = filters._number(condition.value)
+        return None if number is None or math.isnan(number) else number  # NaN equals nothing either
+    if kind == "date":
+        day = filters._date(condition.value)
+        return day.isoformat() if day is not None else None
+    return condition.value.casefold()
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A variable in the verdict's layer: its class, its text (a string's characters), lower-cased."""
+
+    pg: bool
+    cls: ColumnElement
+    text: ColumnElement
+    lower: ColumnElement
+
+
+def _condition(held: _Held, condition: filters.Condition, kind: str) -> ColumnElement:
+    """One condition's verdict: SURELY (true), NOT (false) or UNDECIDED."""
+    op = condition.operator
+    on_missing = SURELY if op in ("notequal", "notlikewith") else NOT
+    if op in _TEXT_OPS:
+        want = condition.value.casefold()
+        sure, have = held.cls.in_((TEXT, DATE, INTEGER)), held.lower
+        if not want:
+            holds = true() if op != "notlikewith" else false()
+        elif op == "startwith":
+            holds = func.substr(have, 1, len(want)) == want
+        elif op == "endwith":
+            holds = and_(func.length(have) >= len(want), func.substr(have, func.length(have) - len(want) + 1) == want)
+        else:
+            found = (func.strpos(have, want) if held.pg else func.instr(have, want)) > 0
+            holds = found if op == "likewith" else not_(found)
+    else:
+        want = _want(condition, kind)
+        if want is None:  # filters: not comparable, so only "notequal" holds, whatever the contact has
+            return literal(SURELY if op == "notequal" else NOT)
+        if kind == "number":
+            sure, have = held.cls.in_((INTEGER, DECIMAL)), cast(held.text, Float)  # read only when sure
+        elif kind == "date":
+            sure, have = held.cls == DATE, func.substr(held.text, 1, 10)
+        else:
+            sure, have = held.cls.in_((TEXT, DATE, INTEGER)), held.lower
+        if kind != "number" and held.pg:
+            have = have.collate("C")  # code point order, as Python compares strings
+        holds = {"equal": have == want, "notequal": have != want, "greaterthan": have > want,
+                 "lessthan": have < want}[op]
+    return case((held.cls == MISSING, on_missing), (sure, case((holds, SURELY), else_=NOT)), else_=UNDECIDED)
+
+
+def _joined(pg: bool, parts: list[ColumnElement], join: str) -> ColumnElement:
+    """Kleene's and/or: NOT < UNDECIDED < SURELY, so "and" is the least of the verdicts, "or" the greatest."""
+    if len(parts) == 1:
+        return parts[0]
+    if join == "and":
+        return func.least(*parts) if pg else func.min(*parts)
+    return func.greatest(*parts) if pg else func.max(*parts)
+
+
+def _verdicts(conn: Connection, account_id: int, book_id: int, join: str, rules: Sequence[filters.Filter],
+              types: dict[str, str], *, first: int = 0, last: int | None = None, keep: Sequence = ()) -> Subquery:
+    """A subquery of the book's contacts with ids in (first, last]: ``status``, ``verdict`` (SURELY matched,
+    NOT, UNDECIDED) and the contact columns ``keep``."""
+    pg = conn.dialect.name == "postgresql"
+    names = sorted({r.variable for r in rules})
+    reads = {n: _read(conn, n) for n in names}
+    where = [C.c.account_id == account_id, C.c.book_id == book_id, C.c.id > first]
+    if last is not None:
+        where.append(C.c.id <= last)
+    passed = [C.c.status, *keep]
+    parsed = select(*passed, *([] if pg else [C.c.variables.label("variables_")]),
+                    *(r.label(f"j{i}") for i, r in enumerate(reads.values()) if r is not None)).where(*where)
+    if not pg:
+        parsed = parsed.order_by(C.c.id)  # the (book_id, id) index: the table's pages in order, not at random
+    parsed = parsed.offset(0).subquery()
+    columns = []
+    for i, (name, read) in enumerate(reads.items()):
+        j, kind = parsed.c[f"j{i}"] if read is not None else None, types.get(name, "string")
+        if j is None:  # Python decides
+            cls, text_ = literal(OTHER), literal("")
+        elif pg:  # a string's characters between its quotes
+            cls, text_ = _class_pg(j, kind), case((func.substr(j, 1, 1) == '"', func.substr(j, 2, func.length(j) - 2)),
+                                                  else_=j)
+        else:
+            cls, text_ = _class_sqlite(j, parsed.c.variables_, _path(name), kind), j
+        columns += [cls.label(f"c{i}"), text_.label(f"t{i}")]
+    held = select(*(parsed.c[c.name] for c in passed), *columns).offset(0).subquery()
+    values = {name: _Held(pg, held.c[f"c{i}"], held.c[f"t{i}"],
+                          func.translate(held.c[f"t{i}"], _UPPER, _LOWER) if pg else func.lower(held.c[f"t{i}"]))
+              for i, name in enumerate(reads)}
+    verdict = _joined(pg, [_joined(pg, [_condition(values[r.variable], c, types.get(r.variable, "string"))
+                                        for c in r.conditions], r.join) for r in rules], join)
+    return select(*(held.c[c.name] for c in passed), verdict.label("verdict")).offset(0).subquery()
+
+
+def segment_tally(conn: Connection, account_id: int, book_id: int, join: str, rules: Sequence[filters.Filter],
+                  types: dict[str, str], active: tuple[int, ...]) -> tuple[int, int, int]:
+    """(contacts surely matched, of which ``active``, contacts left undecided) of the book, in one pass."""
+    sub = _verdicts(conn, account_id, book_id, join, rules, types)
+    surely = sub.c.verdict == SURELY
+    row = conn.execute(select(func.count().filter(surely), func.count().filter(and_(surely, sub.c.status.in_(active))),
+                              func.count().filter(sub.c.verdict == UNDECIDED))).one()
+    return row[0], row[1], row[2]
+
+
+def undecided_contacts(conn: Connection, account_id: int, book_id: int, join: str, rules: Sequence[filters.Filter],
+                       types: dict[str, str], after: int, batch: int) -> tuple[list[RowMapping], int | None]:
+    """The contacts ``segment_tally`` left undecided (id, status, variables) among the next ``batch`` of the
+    book after id ``after`` (their end found by a bounded offset on the (book_id, id) index), and the id to
+    go on after (None: the book's last batch)."""
+    last = conn.execute(select(C.c.id).where(C.c.book_id == book_id, C.c.id > after).order_by(C.c.id)
+                        .offset(batch - 1).limit(1)).scalar()
+    sub = _verdicts(conn, account_id, book_id, join, rules, types, first=after, last=last,
+                    keep=(C.c.id, C.c.variables))
+    rows = list(conn.execute(select(sub.c.id, sub.c.status, sub.c.variables).where(sub.c.verdict == UNDECIDED))
+                .mappings())
+    return rows, last
 
 
 # ---- CSV imports ----

@@ -200,6 +200,13 @@ def contacts_after(conn: Connection, account_id: int, book_id: int, after: int, 
     return [dict(r) for r in repository.contacts_after(conn, book_id, after, limit)]
 
 
+def contacts_by_address(conn: Connection, account_id: int, book_id: int, after: str, limit: int) -> list[dict]:
+    """A batch of the account's book's contacts in address order after address ``after`` (keyset:
+    each batch of a list's export costs the same, however far in); none when the book is not the
+    account's."""
+    return [dict(r) for r in repository.contacts_by_address(conn, account_id, book_id, after, limit)]
+
+
 def total(conn: Connection, account_id: int, book_id: int) -> int:
     return book(conn, account_id, book_id)["all_email_qty"]
 
@@ -423,6 +430,11 @@ def segments(conn: Connection, account_id: int, book_id: int) -> list[dict]:
     return [dict(r) for r in repository.segments(conn, book_id)]
 
 
+def account_segments(conn: Connection, account_id: int, limit: int = 1000) -> list[dict]:
+    """Every segment of the account (a campaign may go to any), each with its list's id and name."""
+    return [dict(r) for r in repository.account_segments(conn, account_id, limit)]
+
+
 def segment(conn: Connection, account_id: int, segment_id: int, book_id: int | None = None) -> dict:
     """The account's segment (of ``book_id`` when given: error 213 first if the book is not the
     account's), or error 703."""
@@ -446,13 +458,18 @@ def segment_rule(conn: Connection, account_id: int, segment_id: int) -> SegmentR
 
 
 def count_matching(conn: Connection, account_id: int, rule: SegmentRule) -> tuple[int, int]:
-    """(contacts the rule selects, of which New/Active): read in address order, a batch at a time."""
-    total = active = 0
-    after: str | None = ""
+    """(contacts the rule selects, of which New/Active). SQL counts, in one pass, the contacts whose values it
+    reads exactly as ``filters`` does (plain text, integers, dates: the usual lists); the few it leaves
+    undecided (accented text, booleans...) are matched here, a batch at a time. Looping over every contact
+    in Python took 10 s on a 1,000,000-contact list (bench/README.md, "Admin UI pages")."""
+    total, active, undecided = repository.segment_tally(conn, account_id, rule.book_id, rule.join, rule.filters,
+                                                        rule.types, ACTIVE_STATUSES)
+    after: int | None = 0 if undecided else None
     while after is not None:
-        batch, after = recipients(conn, account_id, [rule.book_id], after, COUNT_BATCH)
+        batch, after = repository.undecided_contacts(conn, account_id, rule.book_id, rule.join, rule.filters,
+                                                     rule.types, after, COUNT_BATCH)
         for r in batch:
-            if rule(r.variables):
+            if rule(r["variables"] or {}):
                 total += 1
-                active += deliverable(r.status)
+                active += deliverable(r["status"])
     return total, active

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, and_, case, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import RowMapping
 
-from pulsebox.models import BlacklistEntry, Campaign, Contact, Delivery
+from pulsebox.models import BlacklistEntry, Campaign, Contact, Delivery, TrackingEvent
 
 C = Campaign.__table__
 P = Contact.__table__  # the people on the lists
 D = Delivery.__table__
 BL = BlacklistEntry.__table__
+E = TrackingEvent.__table__
 
 
 def insert_campaign(conn: Connection, values: dict) -> int:
@@ -40,6 +41,15 @@ def page(conn: Connection, account_id: int, *, order: str, statuses: Sequence[in
 def all_of(conn: Connection, account_id: int) -> list[RowMapping]:
     """Every campaign of the account, newest first (``list_ids`` is JSON: filtered by the caller)."""
     return list(conn.execute(select(C).where(C.c.account_id == account_id).order_by(C.c.id.desc())).mappings())
+
+
+def names(conn: Connection, account_id: int, campaign_ids: Sequence[int]) -> dict[int, str]:
+    """The account's campaigns' names (their subject when unnamed), by id."""
+    ids = sorted(set(campaign_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(C.c.id, C.c.name, C.c.subject).where(C.c.account_id == account_id, C.c.id.in_(ids)))
+    return {r.id: r.name or r.subject for r in rows}
 
 
 def created_since(conn: Connection, account_id: int, since: datetime, statuses: Sequence[int]) -> list[RowMapping]:
@@ -140,3 +150,113 @@ def copy_recipients(conn: Connection, *, message_id: int, account_id: int, book_
          "next_attempt_at", "updated_at"], rows).returning(D.c.status)
     statuses = conn.execute(statement).scalars().all()
     return len(statuses), statuses.count("queued")
+
+
+# ---- a campaign's copies and events: the admin UI's report and the recipients behind each figure ----
+# Copies are read a page at a time by copy id (keyset, never OFFSET) on the (message, status) index,
+# whose entries SQLite keeps in row-id order within a status; events by the (delivery, kind, link)
+# index over the span of the message's copy ids, so a page costs what it shows, not the campaign's size.
+
+COPY_COLUMNS = (D.c.id, D.c.email, D.c.status, D.c.reason, D.c.smtp_answer_subcode, D.c.sent_at, D.c.updated_at,
+                D.c.opens, D.c.clicks)
+
+
+def newest(conn: Connection, account_id: int, before: int, limit: int) -> list[RowMapping]:
+    """The account's campaigns before id ``before``, newest first (keyset on (account, id)); no bodies."""
+    return list(conn.execute(select(C.c.id, C.c.name, C.c.subject, C.c.status, C.c.send_date, C.c.created_at,
+                                    C.c.all_email_qty, C.c.copied, C.c.message_id)
+                             .where(C.c.account_id == account_id, C.c.id < before)
+                             .order_by(C.c.id.desc()).limit(limit)).mappings())
+
+
+def copies_waiting(conn: Connection, account_id: int, campaign_id: int, statuses: Sequence[str]) -> int:
+    """How many of the campaign's copies are in ``statuses``: counted on the (message, status) index
+    alone (the account is checked on the campaign's row, not on every copy)."""
+    message = select(C.c.message_id).where(C.c.id == campaign_id, C.c.account_id == account_id).scalar_subquery()
+    return conn.execute(select(func.count()).select_from(D).where(D.c.message_id == message,
+                                                                  D.c.status.in_(list(statuses)))).scalar_one()
+
+
+def copy_span(conn: Connection, account_id: int, message_id: int, statuses: Sequence[str]) -> tuple[int, int] | None:
+    """The lowest and highest id of the message's copies, or None when it has none. SQLite: a seek at
+    each end of each status on the (message, status) index; PostgreSQL (whose index keeps no id order):
+    one aggregate over the message's entries (``id + 0``: never a walk of the primary key from its start)."""
+    if conn.dialect.name == "sqlite":
+        ends = [select(agg(D.c.id).label("id")).where(D.c.message_id == message_id, D.c.status == status,
+                                                      D.c.account_id == account_id)
+                for status in statuses for agg in (func.min, func.max)]
+        found = [i for i in conn.execute(union_all(*ends)).scalars() if i is not None]
+        return (min(found), max(found)) if found else None
+    low, high = conn.execute(select(func.min(D.c.id + 0), func.max(D.c.id + 0)).where(
+        D.c.message_id == message_id, D.c.account_id == account_id)).one()
+    return None if low is None else (low, high)
+
+
+def copies_after(conn: Connection, account_id: int, message_id: int, status: str, span: tuple[int, int],
+                 after: int, limit: int) -> list[RowMapping]:
+    """The message's copies in ``status`` after copy ``after``, by id: SQLite's index hands them in order;
+    the span of the message's copy ids keeps PostgreSQL, which may walk its primary key instead, from
+    starting at the account's first copy ever."""
+    return list(conn.execute(select(*COPY_COLUMNS).where(
+        D.c.message_id == message_id, D.c.status == status, D.c.id > max(after, span[0] - 1), D.c.id <= span[1],
+        D.c.account_id == account_id).order_by(D.c.id).limit(limit)).mappings())
+
+
+def copies_by_id(conn: Connection, account_id: int, message_id: int, ids: Sequence[int]) -> list[RowMapping]:
+    if not ids:
+        return []
+    return list(conn.execute(select(*COPY_COLUMNS).where(
+        D.c.id.in_(list(ids)), D.c.message_id == message_id, D.c.account_id == account_id)
+        .order_by(D.c.id)).mappings())
+
+
+def _events_in(conn: Connection, account_id: int, message_id: int, low: int, high: int,  # noqa: ANN202
+               kinds: Sequence[str]):
+    """The message's events of ``kinds``: a range of the (delivery, kind, link) index, each event's copy
+    checked by its primary key (other messages' copies may lie between the message's own). SQLite is
+    told not to start from the copies (``message_id + 0``): that would probe the events of every copy."""
+    message = D.c.message_id + 0 if conn.dialect.name == "sqlite" else D.c.message_id
+    return (E.join(D, D.c.id == E.c.delivery_id),
+            [E.c.delivery_id >= low, E.c.delivery_id <= high, E.c.kind.in_(list(kinds)), E.c.account_id == account_id,
+             message == message_id])
+
+
+def event_copies_after(conn: Connection, account_id: int, message_id: int, span: tuple[int, int], kind: str,
+                       after: int, limit: int, *, url: str | None = None, country: str | None = None) -> list[int]:
+    """Ids of the message's copies with an event of ``kind`` (of that ``url`` or ``country``) after
+    copy ``after``, in id order: the index's own order, so a page stops as soon as it is full."""
+    joined, where = _events_in(conn, account_id, message_id, max(span[0], after + 1), span[1], [kind])
+    if url is not None:
+        where.append(E.c.url == url)
+    if country is not None:
+        where.append(E.c.country == country)
+    query = (select(E.c.delivery_id).select_from(joined).where(*where).group_by(E.c.delivery_id)
+             .order_by(E.c.delivery_id).limit(limit))
+    return list(conn.execute(query).scalars())
+
+
+def _hour(conn: Connection, column):  # noqa: ANN001, ANN202 - a timestamp's hour (UTC), as 'YYYY-MM-DD HH'
+    if conn.dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H", column)
+    return func.to_char(column, "YYYY-MM-DD HH24")
+
+
+def event_figures(conn: Connection, account_id: int, message_id: int, span: tuple[int, int],
+                  kinds: Sequence[str]) -> list[tuple[str, str, str | None, str, int]]:
+    """(kind, hour 'YYYY-MM-DD HH', url, country, events) of the message's events of ``kinds``: opens
+    and clicks over time, clicks per link and opens by country in one pass over the events."""
+    joined, where = _events_in(conn, account_id, message_id, span[0], span[1], kinds)
+    hour = _hour(conn, E.c.created_at)
+    rows = conn.execute(select(E.c.kind, hour, E.c.url, E.c.country, func.count()).select_from(joined).where(*where)
+                        .group_by(E.c.kind, hour, E.c.url, E.c.country))
+    return [(kind, str(h), url, country, n) for kind, h, url, country, n in rows]
+
+
+def first_events(conn: Connection, account_id: int, delivery_ids: Sequence[int]) -> list[tuple[int, str, datetime]]:
+    """(copy, kind, when first) of these copies' events (the (delivery, kind, link) index)."""
+    if not delivery_ids:
+        return []
+    rows = conn.execute(select(E.c.delivery_id, E.c.kind, func.min(E.c.created_at))
+                        .where(E.c.delivery_id.in_(list(delivery_ids)), E.c.account_id == account_id)
+                        .group_by(E.c.delivery_id, E.c.kind))
+    return [tuple(r) for r in rows]

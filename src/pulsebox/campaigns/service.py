@@ -11,6 +11,8 @@ outbox copy with the contact's variables, so every figure is a count over copies
 from __future__ import annotations
 
 import html as html_text
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
@@ -148,11 +150,16 @@ def get(conn: Connection, account_id: int, campaign_id: int, *, lock: bool = Fal
     return _priced(dict(row))
 
 
+def require_editable(row: dict) -> None:
+    """``PATCH``'s rule: only a scheduled campaign or a draft can change (error 602)."""
+    if row["status"] not in EDITABLE:
+        raise ApiError(602, "Only a scheduled campaign or a draft can be edited")
+
+
 def edit(conn: Connection, account_id: int, campaign_id: int, change: Edit, settings: Settings) -> None:
     """``PATCH``: a scheduled campaign or a draft only; a draft given a ``send_date`` is scheduled."""
     row = get(conn, account_id, campaign_id, lock=True)
-    if row["status"] not in EDITABLE:
-        raise ApiError(602, "Only a scheduled campaign or a draft can be edited")
+    require_editable(row)
     values: dict = {}
     if change.sender_email is not None:
         _check_sender(conn, account_id, change.sender_email, settings)
@@ -316,6 +323,22 @@ def address_figures(conn: Connection, account_id: int, emails: list[str]) -> dic
     return outbox.figures_by_address(conn, account_id, KIND, emails)
 
 
+def of_address(conn: Connection, account_id: int, email: str, limit: int = 100) -> list[dict]:
+    """The account's campaigns sent to one address, newest first: each campaign's id and name, and
+    the address's copy: its outcome (document 004's code and words), when, whether a server took
+    it, whether it was opened and clicked."""
+    copies = outbox.to_address(conn, account_id, email, kind=KIND, limit=limit)
+    names = repository.names(conn, account_id, [c["task_id"] for c in copies if c["task_id"] is not None])
+    out = []
+    for c in copies:
+        code = copy_code(c["status"], c["reason"], c["smtp_answer_subcode"])
+        out.append({"id": c["task_id"], "name": names.get(c["task_id"]) or c["subject"], "code": code,
+                    "explain": EXPLAIN[code], "when": c["sent_at"] or c["updated_at"],
+                    "sent": c["status"] in ("sent", "complained"), "opened": c["opens"] > 0,
+                    "clicked": c["clicks"] > 0})
+    return out
+
+
 def permalink(row: dict, settings: Settings) -> str:
     """The public web version of the campaign (signed: ids cannot be walked)."""
     return links.web_version_url(settings.public_url, settings.signing_key, row["id"])
@@ -325,6 +348,158 @@ def web_version(conn: Connection, campaign_id: int) -> str | None:
     """The html of a campaign named by a signed permalink (no account: the signature is the proof)."""
     row = repository.by_id(conn, campaign_id)
     return row["body"] if row is not None and row["status"] != DRAFT else None
+
+
+# ---- the admin UI: a page of campaigns, figures over time, the recipients behind each figure ----
+
+COPY_STATUSES = ("queued", "sending", "deferred", "sent", "bounced", "failed", "suppressed", "complained")
+WAITING = ("queued", "sending", "deferred")
+HOURS = 48  # after sending starts, opens and clicks are shown an hour at a time for this long...
+DAYS = 60  # ...then a day at a time for this many days; whatever comes later is one last bar
+# the copy statuses a per-email code of statistics.general is found in (``copy_code`` and ``general``)
+CODE_STATUSES = {0: ("queued", "sending"), 1: ("sent", "complained"), 2: ("sent", "complained"),
+                 6: ("bounced",), 7: ("deferred",), 8: ("failed", "suppressed"), 9: ("bounced",), 10: ("bounced",),
+                 11: ("complained",), 12: ("bounced",), 13: ("suppressed",), 14: ("bounced",), 15: ("suppressed",),
+                 16: ("bounced",), 17: ("deferred",), 18: ("suppressed",), 20: ("suppressed",)}
+EVERY_COPY = (0, 1, 2, 11)  # codes every copy of their statuses counts under
+CODE_EVENTS = {3: "open", 4: "click", 5: "unsubscribe"}  # codes counted from the copies' events
+SCAN = 5000  # copies read at most for one page of a code only some copies of its statuses have
+
+
+def newest(conn: Connection, account_id: int, before: int, limit: int) -> list[dict]:
+    """A page of the account's campaigns before id ``before``, newest first, each with its progress:
+    copies done (no longer waiting) of those planned. Only a campaign under way counts its waiting
+    copies (on the (message, status) index), so the page never walks a finished campaign's copies."""
+    out = []
+    for r in repository.newest(conn, account_id, before, limit):
+        row = dict(r)
+        planned = max(row["all_email_qty"] or 0, row["copied"] or 0)
+        if row["status"] in RUNNING:
+            done = row["copied"] - repository.copies_waiting(conn, account_id, row["id"], WAITING)
+        else:
+            done = row["copied"] if row["status"] not in EDITABLE else 0
+        percent = 100 if row["status"] in (SENT, TEST_SENT) else round(100 * done / planned) if planned else 0
+        out.append({**row, "status_text": STATUS.get(row["status"], str(row["status"])), "done": max(0, done),
+                    "planned": planned, "percent": min(100, percent)})
+    return out
+
+
+def report_figures(conn: Connection, account_id: int, row: dict) -> dict:
+    """Opens and clicks over time (an hour at a time for the ``HOURS`` after sending started, then a day
+    at a time up to today), clicks per link and opens by country: one pass over the campaign's events,
+    grouped by the database (a row per hour, link and country comes back, not a row per event)."""
+    figures: dict = {"hours": [], "days": [], "clicks": [], "countries": [], "hour_peak": 1, "day_peak": 1}
+    span = repository.copy_span(conn, account_id, row["message_id"], COPY_STATUSES) if row["message_id"] else None
+    if span is None:
+        return figures
+    start = (row["send_date"] or row["created_at"]).replace(minute=0, second=0, microsecond=0)
+    hours = [_bar(start + timedelta(hours=i), timedelta(hours=1)) for i in range(HOURS)]
+    days: list[dict] = []
+    clicks: Counter = Counter()
+    countries: Counter = Counter()
+    elapsed = (utcnow() - start - timedelta(hours=HOURS)) // timedelta(days=1)
+    if elapsed >= 0:  # every day up to today has its bar, the quiet ones too
+        _day(days, start, min(DAYS - 1, elapsed))
+    for kind, hour, url, country, n in repository.event_figures(conn, account_id, row["message_id"], span,
+                                                                ("open", "click")):
+        if kind == "click":
+            clicks[url or ""] += n
+        else:
+            countries[country or "unknown"] += n
+        index = max(0, (datetime.strptime(hour, "%Y-%m-%d %H") - start) // timedelta(hours=1))
+        bar = hours[index] if index < HOURS else _day(days, start, min(DAYS, (index - HOURS) // 24))
+        bar["opened" if kind == "open" else "clicked"] += n
+    return figures | {
+        "hours": hours, "days": days, "hour_peak": _peak(hours), "day_peak": _peak(days),
+        "clicks": [{"url": u, "count": n} for u, n in sorted(clicks.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "countries": sorted(countries.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def _bar(start: datetime, length: timedelta, *, later: bool = False) -> dict:
+    """One bar of a chart: from ``start`` for ``length`` (``later``: from ``start`` on)."""
+    return {"start": start, "end": start + length, "later": later, "opened": 0, "clicked": 0}
+
+
+def _day(days: list[dict], start: datetime, number: int) -> dict:
+    """Day ``number`` after the first ``HOURS`` (``DAYS``: every later one), the days before it made too."""
+    while len(days) <= number:
+        days.append(_bar(start + timedelta(hours=HOURS + 24 * len(days)), timedelta(days=1), later=len(days) == DAYS))
+    return days[number]
+
+
+def _peak(bars: list[dict]) -> int:
+    return max([1] + [max(b["opened"], b["clicked"]) for b in bars])
+
+
+@dataclass(frozen=True)
+class Figure:
+    """The copies behind one figure of a report: a per-email ``code`` of statistics.general, or the
+    copies that clicked ``url``, or whose open came from ``country`` ("" unknown)."""
+
+    code: int | None = None
+    url: str | None = None
+    country: str | None = None
+
+
+def recipients(conn: Connection, account_id: int, campaign_id: int, figure: Figure, after: int,
+               limit: int = 50) -> tuple[list[dict], int | None]:
+    """A page of the copies behind ``figure``, by copy id after ``after`` (keyset: the last page of a
+    million copies costs what the first does), each with its outcome and when it was sent, first opened,
+    clicked and unsubscribed; and the id the next page starts after (None: this is the last)."""
+    row = get(conn, account_id, campaign_id)
+    span = repository.copy_span(conn, account_id, row["message_id"], COPY_STATUSES) if row["message_id"] else None
+    if span is None:
+        return [], None
+    if figure.code in CODE_STATUSES:
+        copies, more = _copies_of_code(conn, account_id, row["message_id"], span, figure.code, after, limit)
+    else:
+        kind = "click" if figure.url is not None else "open" if figure.country is not None else CODE_EVENTS[figure.code]
+        ids = repository.event_copies_after(conn, account_id, row["message_id"], span, kind, after, limit + 1,
+                                            url=figure.url, country=figure.country)
+        more = ids[limit - 1] if len(ids) > limit else None
+        copies = [dict(c) for c in repository.copies_by_id(conn, account_id, row["message_id"], ids[:limit])]
+    return _with_times(conn, account_id, copies), more
+
+
+def _copies_of_code(conn: Connection, account_id: int, message_id: int, span: tuple[int, int], code: int,
+                    after: int, limit: int) -> tuple[list[dict], int | None]:
+    """The copies whose outcome counts under ``code``, read status by status in id order and merged.
+    A code only some copies of its statuses have (a bounce's kind) is checked here with ``copy_code``,
+    the function that counts them, reading at most ``SCAN`` copies a page: such a page may be short,
+    and says where to read on."""
+    every = code in EVERY_COPY
+    size, found, read = (limit + 1 if every else 500), [], 0
+    while True:
+        batches = [repository.copies_after(conn, account_id, message_id, s, span, after, size)
+                   for s in CODE_STATUSES[code]]
+        full = [b[-1]["id"] for b in batches if len(b) == size]
+        bound = min(full) if full else None  # past it, a status may hold copies not read yet
+        merged = sorted((dict(c) for b in batches for c in b if bound is None or c["id"] <= bound),
+                        key=lambda c: c["id"])
+        for c in merged:
+            if every or copy_code(c["status"], c["reason"], c["smtp_answer_subcode"]) == code:
+                found.append(c)
+                if len(found) > limit:
+                    return found[:limit], found[limit - 1]["id"]
+        read += len(merged)
+        if bound is None:
+            return found, None
+        after = bound
+        if read >= SCAN:
+            return found, after
+
+
+def _with_times(conn: Connection, account_id: int, copies: list[dict]) -> list[dict]:
+    firsts: dict[int, dict] = {}
+    for delivery_id, kind, when in repository.first_events(conn, account_id, [c["id"] for c in copies]):
+        firsts.setdefault(delivery_id, {})[kind] = when
+    out = []
+    for c in copies:
+        code, times = copy_code(c["status"], c["reason"], c["smtp_answer_subcode"]), firsts.get(c["id"], {})
+        out.append({"id": c["id"], "email": c["email"], "code": code, "explain": EXPLAIN[code],
+                    "sent_at": c["sent_at"], "updated_at": c["updated_at"], "opened_at": times.get("open"),
+                    "clicked_at": times.get("click"), "unsubscribed_at": times.get("unsubscribe")})
+    return out
 
 
 # ---- what comes back ----

@@ -99,6 +99,18 @@ def inspect(conn: Connection, account_id: int, settings: Settings, delivery_id: 
     return found
 
 
+def attachment(conn: Connection, account_id: int, settings: Settings, delivery_id: int,
+               index: int) -> tuple[str, bytes]:
+    """The ``index``-th attachment of a captured copy (as ``parse`` lists them): its filename and bytes;
+    404 when the copy or the attachment is missing."""
+    _, captured = _captured(conn, account_id, settings, delivery_id)
+    message = message_from_bytes(captured.raw, policy=policy.default)
+    parts = list(message.iter_attachments()) if message.is_multipart() else []
+    if not 0 <= index < len(parts):
+        raise not_found()
+    return parts[index].get_filename() or "", parts[index].get_payload(decode=True) or b""
+
+
 def clear(conn: Connection, account_id: int, settings: Settings) -> int:
     """Delete the account's captured files and forget their keys; how many messages were cleared."""
     store = for_settings(settings)

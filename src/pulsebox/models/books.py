@@ -43,7 +43,9 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("book_id", "email", name="uq_contacts_book_email"),
-        Index("ix_contacts_account_email", "account_id", "email"),
+        # one address's contacts; with the status: the account's distinct deliverable addresses from the index
+        Index("ix_contacts_account_email_status", "account_id", "email", "status"),  # (0014)
+        Index("ix_contacts_book_id", "book_id", "id"),  # a list's contacts in id order: keyset pages (0014)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

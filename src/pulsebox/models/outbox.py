@@ -48,6 +48,8 @@ class Delivery(Base):
         Index("ix_deliveries_account", "account_id", "id"),
         Index("ix_deliveries_message_status", "message_id", "status"),  # a message's copies waiting (0008)
         Index("ix_deliveries_account_email", "account_id", "email"),  # one address's copies (/emails/...)
+        # the account's queue depth and its copies by day (the admin UI's dashboard), read from the index (0014)
+        Index("ix_deliveries_account_status", "account_id", "status", "updated_at", "sent_at"),
         {"sqlite_autoincrement": True},  # ids in signed links are never handed out again
     )
 
@@ -84,6 +86,8 @@ class TrackingEvent(Base):
     __table_args__ = (
         # also serves "the events of these copies" and the cascade from deliveries
         Index("uq_tracking_events_once", "delivery_id", "kind", "link", unique=True),
+        # events by day (the dashboard): by time first, so no query of a message's events is drawn to it (0014)
+        Index("ix_tracking_events_time", "created_at", "account_id", "kind"),
         {"sqlite_autoincrement": True},
     )
 

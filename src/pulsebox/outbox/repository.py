@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, union_all, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, or_, select, union_all, update
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.bulk import Bulk
@@ -253,6 +253,37 @@ def copy_to(conn: Connection, message_id: int, email: str) -> RowMapping | None:
                         .order_by(D.c.id).limit(1)).mappings().first()
 
 
+def copies_to_address(conn: Connection, account_id: int, email: str, kind: str | None,
+                      limit: int) -> list[RowMapping]:
+    """The account's newest copies to one address (of messages of ``kind`` when given), with their
+    messages: the (account_id, email) index hands the address's copies, which are few."""
+    query = _listing(account_id).add_columns(M.c.task_id).where(D.c.email == email)
+    if kind is not None:
+        query = query.where(M.c.kind == kind)
+    return list(conn.execute(query.order_by(D.c.id.desc()).limit(limit)).mappings())
+
+
+def events_of_copies(conn: Connection, account_id: int, delivery_ids: Sequence[int]) -> list[RowMapping]:
+    """The account's opens, clicks and unsubscribes of these copies, oldest first (the (delivery_id,
+    kind, link) index)."""
+    rows: list[RowMapping] = []
+    for i in range(0, len(delivery_ids), _CHUNK):
+        rows += conn.execute(select(E).where(E.c.account_id == account_id,
+                                             E.c.delivery_id.in_(delivery_ids[i:i + _CHUNK]))
+                             .order_by(E.c.id)).mappings().all()
+    return rows
+
+
+def bounces_of_copies(conn: Connection, account_id: int, delivery_ids: Sequence[int]) -> list[RowMapping]:
+    """The account's bounces and complaints of these copies, oldest first (the (delivery_id) index)."""
+    rows: list[RowMapping] = []
+    for i in range(0, len(delivery_ids), _CHUNK):
+        rows += conn.execute(select(B).where(B.c.account_id == account_id,
+                                             B.c.delivery_id.in_(delivery_ids[i:i + _CHUNK]))
+                             .order_by(B.c.id)).mappings().all()
+    return rows
+
+
 # ---- tracking ----
 
 _ADD_EVENT = InsertNew(E, ["delivery_id", "kind", "link"], returning=E.c.link)
@@ -332,10 +363,13 @@ def _day(column):  # noqa: ANN001, ANN202 - the calendar day (UTC) of a timestam
     return func.date(column)
 
 
-def copies_by_day(conn: Connection, account_id: int, since: datetime) -> list[tuple[str, str, int]]:
-    """(day, status, copies) of the account's copies last changed since ``since``."""
+def copies_by_day(conn: Connection, account_id: int, since: datetime,
+                  statuses: Sequence[str]) -> list[tuple[str, str, int]]:
+    """(day, status, copies) of the account's copies in ``statuses`` last changed since ``since``: a range
+    of the (account, status, updated_at, sent_at) index a status, read from the index alone."""
     day = _day(func.coalesce(D.c.sent_at, D.c.updated_at))
     rows = conn.execute(select(day, D.c.status, func.count()).where(D.c.account_id == account_id,
+                                                                    D.c.status.in_(list(statuses)),
                                                                     D.c.updated_at >= since)
                         .group_by(day, D.c.status))
     return [(str(d)[:10], status, n) for d, status, n in rows]
@@ -363,3 +397,172 @@ def waiting(conn: Connection, account_id: int) -> int:
     """The account's copies still to send (queued, deferred, being sent): its queue's depth."""
     return conn.execute(select(func.count()).select_from(D).where(
         D.c.account_id == account_id, D.c.status.in_(("queued", "deferred", "sending")))).scalar_one()
+
+
+# ---- the transactional log (the admin UI): messages newest first, a message's copies ----
+
+_LOG_COLUMNS = (M.c.id, M.c.public_id, M.c.sender_email, M.c.sender_name, M.c.subject, M.c.size, M.c.created_at,
+                M.c.track_opens, M.c.track_clicks)
+
+
+def _window_end(account_id: int, before: int | None, floor: int | None, scan: int):  # noqa: ANN202
+    """The lowest id of the log's window: the ``scan``-th of the account's messages below ``before`` (a
+    bounded offset on the (account_id, id) index), none when fewer are left above ``floor``."""
+    query = select(M.c.id).where(M.c.account_id == account_id)
+    if before is not None:
+        query = query.where(M.c.id < before)
+    if floor is not None:
+        query = query.where(M.c.id >= floor)
+    return query.order_by(M.c.id.desc()).offset(scan - 1).limit(1)
+
+
+def _recipient_window(account_id: int, before: int | None, floor: int | None, recipient: str,  # noqa: ANN202
+                      scan: int):
+    """The log's window for one recipient: the ids of at most ``scan`` messages with a copy to the address
+    (its copies, from the (account_id, email) index), newest first."""
+    query = select(D.c.message_id).where(D.c.account_id == account_id, D.c.email == recipient)
+    if before is not None:
+        query = query.where(D.c.message_id < before)
+    if floor is not None:
+        query = query.where(D.c.message_id >= floor)
+    return query.order_by(D.c.message_id.desc()).limit(scan)
+
+
+def _outcome(status: str, recipient: str | None):  # noqa: ANN202
+    """A copy of the message (the recipient's, if named) with this outcome: a status, or opened/clicked."""
+    copy = select(D.c.id).where(D.c.message_id == M.c.id)
+    if recipient:
+        copy = copy.where(D.c.email == recipient)
+    if status == "opened":
+        return copy.where(D.c.opens > 0).exists()
+    if status == "clicked":
+        return copy.where(D.c.clicks > 0).exists()
+    return copy.where(D.c.status == status).exists()
+
+
+def _log_filtered(account_id: int, kind: str, since: datetime | None, until: datetime | None,  # noqa: ANN202
+                  sender: str | None, recipient: str | None, status: str | None, words: Sequence[str]):
+    query = select(*_LOG_COLUMNS).where(M.c.account_id == account_id, M.c.kind == kind)
+    if since is not None:
+        query = query.where(M.c.created_at >= since)
+    if until is not None:
+        query = query.where(M.c.created_at <= until)
+    if sender:
+        query = query.where(M.c.sender_email == sender)
+    for word in words:
+        query = query.where(func.lower(M.c.subject).contains(word.lower(), autoescape=True))
+    if status:
+        query = query.where(_outcome(status, recipient))
+    return query
+
+
+def log_page(conn: Connection, account_id: int, kind: str, *, before: int | None, floor: int | None,
+             since: datetime | None, until: datetime | None, sender: str | None, recipient: str | None,
+             status: str | None, words: Sequence[str], limit: int,
+             scan: int) -> tuple[list[RowMapping], int | None]:
+    """The account's messages of ``kind`` below ``before`` (from ``floor``) that pass the filters, newest
+    first, at most ``limit``, looked for among ``scan`` messages at most (so a page costs the same however
+    rare its matches): the account's next ``scan`` by id (an id range, read on an index), or the
+    recipient's. With the id the next window starts below when this one was full (None: no more)."""
+    query = _log_filtered(account_id, kind, since, until, sender, recipient, status, words)
+    if recipient is None:
+        end = conn.execute(_window_end(account_id, before, floor, scan)).scalar()
+        if before is not None:
+            query = query.where(M.c.id < before)
+        if end is not None or floor is not None:
+            query = query.where(M.c.id >= (end if end is not None else floor))
+        return list(conn.execute(query.order_by(M.c.id.desc()).limit(limit)).mappings()), end
+    ids = list(conn.execute(_recipient_window(account_id, before, floor, recipient, scan)).scalars())
+    rows: list[RowMapping] = []
+    for i in range(0, len(ids), _CHUNK):  # by primary key, a chunk of the window at a time, newest first
+        chunk = query.where(M.c.id.in_(ids[i:i + _CHUNK])).order_by(M.c.id.desc()).limit(limit - len(rows))
+        rows += conn.execute(chunk).mappings().all()
+        if len(rows) >= limit:
+            break
+    return rows, ids[-1] if len(ids) == scan else None
+
+
+def copies_by_status(conn: Connection, account_id: int, message_ids: Sequence[int]) -> list[RowMapping]:
+    """(message_id, status, copies, the first recipient in address order) for each of these messages
+    (of the account: scoped through the message, so the copies are read by their message's index)."""
+    if not message_ids:
+        return []
+    query = (select(D.c.message_id, D.c.status, func.count().label("copies"), func.min(D.c.email).label("first"))
+             .select_from(M.join(D, D.c.message_id == M.c.id))
+             .where(M.c.account_id == account_id, M.c.id.in_(list(message_ids)))
+             .group_by(D.c.message_id, D.c.status))
+    return list(conn.execute(query).mappings())
+
+
+_FIRST_FROM = (select(M.c.id, M.c.created_at).where(M.c.account_id == bindparam("b_account"),
+                                                   M.c.id >= bindparam("b_id"))
+               .order_by(M.c.id).limit(1))
+
+
+def first_message_after(conn: Connection, account_id: int, when: datetime) -> int | None:
+    """The id of the account's first message made after ``when`` (None: none), by bisecting ids:
+    messages get ids in the order they are made, so a date becomes an id bound in ~log2(ids) index
+    lookups (messages have no index by date, and the log must not walk them)."""
+    top = conn.execute(select(func.max(M.c.id)).where(M.c.account_id == account_id)).scalar()
+    lo, hi, found = 0, (top or 0) + 1, None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute(_FIRST_FROM, {"b_account": account_id, "b_id": mid}).first()
+        if row is None or row.id >= hi:  # no message in [mid, hi)
+            hi = mid
+        elif row.created_at > when:  # the answer is this one or an earlier one
+            found, hi = row.id, mid
+        else:
+            lo = row.id + 1
+    return found
+
+
+def log_message(conn: Connection, account_id: int, kind: str, message_id: int) -> RowMapping | None:
+    """One message of the account of ``kind``, with its visible recipients while they are kept
+    (until every copy is sent; not the bodies, which may be megabytes)."""
+    query = select(*_LOG_COLUMNS, M.c.content["to"].label("to"), M.c.content["cc"].label("cc")).where(
+        M.c.id == message_id, M.c.account_id == account_id, M.c.kind == kind)
+    return conn.execute(query).mappings().first()
+
+
+def _of_message(account_id: int, message_id: int, *joined):  # noqa: ANN001, ANN202
+    """The account's message ``message_id`` joined to its copies (and ``joined``: (table, on) pairs): read
+    from the message by its key, then its copies by the (message_id) index, never the account's copies."""
+    source = M.join(D, D.c.message_id == M.c.id)
+    for table, on in joined:
+        source = source.join(table, on)
+    return lambda *columns: select(*columns).select_from(source).where(M.c.id == message_id,
+                                                                      M.c.account_id == account_id)
+
+
+def message_copies(conn: Connection, account_id: int, message_id: int, limit: int) -> list[RowMapping]:
+    query = _of_message(account_id, message_id)(
+        D.c.id, D.c.email, D.c.status, D.c.reason, D.c.attempts, D.c.next_attempt_at, D.c.smtp_answer_code,
+        D.c.smtp_answer_subcode, D.c.smtp_answer_data, D.c.capture_key, D.c.size, D.c.sent_at, D.c.opens,
+        D.c.clicks, D.c.updated_at)
+    return list(conn.execute(query.order_by(D.c.id).limit(limit)).mappings())
+
+
+def message_events(conn: Connection, account_id: int, message_id: int) -> list[RowMapping]:
+    """Opens, clicks and unsubscribes of the message's copies, oldest first."""
+    query = _of_message(account_id, message_id, (E, E.c.delivery_id == D.c.id))(E)
+    return list(conn.execute(query.order_by(E.c.id)).mappings())
+
+
+def message_bounces(conn: Connection, account_id: int, message_id: int) -> list[RowMapping]:
+    """Bounces and complaints of the message's copies (the (delivery_id) index), oldest first."""
+    query = _of_message(account_id, message_id, (B, B.c.delivery_id == D.c.id))(B)
+    return list(conn.execute(query.order_by(B.c.id)).mappings())
+
+
+def unsubscribes_before(conn: Connection, account_id: int, before: tuple[datetime, str] | None, limit: int,
+                        email: str | None = None) -> list[RowMapping]:
+    """The unsubscribe list newest first (by date, then address), after the page that ended at
+    ``before`` (keyset on the (account_id, created_at) index, never an offset); or the one ``email``."""
+    query = select(U).where(U.c.account_id == account_id)
+    if email is not None:
+        query = query.where(U.c.email == email)
+    if before is not None:
+        at, address = before
+        query = query.where(U.c.created_at <= at, or_(U.c.created_at < at, U.c.email < address))
+    return list(conn.execute(query.order_by(U.c.created_at.desc(), U.c.email.desc()).limit(limit)).mappings())

@@ -188,6 +188,23 @@ def copy_to(conn: Connection, message_id: int, email: str) -> tuple[dict, list[d
     return dict(row), [dict(e) for e in repository.events(conn, [row["id"]])]
 
 
+def to_address(conn: Connection, account_id: int, email: str, *, kind: str | None = None,
+               limit: int = 100) -> list[dict]:
+    """The newest ``limit`` copies sent to one address (of messages of ``kind`` when given), each with
+    its message's subject, kind and campaign (``task_id``), its ``events`` (opens, clicks,
+    unsubscribes) and its ``bounces`` (bounces and complaints): one address's history."""
+    rows = [dict(r) for r in repository.copies_to_address(conn, account_id, email, kind, limit)]
+    ids = [r["delivery_id"] for r in rows]
+    events: dict[int, list[dict]] = {i: [] for i in ids}
+    bounced: dict[int, list[dict]] = {i: [] for i in ids}
+    if ids:
+        for event in repository.events_of_copies(conn, account_id, ids):
+            events[event["delivery_id"]].append(dict(event))
+        for bounce in repository.bounces_of_copies(conn, account_id, ids):
+            bounced[bounce["delivery_id"]].append(dict(bounce))
+    return [{**r, "events": events[r["delivery_id"]], "bounces": bounced[r["delivery_id"]]} for r in rows]
+
+
 # ---- suppression: checked by the pump for every copy, right before it is built ----
 
 def suppressed(conn: Connection, claimed: Sequence[dict], kinds: dict[int, str]) -> dict[int, str]:
@@ -338,6 +355,11 @@ def remove_unsubscribes(conn: Connection, account_id: int, emails: list[str]) ->
     repository.remove_unsubscribes(conn, account_id, emails)
 
 
+def unsubscribed(conn: Connection, account_id: int, emails: list[str]) -> set[str]:
+    """Which of these addresses are on the account's unsubscribe list (no SMTP mail goes to them)."""
+    return repository.unsubscribed(conn, account_id, emails)
+
+
 def unsubscribes(conn: Connection, account_id: int, window: tuple | None, limit: int, offset: int) -> list[dict]:
     since, until = window if window else (None, None)
     return [dict(r) for r in repository.list_unsubscribes(conn, account_id, since, until, limit, offset)]
@@ -394,7 +416,7 @@ def activity(conn: Connection, account_id: int, days: int) -> dict[str, dict[str
     first = today - timedelta(days=days - 1)
     out = {(first + timedelta(days=i)).isoformat(): dict.fromkeys(ACTIVITY, 0) for i in range(days)}
     since = datetime.combine(first, datetime.min.time())
-    for day, status, n in repository.copies_by_day(conn, account_id, since):
+    for day, status, n in repository.copies_by_day(conn, account_id, since, ("sent", "bounced", "failed")):
         if day in out and status in ("sent", "bounced", "failed"):
             out[day]["sent"] += n
             if status == "sent":
@@ -410,3 +432,82 @@ def activity(conn: Connection, account_id: int, days: int) -> dict[str, dict[str
 
 def waiting(conn: Connection, account_id: int) -> int:
     return repository.waiting(conn, account_id)
+
+
+# ---- the transactional log (the admin UI) ----
+
+LOG_OUTCOMES = ("queued", "sending", "sent", "deferred", "bounced", "complained", "failed", "suppressed",
+                "opened", "clicked")  # a copy's status, or what its reader did
+LOG_SCAN = 5000  # messages a page of the log looks at, at most, whatever its filters
+DATE_SLACK = timedelta(minutes=1)  # ids follow creation times; a bound by date is widened by this much
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the log shows: messages below ``before`` (an id: the page's keyset), made in [since, until],
+    from ``sender``, with a copy to ``recipient``, with a copy of that outcome (``LOG_OUTCOMES``), whose
+    subject holds every one of ``words``."""
+
+    before: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    outcome: str | None = None
+    words: tuple[str, ...] = ()
+
+
+def log(conn: Connection, account_id: int, kind: str, wanted: LogFilter, limit: int,
+        scan: int | None = None) -> tuple[list[dict], int | None]:
+    """A page of the account's messages of ``kind`` (newest first), each with its copies counted by
+    status and its first recipient, and the id the next page starts below (None: no more). A page
+    looks at ``scan`` messages at most: when they hold fewer than ``limit`` matches, the next page
+    goes on from the last one looked at. Dates become id bounds first (``first_message_after``)."""
+    scan = scan or LOG_SCAN
+    if wanted.outcome is not None and wanted.outcome not in LOG_OUTCOMES:
+        raise ApiError(800, f"status must be one of {', '.join(LOG_OUTCOMES)}")
+    before, floor = wanted.before, None
+    if wanted.since is not None and wanted.since > datetime.min + DATE_SLACK:  # (0001-01-01 bounds nothing)
+        floor = repository.first_message_after(conn, account_id, wanted.since - DATE_SLACK)
+        if floor is None:
+            return [], None
+    if wanted.until is not None and wanted.until < datetime.max - DATE_SLACK:
+        bound = repository.first_message_after(conn, account_id, wanted.until + DATE_SLACK)
+        before = bound if before is None or (bound is not None and bound < before) else before
+    rows, next_window = repository.log_page(
+        conn, account_id, kind, before=before, floor=floor, since=wanted.since, until=wanted.until,
+        sender=wanted.sender, recipient=wanted.recipient, status=wanted.outcome, words=wanted.words,
+        limit=limit + 1, scan=scan)
+    following = rows[limit - 1]["id"] if len(rows) > limit else next_window
+    rows = rows[:limit]
+    found = {r["id"]: {**r, "copies": 0, "statuses": {}, "first": None} for r in rows}
+    for group in repository.copies_by_status(conn, account_id, list(found)):
+        message = found[group["message_id"]]
+        message["copies"] += group["copies"]
+        message["statuses"][group["status"]] = group["copies"]
+        message["first"] = min(filter(None, (message["first"], group["first"])))
+    return list(found.values()), following
+
+
+def log_message(conn: Connection, account_id: int, kind: str, message_id: int, limit: int = 1000) -> dict:
+    """One message of ``kind`` with its copies (at most ``limit``: an SMTP message has at most 1,000
+    recipients), each with its events (opens, clicks, unsubscribes) and bounces, oldest first."""
+    row = repository.log_message(conn, account_id, kind, message_id)
+    if row is None:
+        raise ApiError(NOT_FOUND, "Email not found")
+    copies = [{**c, "events": [], "bounces": []} for c in repository.message_copies(conn, account_id, message_id,
+                                                                                      limit)]
+    by_id = {c["id"]: c for c in copies}
+    for event in repository.message_events(conn, account_id, message_id):
+        if event["delivery_id"] in by_id:
+            by_id[event["delivery_id"]]["events"].append(dict(event))
+    for bounce in repository.message_bounces(conn, account_id, message_id):
+        if bounce["delivery_id"] in by_id:
+            by_id[bounce["delivery_id"]]["bounces"].append(dict(bounce))
+    return {**row, "copies": copies}
+
+
+def unsubscribes_page(conn: Connection, account_id: int, before: tuple[datetime, str] | None, limit: int,
+                      email: str | None = None) -> list[dict]:
+    """The unsubscribe list newest first, a page after ``before`` (its last row's date and address)."""
+    return [dict(r) for r in repository.unsubscribes_before(conn, account_id, before, limit, email)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import Connection, ScalarSelect, and_, bindparam, case, func, insert, or_, select, union_all, update
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.bulk import Bulk
@@ -246,3 +246,63 @@ def mark_send(conn: Connection, send_id: int, column: str, now: datetime) -> Row
     conn.execute(update(P).where(P.c.id == send_id, P.c[column].is_(None)).values(**{column: now}))
     return conn.execute(select(P.c.id, P.c.task_id, T.c.link, T.c.buttons).join(T, T.c.id == P.c.task_id)
                         .where(P.c.id == send_id)).mappings().first()
+
+
+# ---- what the admin UI shows: bounded reads, each an index range (scoped by the account in the WHERE) ----
+
+def _owned_website(account_id: int, website_id: int) -> ScalarSelect[int]:
+    """The website's id if the account owns it, else NULL (so a row of another account's website matches
+    nothing); one primary-key lookup, and the subscriptions' index is still walked by ``website_id``."""
+    return select(W.c.id).where(W.c.id == website_id, W.c.account_id == account_id).scalar_subquery()
+
+
+def count_by_status(conn: Connection, account_id: int, website_id: int, status: int, cap: int) -> int:
+    """The website's subscriptions of ``status``, counted up to ``cap`` (the count stops there: its time
+    is bounded however many there are)."""
+    found = select(S.c.id).where(S.c.website_id == _owned_website(account_id, website_id), S.c.status == status) \
+        .limit(cap).subquery()
+    return conn.execute(select(func.count()).select_from(found)).scalar_one()
+
+
+def subscriptions_before(conn: Connection, account_id: int, website_id: int, before: int, statuses: Sequence[int],
+                         limit: int) -> list[RowMapping]:
+    """Up to ``limit`` of the website's subscriptions of ``statuses`` with an id below ``before``, newest
+    first: one index range per status, each read to ``limit`` at most (as ``claim_due`` merges its two)."""
+    owned = _owned_website(account_id, website_id)
+    parts = [select(S.c.id).where(S.c.website_id == owned, S.c.status == status, S.c.id < before)
+             .order_by(S.c.id.desc()).limit(limit).subquery() for status in statuses]
+    merged = union_all(*(select(part.c.id) for part in parts)).subquery()
+    newest = select(merged.c.id).order_by(merged.c.id.desc()).limit(limit)
+    return list(conn.execute(select(S).where(S.c.id.in_(newest.scalar_subquery()), S.c.account_id == account_id)
+                             .order_by(S.c.id.desc())).mappings())
+
+
+def variables_of(conn: Connection, account_id: int, website_id: int, limit: int) -> list[RowMapping]:
+    return list(conn.execute(select(V).where(V.c.website_id == _owned_website(account_id, website_id))
+                             .order_by(V.c.id).limit(limit)).mappings())
+
+
+def tasks_before(conn: Connection, account_id: int, website_id: int | None, before: int,
+                 limit: int) -> list[RowMapping]:
+    """The account's push tasks (of one website, if given) with an id below ``before``, newest first."""
+    query = select(T).where(T.c.account_id == account_id, T.c.id < before)
+    if website_id is not None:
+        query = query.where(T.c.website_id == website_id)
+    return list(conn.execute(query.order_by(T.c.id.desc()).limit(limit)).mappings())
+
+
+_FIGURES = (select(P.c.status, func.count(), func.count(P.c.delivered_at), func.count(P.c.clicked_at))
+            .where(P.c.task_id == select(T.c.id).where(T.c.id == bindparam("task_id"),
+                                                         T.c.account_id == bindparam("account_id")).scalar_subquery())
+            .group_by(P.c.status))
+
+
+def send_figures(conn: Connection, account_id: int, task_id: int) -> dict:
+    """A task of the account: its sends by status, and how many were shown and clicked (one index range
+    of its sends; a task of another account has none)."""
+    figures = {"delivered": 0, "redirect": 0}
+    for status, count, shown, clicked in conn.execute(_FIGURES, {"task_id": task_id, "account_id": account_id}):
+        figures[status] = count
+        figures["delivered"] += shown
+        figures["redirect"] += clicked
+    return figures

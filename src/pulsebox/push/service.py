@@ -314,3 +314,48 @@ def record_click(conn: Connection, send_id: int, target: int) -> str | None:
     buttons = found["buttons"] or []
     return buttons[target - 1]["link"] if 0 < target <= len(buttons) else found["link"]
 
+
+
+# ---- what the admin UI shows (bounded: its pages stay fast whatever a website's audience) ----
+
+SEND_STATUSES = ("queued", "sending", "sent", "gone", "failed", "expired")  # a send's status (models.push)
+SUBSCRIPTION_STATUSES = (schemas.ACTIVE, schemas.DEACTIVATED, schemas.UNSUBSCRIBED)
+
+
+def count_subscribers(conn: Connection, account_id: int, website_id: int, cap: int) -> dict[int, int]:
+    """The website's subscribers per status, each counted up to ``cap`` (the caller shows "cap+")."""
+    return {status: repository.count_by_status(conn, account_id, website_id, status, cap)
+            for status in SUBSCRIPTION_STATUSES}
+
+
+def subscribers_before(conn: Connection, account_id: int, website_id: int, before: int, statuses: Iterable[int],
+                       limit: int) -> list[dict]:
+    """A page of the website's subscribers, newest first, below id ``before`` (keyset paging)."""
+    chosen = [s for s in SUBSCRIPTION_STATUSES if s in set(statuses)]
+    if not chosen:
+        return []
+    return [dict(s) for s in repository.subscriptions_before(conn, account_id, website_id, before, chosen, limit)]
+
+
+def website_variables(conn: Connection, account_id: int, website_id: int, limit: int) -> list[dict]:
+    return [dict(v) for v in repository.variables_of(conn, account_id, website_id, limit)]
+
+
+def task_figures(conn: Connection, account_id: int, task_id: int) -> dict:
+    """A task's sends by status (every one of ``SEND_STATUSES``), ``delivered`` (reported shown) and
+    ``redirect`` (clicked), as the API's task statistics name them: linear in the task's sends."""
+    return {**dict.fromkeys(SEND_STATUSES, 0), **repository.send_figures(conn, account_id, task_id)}
+
+
+def tasks_before(conn: Connection, account_id: int, website_id: int | None, before: int, limit: int) -> list[dict]:
+    """The account's push tasks (of one website, if given) below id ``before``, newest first (keyset)."""
+    return [dict(t) for t in repository.tasks_before(conn, account_id, website_id, before, limit)]
+
+
+def task_detail(conn: Connection, account_id: int, task_id: int) -> tuple[dict, dict, dict]:
+    """A task of the account, its website and its figures (``task_figures``)."""
+    task = repository.task(conn, account_id, task_id)
+    if task is None:
+        raise schemas.not_found("Push campaign")
+    website = own_website(conn, account_id, task["website_id"])
+    return dict(task), website, task_figures(conn, account_id, task_id)

@@ -132,3 +132,22 @@ def verify_domain(conn: Connection, account_id: int, email: str, code: str) -> N
     if not hmac.compare_digest(row["code_hash"], _hash(code.strip())):
         raise ApiError(800, "Wrong verification code")
     repository.update_domain(conn, account_id, row["domain"], verified=True, code_hash=None)
+
+
+# ---- the transactional log and the unsubscribe list as a person browses them (the admin UI) ----
+
+LogFilter = outbox.LogFilter
+LOG_OUTCOMES = outbox.LOG_OUTCOMES
+
+
+def log(conn: Connection, account_id: int, wanted: outbox.LogFilter, limit: int) -> tuple[list[dict], int | None]:
+    """The SMTP API's messages, newest first (campaign copies and system notices are not this
+    service's: GET /smtp/emails leaves them out too)."""
+    return outbox.log(conn, account_id, outbox.SMTP, wanted, limit)
+
+
+def log_message(conn: Connection, account_id: int, message_id: int) -> dict:
+    return outbox.log_message(conn, account_id, outbox.SMTP, message_id)
+
+
+unsubscribes_page = outbox.unsubscribes_page

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, insert, or_, select, union_all, update
 from sqlalchemy.engine import RowMapping
 
 from pulsebox.db.insert import InsertNew
@@ -66,3 +66,20 @@ def update_template(conn: Connection, real_id: int, **values: object) -> None:
 
 def system_slugs(conn: Connection) -> set[str]:
     return set(conn.execute(select(T.c.name_slug).where(T.c.account_id.is_(None))).scalars())
+
+
+_LISTED = (T.c.id, T.c.uid, T.c.name, T.c.name_slug, T.c.lang, T.c.account_id, T.c.category, T.c.created_at)
+
+
+def recent(conn: Connection, account_id: int, before: int | None, limit: int) -> list[RowMapping]:
+    """The account's templates and the system ones below ``before`` (a real_id), newest first, without
+    their bodies: two index-ordered ranges (the account's, the system's) merged, so other accounts'
+    templates are never walked."""
+    parts = []
+    for owner in (T.c.account_id == account_id, T.c.account_id.is_(None)):
+        part = select(*_LISTED).where(owner)
+        if before is not None:
+            part = part.where(T.c.id < before)
+        parts.append(part.order_by(T.c.id.desc()).limit(limit).subquery())
+    merged = union_all(*(select(p) for p in parts)).subquery()
+    return list(conn.execute(select(merged).order_by(merged.c.id.desc()).limit(limit)).mappings())

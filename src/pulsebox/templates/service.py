@@ -89,3 +89,9 @@ def sync_system_templates(conn: Connection) -> int:
                                        full_description=description)
             added += 1
     return added
+
+
+def recent(conn: Connection, account_id: int, before: int | None, limit: int) -> list[dict]:
+    """A page of the templates the account sees (its own and the system ones), newest first, below
+    ``before`` (a real_id): what a person browses; bodies are left out."""
+    return [dict(r) for r in repository.recent(conn, account_id, before, limit)]

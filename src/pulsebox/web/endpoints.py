@@ -1,18 +1,19 @@
 """HTTP for the admin UI's core pages (``/ui``): signing in and out, the dashboard, the captured inbox,
-lists with their contacts, segments and imports, campaigns, webhooks, senders, the blacklist, settings.
-What every page shares (sessions, CSRF, forms, headers) is in ``pages``; the script of ours that makes
-some of them live (the inbox, an import's progress, a segment's count, a campaign's preview) is
+lists with their contacts, segments and imports, webhooks, senders, the blacklist, settings (the larger
+sections are packages of their own beside this module: contacts, campaigns, mailtemplates, transactional,
+webpush). What every page shares (sessions, CSRF, forms, headers) is in ``pages``; the script of ours that makes
+some of them live (the inbox, an import's progress, a segment's count, a preview) is
 ``static/ui.js``. A captured message's HTML is shown in a sandboxed frame whose own policy blocks
 scripts and, unless asked, remote images.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -20,10 +21,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from pulsebox import browser, filters
 from pulsebox.addressbooks.schemas import CONTACT_STATUS
 from pulsebox.api import json_response
-from pulsebox.campaigns import schemas as campaign_schemas
 from pulsebox.capture import schemas as capture_schemas
 from pulsebox.errors import ApiError
-from pulsebox.smtp import schemas as smtp_schemas
 from pulsebox.web import pages, service
 
 async def home(request: Request) -> Response:
@@ -151,6 +150,21 @@ async def message_raw(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="message-{pages.path_id(request, wide=True)}.eml"',
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
+
+
+async def message_attachment(request: Request) -> Response:
+    """An attachment of a captured message, always as a download of opaque bytes: its declared type is the
+    sender's word (an HTML "attachment" shown on this origin would run as the UI), so it is never rendered."""
+    index = request.path_params["index"]
+    found = _own_message(request, lambda conn, settings, account_id, message_id: service.attachment(
+        conn, settings, account_id, message_id, int(index))) if index.isdigit() and len(index) < 4 else None
+    if found is None:
+        return Response(status_code=404)
+    filename, data = found
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename=\"attachment-{index}\"; filename*=UTF-8''{quote(filename)}"
+        if filename else f'attachment; filename="attachment-{index}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
 async def clear_inbox(request: Request) -> Response:
@@ -405,67 +419,6 @@ async def hook_log(request: Request) -> Response:
     except ApiError:
         return pages.not_found(request, session, "webhook")
     return pages.signed_in_page(request, session, "webhook.html", active="webhooks", hook=hook, attempts=attempts)
-
-
-# ---- campaigns ----
-
-async def campaigns(request: Request, error: str = "", status: int = 200, form: dict | None = None) -> Response:
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    with browser.context(request).db.transaction(write=False) as conn:
-        found = service.campaigns_page(conn, session.account_id)
-        books = service.lists(conn, session.account_id)
-    return pages.signed_in_page(request, session, "campaigns.html", status, active="campaigns", campaigns=found,
-                           lists=books, error=error, form=form or {})
-
-
-def _campaign_request(form: dict[str, str]) -> campaign_schemas.CampaignRequest:
-    """The form read as the API reads ``POST /campaigns`` (the same checks, the same messages)."""
-    when = form.get("send_date", "").replace("T", " ").strip()
-    return campaign_schemas.create_request({
-        "sender_name": form.get("sender_name", ""), "sender_email": form.get("sender_email", ""),
-        "subject": form.get("subject", ""), "body": base64.b64encode(form.get("body", "").encode()).decode(),
-        "list_id": form.get("list_id", ""), "name": form.get("name", ""),
-        "send_date": when + ":00" if len(when) == 16 else when})
-
-
-async def create_campaign(request: Request) -> Response:
-    session, form, refused = await pages.signed_in_form(request)
-    if refused is not None:
-        return refused
-    ctx = browser.context(request)
-    found = ctx.account(session.account_id)
-    try:
-        if found is None:
-            raise ApiError(401)
-        if form.get("test"):  # "Send a test": this message to one address, now
-            send = smtp_schemas.send_request({"email": {
-                "subject": form.get("subject", ""), "html": base64.b64encode(form.get("body", "").encode()).decode(),
-                "from": {"name": form.get("sender_name", ""), "email": form.get("sender_email", "")},
-                "to": [{"email": form.get("test_to", "")}]}})
-            await browser.write(ctx, service.test_send, ctx.settings, session.account_id, send)
-            return await campaigns(request, f"A test was sent to {form.get('test_to')}.", 200, form)
-        campaign_id = await browser.write(ctx, service.create_campaign, ctx.settings, *found,
-                                          _campaign_request(form))
-    except ApiError as error:  # the API's own message, beside the form
-        return await campaigns(request, error.message, 400, form)
-    return RedirectResponse(f"/ui/campaigns/{campaign_id}", status_code=303)
-
-
-async def campaign_report(request: Request) -> Response:
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    campaign_id = pages.path_id(request, wide=True)
-    try:
-        if campaign_id is None:
-            raise ApiError(802)
-        with browser.context(request).db.transaction(write=False) as conn:
-            report = service.campaign_report(conn, session.account_id, campaign_id)
-    except ApiError:
-        return pages.not_found(request, session, "campaign")
-    return pages.signed_in_page(request, session, "campaign.html", active="campaigns", **report)
 
 
 # ---- senders and the blacklist ----

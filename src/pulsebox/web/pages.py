@@ -71,7 +71,7 @@ async def read_form(request: Request) -> dict[str, str]:
         if len(body) > MAX_FORM:
             return {}
     try:
-        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=MAX_FIELDS)
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:
         return {}
     return {k: v[0] for k, v in fields.items()}

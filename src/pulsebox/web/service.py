@@ -26,7 +26,6 @@ from pulsebox.models import utcnow
 from pulsebox.oauth import service as oauth
 from pulsebox.outbox import service as outbox
 from pulsebox.senders import service as senders
-from pulsebox.smtp import service as smtp
 from pulsebox.web import repository
 from pulsebox.webhooks import schemas as webhook_schemas
 from pulsebox.webhooks import service as webhooks
@@ -85,6 +84,10 @@ def captured(conn: Connection, settings: Settings, account_id: int, message_id: 
 
 def raw(conn: Connection, settings: Settings, account_id: int, message_id: int) -> bytes:
     return capture.raw(conn, account_id, settings, message_id)
+
+
+def attachment(conn: Connection, settings: Settings, account_id: int, message_id: int, index: int) -> tuple[str, bytes]:
+    return capture.attachment(conn, account_id, settings, message_id, index)
 
 
 def clear_inbox(conn: Connection, settings: Settings, account_id: int) -> int:
@@ -189,33 +192,6 @@ def rotate_hook_secret(conn: Connection, settings: Settings, account_id: int, we
 def hook_log(conn: Connection, settings: Settings, account_id: int, webhook_id: int) -> tuple[dict, list[dict]]:
     return webhooks.get(conn, settings, account_id, webhook_id), [webhook_schemas.attempt(a) for a in
                                                                    webhooks.log(conn, account_id, webhook_id, 50)]
-
-
-# ---- campaigns ----
-
-def campaigns_page(conn: Connection, account_id: int) -> list[dict]:
-    out = []
-    for row, figures in campaigns.listing(conn, account_id, order="desc", statuses=[], scheduled=False, limit=100,
-                                          offset=0):
-        out.append({**row, **figures, "status_text": campaign_schemas.STATUS.get(row["status"], str(row["status"]))})
-    return out
-
-
-def create_campaign(conn: Connection, settings: Settings, account: dict, limits: accounts.Limits,
-                    request: campaign_schemas.CampaignRequest) -> int:
-    return campaigns.create(conn, account, limits, request, settings)["id"]
-
-
-def test_send(conn: Connection, settings: Settings, account_id: int, request: object) -> str:
-    """The campaign's message to one address, now, as a transactional message (a test send)."""
-    return smtp.accept(conn, account_id, request, settings)
-
-
-def campaign_report(conn: Connection, account_id: int, campaign_id: int) -> dict:
-    row = campaigns.get(conn, account_id, campaign_id)
-    return {"campaign": {**row, "status_text": campaign_schemas.STATUS.get(row["status"], str(row["status"]))},
-            "general": campaigns.general(conn, row), "clicks": campaigns.clicks(conn, row),
-            "countries": sorted(campaigns.countries(conn, account_id, campaign_id).items(), key=lambda kv: -kv[1])}
 
 
 # ---- segments ----
