@@ -21,7 +21,8 @@ against a real ``pulsebox serve`` process (issue 12: under 200 ms at the median,
      receiver in this process: the campaign's delivered events give their log;
    - 5 senders, 30 templates, 10,000 blacklisted and 5,000 unsubscribed addresses; a web push website
      with 50,000 subscribers (the first through ``POST /push/subscribe``) and a push task scheduled.
-   On PostgreSQL an ``ANALYZE`` follows (autovacuum would have run it); SQLite gets none (Pulsebox runs none).
+   On PostgreSQL an ``ANALYZE`` follows, and each run's copy gets a ``VACUUM ANALYZE`` after its migrations
+   (what autovacuum, off on this server, does to a database at rest); SQLite gets none (Pulsebox runs none).
 2. ``pulsebox migrate`` (a cached database gets the migrations added since), ``pulsebox serve`` (API and
    its worker, ``capture://``), a sign-in through the form (its CSRF token), then every GET route of
    ``pulsebox.app.ROUTES`` under ``/ui`` (static files aside), its path parameters filled from the seeded
@@ -507,9 +508,13 @@ class Place:
         return urllib.parse.urlunsplit(parts._replace(path="/" + name))
 
     def _pg(self, sql: str) -> None:
+        self.pg_run(self.admin, sql)
+
+    @staticmethod
+    def pg_run(url: str, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(self.admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
             conn.execute(sql)
 
     def env(self) -> dict:
@@ -546,6 +551,10 @@ class Place:
         return ids
 
     def _save(self, cache: Path, ids: dict) -> None:
+        saved = cache / "seeded.json"
+        old = json.loads(saved.read_text()).get("database") if saved.exists() else None
+        if old and self.admin:  # the database the cache held before: no longer anyone's template
+            self._pg(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
         found: dict = {"key": self.key(), "ids": ids}
@@ -683,6 +692,9 @@ def measure(browser: Browser, url: str, runs: int) -> dict:
 def time_pages(args: argparse.Namespace, place: Place, ids: dict) -> tuple[list[dict], list[str]]:
     env = place.env()
     pulsebox(env, "migrate")
+    if place.admin:  # what autovacuum does to a database at rest (off on this server): the visibility map
+        # that index-only scans need, and the statistics of the indexes the migrations just made
+        place.pg_run(place.url, "VACUUM ANALYZE")
     port = free_port()
     env["PULSEBOX_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     server = start_serve(env, place.dir, port)

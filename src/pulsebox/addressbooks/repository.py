@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -300,11 +300,15 @@ def lock_memberships(conn: Connection, account_id: int, email: str, not_status: 
 
 
 def count_active_contacts(conn: Connection, account_id: int, book_ids: Sequence[int] | None = None) -> int:
-    query = select(func.count(func.distinct(C.c.email))).where(C.c.account_id == account_id,
-                                                               C.c.status.in_((0, 1)))
+    """Distinct New/Active addresses, from the (account, email, status) index alone. PostgreSQL counts the
+    groups of the index's email order (its count(DISTINCT) sorts every row first: 330 -> 220 ms a million)."""
+    where = [C.c.account_id == account_id, C.c.status.in_((0, 1))]
     if book_ids is not None:
-        query = query.where(C.c.book_id.in_(list(book_ids)))
-    return conn.execute(query).scalar_one()
+        where.append(C.c.book_id.in_(list(book_ids)))
+    if conn.dialect.name == "postgresql":
+        groups = select(C.c.email).where(*where).group_by(C.c.email).subquery()
+        return conn.execute(select(func.count()).select_from(groups)).scalar_one()
+    return conn.execute(select(func.count(func.distinct(C.c.email))).where(*where)).scalar_one()
 
 
 # ---- segments ----
@@ -341,19 +345,18 @@ def count_segments(conn: Connection, book_id: int) -> int:
 # ---- a segment's count: what SQL can decide exactly as ``filters.matches`` would, in one pass ----
 #
 # Each condition is read in SQL as three-valued: surely true, surely false, or undecided. SQL decides a
-# contact only where it reads the value exactly as Python does: a missing, null or empty value; a string
-# of ASCII characters without escapes in its JSON (its case folded by an ASCII-only lower(), which is what
-# casefold() does to ASCII); an integer of at most 15 digits (the same float in Python and in SQL); on
-# PostgreSQL also a plain decimal (parsed by strtod, correctly rounded as Python's float() is); a valid
-# YYYY-MM-DD date. Anything else (accented text, booleans, exponents...) is left undecided, and those
-# contacts are read and matched in Python by the caller: the answer is the same, only its cost differs.
+# contact only where it reads the value exactly as Python does: a missing, null or empty value; a string of
+# ASCII characters (its case folded by an ASCII-only lower(), which is what casefold() does to ASCII; on
+# PostgreSQL without escapes in its JSON text); an integer (str() writes it as JSON does; on SQLite up to 15
+# digits); on PostgreSQL also a decimal without exponent (strtod rounds as Python's float() does); a valid
+# YYYY-MM-DD date. Anything else (accented text, booleans, SQLite's floats...) is left undecided, and those
+# contacts are matched in Python by the caller: the answer is the same, only its cost differs.
 #
 # The query is layered, each layer kept apart from the next by an OFFSET (merged, every use of a column
-# would compute it again: the JSON parsed once per use): the variables' JSON texts (one parse each a
-# contact), then what each one holds (its class, its text, its text lower-cased), then the verdict.
+# would compute it again: the JSON parsed once per use): each variable read from the JSON (one parse a
+# variable a contact), then what it holds (its class and its text), then the verdict.
 
 _TEXT_OPS = ("startwith", "endwith", "likewith", "notlikewith")
-_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 MISSING, TEXT, DATE, INTEGER, DECIMAL, OTHER = 0, 1, 2, 3, 4, 9  # what a contact's variable holds
 NOT, UNDECIDED, SURELY = 0, 1, 2  # a condition's verdict on a contact
 _SAFE = 10**15 - 1  # an integer up to this is the same number as a float in Python and in SQL
@@ -374,16 +377,19 @@ def _path(name: str) -> str | None:
 
 
 def _class_pg(j: ColumnElement, kind: str) -> ColumnElement:
-    """What the JSON text ``j`` holds, as one of MISSING ... OTHER."""
+    """What the JSON text ``j`` holds, as one of MISSING ... OTHER. A number without an exponent is read by
+    strtod, correctly rounded as Python's float() is; an integer's JSON text is what str() writes (JSON has
+    no leading zeros; "-0" aside). Plain string functions: a regular expression a row cost twice as much."""
     plain = and_(func.substr(j, 1, 1) == '"', func.strpos(j, "\\") == 0, func.octet_length(j) == func.char_length(j))
     text_class = (case((_valid_date(True, func.substr(j, 2, func.length(j) - 2)), DATE), else_=TEXT)
                   if kind == "date" else literal(TEXT))
-    numbers = [(and_(j.op("~")(r"^-?[0-9]{1,15}$"), j != "-0"), INTEGER),
-               (j.op("~")(r"^-?[0-9]{1,15}\.[0-9]{1,15}$"), DECIMAL)]
+    number = and_(func.strpos("-0123456789", func.substr(j, 1, 1)) > 0, func.strpos(j, "e") == 0,
+                  func.strpos(j, "E") == 0, func.length(j) <= 300)  # 300 characters: never out of float8's range
+    numbers = [(number, case((and_(func.strpos(j, ".") == 0, j != "-0"), INTEGER), else_=DECIMAL))]
     texts = [(plain, text_class)]
     # the first WHEN that holds decides: what the variable's type usually holds is tried first
     whens = numbers + texts if kind == "number" else texts + numbers
-    return case((or_(j.is_(None), j.in_(("null", '""'))), MISSING), *whens, else_=OTHER)
+    return case((or_(j.is_(None), j == "null", j == '""'), MISSING), *whens, else_=OTHER)
 
 
 def _class_sqlite(v: ColumnElement, variables: ColumnElement, path: str, kind: str) -> ColumnElement:
@@ -438,7 +444,7 @@ def _condition(held: _Held, condition: filters.Condition, kind: str) -> ColumnEl
     on_missing = SURELY if op in ("notequal", "notlikewith") else NOT
     if op in _TEXT_OPS:
         want = condition.value.casefold()
-        sure, have = held.cls.in_((TEXT, DATE, INTEGER)), held.lower
+        sure, have = _one_of(held.cls, TEXT, DATE, INTEGER), held.lower
         if not want:
             holds = true() if op != "notlikewith" else false()
         elif op == "startwith":
@@ -453,16 +459,20 @@ def _condition(held: _Held, condition: filters.Condition, kind: str) -> ColumnEl
         if want is None:  # filters: not comparable, so only "notequal" holds, whatever the contact has
             return literal(SURELY if op == "notequal" else NOT)
         if kind == "number":
-            sure, have = held.cls.in_((INTEGER, DECIMAL)), cast(held.text, Float)  # read only when sure
+            sure, have = _one_of(held.cls, INTEGER, DECIMAL), cast(held.text, Float)  # read only when sure
         elif kind == "date":
             sure, have = held.cls == DATE, func.substr(held.text, 1, 10)
         else:
-            sure, have = held.cls.in_((TEXT, DATE, INTEGER)), held.lower
+            sure, have = _one_of(held.cls, TEXT, DATE, INTEGER), held.lower
         if kind != "number" and held.pg:
             have = have.collate("C")  # code point order, as Python compares strings
         holds = {"equal": have == want, "notequal": have != want, "greaterthan": have > want,
                  "lessthan": have < want}[op]
     return case((held.cls == MISSING, on_missing), (sure, case((holds, SURELY), else_=NOT)), else_=UNDECIDED)
+
+
+def _one_of(column: ColumnElement, *values: int) -> ColumnElement:
+    return or_(*(column == v for v in values))  # PostgreSQL: "= ANY (array)" a row costs more
 
 
 def _joined(pg: bool, parts: list[ColumnElement], join: str) -> ColumnElement:
@@ -503,7 +513,8 @@ def _verdicts(conn: Connection, account_id: int, book_id: int, join: str, rules:
         columns += [cls.label(f"c{i}"), text_.label(f"t{i}")]
     held = select(*(parsed.c[c.name] for c in passed), *columns).offset(0).subquery()
     values = {name: _Held(pg, held.c[f"c{i}"], held.c[f"t{i}"],
-                          func.translate(held.c[f"t{i}"], _UPPER, _LOWER) if pg else func.lower(held.c[f"t{i}"]))
+                          # ASCII letters only ("C": PostgreSQL's lower() leaves the rest alone, as SQLite's does)
+                          func.lower(held.c[f"t{i}"].collate("C")) if pg else func.lower(held.c[f"t{i}"]))
               for i, name in enumerate(reads)}
     verdict = _joined(pg, [_joined(pg, [_condition(values[r.variable], c, types.get(r.variable, "string"))
                                         for c in r.conditions], r.join) for r in rules], join)
@@ -525,8 +536,8 @@ def undecided_contacts(conn: Connection, account_id: int, book_id: int, join: st
     """The contacts ``segment_tally`` left undecided (id, status, variables) among the next ``batch`` of the
     book after id ``after`` (their end found by a bounded offset on the (book_id, id) index), and the id to
     go on after (None: the book's last batch)."""
-    last = conn.execute(select(C.c.id).where(C.c.book_id == book_id, C.c.id > after).order_by(C.c.id)
-                        .offset(batch - 1).limit(1)).scalar()
+    last = conn.execute(select(C.c.id).where(C.c.book_id == book_id, C.c.account_id == account_id, C.c.id > after)
+                        .order_by(C.c.id).offset(batch - 1).limit(1)).scalar()
     sub = _verdicts(conn, account_id, book_id, join, rules, types, first=after, last=last,
                     keep=(C.c.id, C.c.variables))
     rows = list(conn.execute(select(sub.c.id, sub.c.status, sub.c.variables).where(sub.c.verdict == UNDECIDED))
