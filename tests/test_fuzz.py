@@ -20,9 +20,9 @@ real signed tokens of the world's copy and contact; for them (HTML answers, not 
 "no 5xx, nothing written when refused" is asserted. ``/healthz``, ``/openapi.json`` and ``/docs``
 take no input and are left out.
 
-Size: ``EXAMPLES`` requests per route (``PULSEBOX_FUZZ_EXAMPLES``, default 20) over 68 routes: 1,360
-requests a backend per run, each with two ``db_state`` snapshots, about 35 s a backend on the
-reference machine (SQLite and PostgreSQL alike); ``test_fuzz_count`` prints the number sent and the
+Size: up to ``EXAMPLES`` requests per route (``PULSEBOX_FUZZ_EXAMPLES``, default 20) over 168 routes (the
+admin UI's among them): 3,369 requests a backend per run on 2026-11-27, each with two ``db_state``
+snapshots, 24 s on SQLite and 40 s on PostgreSQL on the reference machine; ``test_fuzz_count`` prints the number sent and the
 time (``-s``), and the answers' statuses per route. Deterministic by default (``derandomize``), so
 the suite's time and outcome are stable; ``PULSEBOX_FUZZ_SEED=random`` (with more examples) explores
 new requests: a failing example found that way is kept in ``REGRESSIONS`` below.
