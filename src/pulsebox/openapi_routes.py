@@ -568,9 +568,14 @@ ROUTES: dict[str, dict] = {
                                      "summary": "Save a segment of the list (segment_name, join, var_N, cond_N, value_N)",
                                      "form": obj({"csrf": S, "segment_name": S, "join": S})},
     "GET /ui/lists/{id}/segments/count": {"tag": "Admin UI", "ours": True, "plain": True,
-                                          "summary": "Contacts the builder's conditions match now",
-                                          "query": [q("join", S), q("var_0", S), q("cond_0", S), q("value_0", S)],
-                                          "content": {"application/json": {"schema": obj({"total": I, "active": I})}}},
+                                          "summary": "Contacts the builder's conditions match now, among the list's "
+                                                     "next 200,000 after contact `after` (ask again with the answer's "
+                                                     "`after` until it is null, adding the figures up)",
+                                          "query": [q("join", S), q("var_0", S), q("cond_0", S), q("value_0", S),
+                                                    q("after", I, "a contact id: 0 for the start")],
+                                          "content": {"application/json": {"schema": obj({
+                                              "total": I, "active": I,
+                                              "after": {"type": ["integer", "null"]}})}}},
     "POST /ui/lists/{id}/import": {"tag": "Admin UI", "ours": True, "plain": True, "status": "303",
                                    "summary": "Upload a CSV file of contacts (multipart: csrf, file)"},
     "GET /ui/imports/{id}": {"tag": "Admin UI", "ours": True, "plain": True,

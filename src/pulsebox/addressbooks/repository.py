@@ -522,27 +522,37 @@ def _verdicts(conn: Connection, account_id: int, book_id: int, join: str, rules:
 
 
 def segment_tally(conn: Connection, account_id: int, book_id: int, join: str, rules: Sequence[filters.Filter],
-                  types: dict[str, str], active: tuple[int, ...]) -> tuple[int, int, int]:
-    """(contacts surely matched, of which ``active``, contacts left undecided) of the book, in one pass."""
-    sub = _verdicts(conn, account_id, book_id, join, rules, types)
+                  types: dict[str, str], active: tuple[int, ...], *, first: int = 0,
+                  last: int | None = None) -> tuple[int, int, int]:
+    """(contacts surely matched, of which ``active``, contacts left undecided) of the book's contacts with ids
+    in (first, last], in one pass."""
+    sub = _verdicts(conn, account_id, book_id, join, rules, types, first=first, last=last)
     surely = sub.c.verdict == SURELY
     row = conn.execute(select(func.count().filter(surely), func.count().filter(and_(surely, sub.c.status.in_(active))),
                               func.count().filter(sub.c.verdict == UNDECIDED))).one()
     return row[0], row[1], row[2]
 
 
+def nth_contact_after(conn: Connection, account_id: int, book_id: int, after: int, n: int) -> int | None:
+    """The id of the book's ``n``-th contact after id ``after`` (a bounded offset on the (book_id, id) index),
+    or None when fewer are left."""
+    return conn.execute(select(C.c.id).where(C.c.book_id == book_id, C.c.account_id == account_id, C.c.id > after)
+                        .order_by(C.c.id).offset(n - 1).limit(1)).scalar()
+
+
 def undecided_contacts(conn: Connection, account_id: int, book_id: int, join: str, rules: Sequence[filters.Filter],
-                       types: dict[str, str], after: int, batch: int) -> tuple[list[RowMapping], int | None]:
+                       types: dict[str, str], after: int, batch: int,
+                       until: int | None = None) -> tuple[list[RowMapping], int | None]:
     """The contacts ``segment_tally`` left undecided (id, status, variables) among the next ``batch`` of the
-    book after id ``after`` (their end found by a bounded offset on the (book_id, id) index), and the id to
-    go on after (None: the book's last batch)."""
-    last = conn.execute(select(C.c.id).where(C.c.book_id == book_id, C.c.account_id == account_id, C.c.id > after)
-                        .order_by(C.c.id).offset(batch - 1).limit(1)).scalar()
+    book after id ``after``, up to id ``until`` when given, and the id to go on after (None: the last batch)."""
+    last = nth_contact_after(conn, account_id, book_id, after, batch)
+    if until is not None and (last is None or last >= until):
+        last = until
     sub = _verdicts(conn, account_id, book_id, join, rules, types, first=after, last=last,
                     keep=(C.c.id, C.c.variables))
     rows = list(conn.execute(select(sub.c.id, sub.c.status, sub.c.variables).where(sub.c.verdict == UNDECIDED))
                 .mappings())
-    return rows, last
+    return rows, None if last == until else last
 
 
 # ---- CSV imports ----

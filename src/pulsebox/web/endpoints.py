@@ -263,7 +263,8 @@ def _conditions(fields: Mapping[str, str]) -> list[dict]:
 
 
 async def segment_count(request: Request) -> Response:
-    """How many contacts the builder's conditions match now (the page asks as they are typed)."""
+    """How many contacts the builder's conditions match now, a part of the list at a time (the page asks as
+    they are typed, and again with ``after`` until the answer's ``after`` is null)."""
     session = pages.current_session(request)
     if session is None:
         return pages.sign_in_needed()
@@ -272,8 +273,10 @@ async def segment_count(request: Request) -> Response:
         if pages.path_id(request) is None:
             raise ApiError(213)
         with browser.context(request).db.transaction(write=False) as conn:
+            after = query.get("after", "0")
             counted = service.segment_count(conn, session.account_id, pages.path_id(request), query.get("join", "and"),
-                                            _conditions(query))
+                                            _conditions(query), int(after) if after.isdigit() and len(after) < 19
+                                            else 0)
     except ApiError as error:
         return json_response(error.body(), error.status)
     return json_response(counted)

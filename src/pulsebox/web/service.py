@@ -206,9 +206,16 @@ def _rule(conn: Connection, account_id: int, book_id: int, join: str, conditions
                                                                                                     book_id))
 
 
-def segment_count(conn: Connection, account_id: int, book_id: int, join: str, conditions: list[dict]) -> dict:
-    total, active = books.count_matching(conn, account_id, _rule(conn, account_id, book_id, join, conditions))
-    return {"total": total, "active": active}
+COUNT_PART = 200_000  # contacts a live count reads a request (~0.2 s): the page adds the parts up
+
+
+def segment_count(conn: Connection, account_id: int, book_id: int, join: str, conditions: list[dict],
+                  after: int = 0) -> dict:
+    """The conditions' matches among the list's next ``COUNT_PART`` contacts after id ``after``, and the
+    ``after`` to ask next (null: counted to the end)."""
+    total, active, last = books.count_matching_part(conn, account_id, _rule(conn, account_id, book_id, join,
+                                                                            conditions), after, COUNT_PART)
+    return {"total": total, "active": active, "after": last}
 
 
 def create_segment(conn: Connection, account_id: int, book_id: int, name: str, join: str,

@@ -89,25 +89,40 @@
   show();
 })();
 
-/* The segment builder: how many contacts its conditions match, asked again as they change. */
+/* The segment builder: how many contacts its conditions match, asked again as they change. A big list is
+   counted a part at a time (each answer says where to go on): the figure grows until it is whole. */
 (function () {
   "use strict";
   var form = document.getElementById("segment-builder");
   if (!form) return;
   var out = form.querySelector('[data-field="matching"]');
   var timer = null;
+  var asking = 0;  // the latest count: an answer to an older one is dropped
+  function show(total, active, done) {
+    out.textContent = total.toLocaleString("en") + " contacts (" + active.toLocaleString("en") + " active)" +
+      (done ? "" : " so far, counting…");
+  }
   function count() {
     var query = new URLSearchParams(new FormData(form));
     query.delete("csrf");
     query.delete("segment_name");
     if (!query.get("var_0") && !query.get("var_1") && !query.get("var_2")) { out.textContent = "–"; return; }
-    fetch(form.getAttribute("data-count") + "?" + query.toString(), { credentials: "same-origin" })
-      .then(function (res) { return res.json(); })
-      .then(function (answer) {
-        out.textContent = answer.is_error ? answer.message
-          : answer.total.toLocaleString("en") + " contacts (" + answer.active.toLocaleString("en") + " active)";
-      })
-      .catch(function () { out.textContent = "–"; });
+    var mine = ++asking, total = 0, active = 0;
+    function part(after) {
+      query.set("after", after);
+      fetch(form.getAttribute("data-count") + "?" + query.toString(), { credentials: "same-origin" })
+        .then(function (res) { return res.json(); })
+        .then(function (answer) {
+          if (mine !== asking) return;
+          if (answer.is_error) { out.textContent = answer.message; return; }
+          total += answer.total;
+          active += answer.active;
+          show(total, active, answer.after === null);
+          if (answer.after !== null) part(answer.after);
+        })
+        .catch(function () { if (mine === asking) out.textContent = "–"; });
+    }
+    part(0);
   }
   form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(count, 400); });
   form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(count, 100); });
