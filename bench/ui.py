@@ -612,7 +612,7 @@ VARIANTS: dict[str, list[tuple[str, dict, str]]] = {
                        ("1M list, search by variable (age = 32: a tenth)", {}, "?variable=age&value=32"),
                        ("small list", {"id": "vip"}, "")],
     "/ui/lists/{id}/segments/count": [
-        ("1M list, one part (200,000 contacts): age > 60 and city Kyiv", {},
+        ("1M list, one part (100,000 contacts): age > 60 and city Kyiv", {},
          "?join=and&var_0=age&cond_0=greaterthan&value_0=60&var_1=city&cond_1=equal&value_1=Kyiv"),
         ("1M list, one part: name contains 77", {}, "?join=and&var_0=name&cond_0=likewith&value_0=77")],
     "/ui/campaigns/{id}": [("100k-copy campaign", {}, ""), ("small campaign", {"id": "small_campaign"}, ""),

@@ -569,7 +569,7 @@ ROUTES: dict[str, dict] = {
                                      "form": obj({"csrf": S, "segment_name": S, "join": S})},
     "GET /ui/lists/{id}/segments/count": {"tag": "Admin UI", "ours": True, "plain": True,
                                           "summary": "Contacts the builder's conditions match now, among the list's "
-                                                     "next 200,000 after contact `after` (ask again with the answer's "
+                                                     "next 100,000 after contact `after` (ask again with the answer's "
                                                      "`after` until it is null, adding the figures up)",
                                           "query": [q("join", S), q("var_0", S), q("cond_0", S), q("value_0", S),
                                                     q("after", I, "a contact id: 0 for the start")],

@@ -400,13 +400,16 @@ def report_figures(conn: Connection, account_id: int, row: dict) -> dict:
     elapsed = (utcnow() - start - timedelta(hours=HOURS)) // timedelta(days=1)
     if elapsed >= 0:  # every day up to today has its bar, the quiet ones too
         _day(days, start, min(DAYS - 1, elapsed))
+    indexes: dict[str, int] = {}  # an hour comes back once per link and country: parsed once
     for kind, hour, url, country, n in repository.event_figures(conn, account_id, row["message_id"], span,
                                                                 ("open", "click")):
         if kind == "click":
             clicks[url or ""] += n
         else:
             countries[country or "unknown"] += n
-        index = max(0, (datetime.strptime(hour, "%Y-%m-%d %H") - start) // timedelta(hours=1))
+        index = indexes.get(hour)
+        if index is None:  # 'YYYY-MM-DD HH' (fromisoformat: a tenth of strptime's time)
+            index = indexes[hour] = max(0, (datetime.fromisoformat(f"{hour}:00") - start) // timedelta(hours=1))
         bar = hours[index] if index < HOURS else _day(days, start, min(DAYS, (index - HOURS) // 24))
         bar["opened" if kind == "open" else "clicked"] += n
     return figures | {
