@@ -248,7 +248,10 @@ def test_a_campaign_made_test_sent_sent_and_reported(browser, ctx, ui_ctx):
     made = browser.post("/ui/campaigns", data=form, follow_redirects=False)
     assert made.status_code == 303
     report_url = made.headers["location"]
+    dashboard = browser.get("/ui").text  # under way: its progress shown, and kept live
+    assert "Autumn" in dashboard and '<meta http-equiv="refresh" content="15">' in dashboard
     deliver(ui_ctx)
+    assert 'http-equiv="refresh"' not in browser.get("/ui").text  # nothing under way: a page that stays put
     report = browser.get(report_url).text
     assert "<h1>Autumn</h1>" in report and re.search(r"Sent</th><td class=\"num\">3<", report)
     listed = browser.get("/ui/inbox/messages.json").json()

@@ -114,8 +114,10 @@ def dashboard(conn: Connection, account_id: int) -> dict:
                         "status_text": campaign_schemas.STATUS.get(row["status"], ""), "send_date": row["send_date"],
                         "sent": figures["sent"], "planned": planned,
                         "percent": min(100, round(100 * figures["sent"] / planned)) if planned else 0})
+    now = utcnow()
+    due = [c for c in running if c["status"] != campaign_schemas.NEW or c["send_date"] is None or c["send_date"] <= now]
     return {"totals": totals, "days": series, "campaigns": running, "waiting": outbox.waiting(conn, account_id),
-            "peak": max([d["sent"] for _, d in series] + [1])}
+            "peak": max([d["sent"] for _, d in series] + [1]), "live": bool(due)}
 
 
 # ---- lists and contacts ----
