@@ -178,18 +178,13 @@ def copies_waiting(conn: Connection, account_id: int, campaign_id: int, statuses
 
 
 def copy_span(conn: Connection, account_id: int, message_id: int, statuses: Sequence[str]) -> tuple[int, int] | None:
-    """The lowest and highest id of the message's copies, or None when it has none. SQLite: a seek at
-    each end of each status on the (message, status) index; PostgreSQL (whose index keeps no id order):
-    one aggregate over the message's entries (``id + 0``: never a walk of the primary key from its start)."""
-    if conn.dialect.name == "sqlite":
-        ends = [select(agg(D.c.id).label("id")).where(D.c.message_id == message_id, D.c.status == status,
-                                                      D.c.account_id == account_id)
-                for status in statuses for agg in (func.min, func.max)]
-        found = [i for i in conn.execute(union_all(*ends)).scalars() if i is not None]
-        return (min(found), max(found)) if found else None
-    low, high = conn.execute(select(func.min(D.c.id + 0), func.max(D.c.id + 0)).where(
-        D.c.message_id == message_id, D.c.account_id == account_id)).one()
-    return None if low is None else (low, high)
+    """The lowest and highest id of the message's copies, or None when it has none: a seek at each end of
+    each status on the (message, status, id) index."""
+    ends = [select(agg(D.c.id).label("id")).where(D.c.message_id == message_id, D.c.status == status,
+                                                  D.c.account_id == account_id)
+            for status in statuses for agg in (func.min, func.max)]
+    found = [i for i in conn.execute(union_all(*ends)).scalars() if i is not None]
+    return (min(found), max(found)) if found else None
 
 
 def copies_after(conn: Connection, account_id: int, message_id: int, status: str, span: tuple[int, int],

@@ -46,7 +46,9 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_account", "account_id", "id"),
-        Index("ix_deliveries_message_status", "message_id", "status"),  # a message's copies waiting (0008)
+        # a message's copies waiting (0008); with the id (0014): the first and last copy of each status, and a
+        # page of one status's copies in id order, are index seeks on PostgreSQL too (SQLite's indexes end with it)
+        Index("ix_deliveries_message_status", "message_id", "status", "id"),
         Index("ix_deliveries_account_email", "account_id", "email"),  # one address's copies (/emails/...)
         # the account's queue depth and its copies by day (the admin UI's dashboard), read from the index (0014)
         Index("ix_deliveries_account_status", "account_id", "status", "updated_at", "sent_at"),
