@@ -99,20 +99,15 @@ async def inbox_rows(request: Request) -> Response:
 
 
 async def message(request: Request) -> Response:
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    ctx, message_id = browser.context(request), pages.path_id(request, wide=True)
-    try:
-        if message_id is None:
-            raise ApiError(404)
-        with ctx.db.transaction(write=False) as conn:
-            found = service.captured(conn, ctx.settings, session.account_id, message_id)
-    except ApiError:
-        return pages.not_found(request, session, "captured message")
+    settings = browser.context(request).settings
+    read = pages.read_record(request, "captured message", lambda conn, account_id, message_id: service.captured(
+        conn, settings, account_id, message_id), wide=True)
+    if isinstance(read, Response):
+        return read
+    session, found = read
     return pages.signed_in_page(request, session, "message.html", message={**capture_schemas.summary(found),
-                                                                      "subject": found["subject"], **found},
-                           raw=found["source"], images=request.query_params.get("images") == "1")
+                                                                            "subject": found["subject"], **found},
+                                raw=found["source"], images=request.query_params.get("images") == "1")
 
 
 def _own_message(request: Request, read: Callable[..., Any]) -> Any:
@@ -286,14 +281,15 @@ async def create_segment(request: Request) -> Response:
     session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
+    book_id = pages.path_id(request)
     try:
-        if pages.path_id(request) is None:
+        if book_id is None:
             raise ApiError(213)
-        await browser.write(browser.context(request), service.create_segment, session.account_id, pages.path_id(request),
+        await browser.write(browser.context(request), service.create_segment, session.account_id, book_id,
                             form.get("segment_name", ""), form.get("join", "and"), _conditions(form))
     except ApiError as error:
         return await one_list(request, error.message, 404 if error.code == 213 else 400)
-    return RedirectResponse(f"/ui/lists/{pages.path_id(request)}#segments", status_code=303)
+    return RedirectResponse(f"/ui/lists/{book_id}#segments", status_code=303)
 
 
 # ---- CSV import ----
@@ -320,17 +316,16 @@ async def start_import(request: Request) -> Response:
 
 async def import_page(request: Request, error: str = "", status: int = 200) -> Response:
     """The column mapping of an uploaded file, or the progress of one under way."""
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    try:
-        with browser.context(request).db.transaction(write=False) as conn:
-            found = service.import_status(conn, session.account_id, pages.path_id(request) or 0)
-            book = service.one_list(conn, session.account_id, found["book_id"])
-    except ApiError:
-        return pages.not_found(request, session, "import")
+    def job_and_list(conn: Any, account_id: int, import_id: int) -> tuple[dict, dict]:
+        found = service.import_status(conn, account_id, import_id)
+        return found, service.one_list(conn, account_id, found["book_id"])
+
+    read = pages.read_record(request, "import", job_and_list)
+    if isinstance(read, Response):
+        return read
+    session, (found, book) = read
     return pages.signed_in_page(request, session, "import.html", status, active="lists", job=found, book=book,
-                           error=error)
+                                error=error)
 
 
 async def import_progress(request: Request) -> Response:
@@ -410,17 +405,12 @@ async def hook_action(request: Request) -> Response:
 
 
 async def hook_log(request: Request) -> Response:
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    ctx, hook_id = browser.context(request), pages.path_id(request, wide=True)
-    try:
-        if hook_id is None:
-            raise ApiError(404)
-        with ctx.db.transaction(write=False) as conn:
-            hook, attempts = service.hook_log(conn, ctx.settings, session.account_id, hook_id)
-    except ApiError:
-        return pages.not_found(request, session, "webhook")
+    settings = browser.context(request).settings
+    read = pages.read_record(request, "webhook", lambda conn, account_id, hook_id: service.hook_log(
+        conn, settings, account_id, hook_id), wide=True)
+    if isinstance(read, Response):
+        return read
+    session, (hook, attempts) = read
     return pages.signed_in_page(request, session, "webhook.html", active="webhooks", hook=hook, attempts=attempts)
 
 

@@ -28,6 +28,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pulsebox import browser
 from pulsebox.api import json_response
+from pulsebox.errors import ApiError
 from pulsebox.web import service
 
 HERE = Path(__file__).parent
@@ -145,6 +146,24 @@ async def upload(request: Request, limit: int) -> tuple[dict[str, str], str, byt
         elif name:
             fields[str(name)] = payload.decode("utf-8", "replace")
     return fields, filename, data
+
+
+def read_record(request: Request, what: str, read: Callable[[Any, int, int], Any], *,
+                wide: bool = False) -> tuple[service.Session, Any] | Response:
+    """What a page of one record does first: the session and ``read(conn, account_id, id)`` of the id in
+    the path (``path_id``), in a read transaction; or the answer instead: the sign-in page, or the 404 page
+    (``what``) for an id that is no id, or that ``read`` refuses (another account's answers as a missing one)."""
+    session = current_session(request)
+    if session is None:
+        return to_sign_in()
+    record_id = path_id(request, wide=wide)
+    try:
+        if record_id is None:
+            raise ApiError(404)
+        with browser.context(request).db.transaction(write=False) as conn:
+            return session, read(conn, session.account_id, record_id)
+    except ApiError:
+        return not_found(request, session, what)
 
 
 def not_found(request: Request, session: service.Session, what: str) -> HTMLResponse:

@@ -137,14 +137,10 @@ def _campaign_id(request: Request) -> int:
 
 
 async def report(request: Request, error: str = "", status: int = 200) -> Response:
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    try:
-        with browser.context(request).db.transaction(write=False) as conn:
-            found = service.report(conn, session.account_id, _campaign_id(request))
-    except ApiError:
-        return pages.not_found(request, session, "campaign")
+    read = pages.read_record(request, "campaign", service.report, wide=True)
+    if isinstance(read, Response):
+        return read
+    session, found = read
     return pages.signed_in_page(request, session, "campaigns_report.html", status, active="campaigns", error=error,
                                 **found)
 

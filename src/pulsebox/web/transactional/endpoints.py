@@ -81,17 +81,12 @@ async def log(request: Request) -> Response:
 
 
 async def message(request: Request) -> Response:
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    ctx, message_id = browser.context(request), pages.path_id(request, wide=True)
-    try:
-        if message_id is None:
-            raise ApiError(404)
-        with ctx.db.transaction(write=False) as conn:
-            found = service.message(conn, ctx.settings, session.account_id, message_id)
-    except ApiError:
-        return pages.not_found(request, session, "message")
+    settings = browser.context(request).settings
+    read = pages.read_record(request, "message", lambda conn, account_id, message_id: service.message(
+        conn, settings, account_id, message_id), wide=True)
+    if isinstance(read, Response):
+        return read
+    session, found = read
     for copy in found["copies"]:
         copy["contact"] = _contact(copy["email"])
     return pages.signed_in_page(request, session, "transactional_message.html", active="log", message=found)

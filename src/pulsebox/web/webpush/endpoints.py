@@ -142,15 +142,8 @@ async def subscriber_state(request: Request) -> Response:
 
 
 async def task(request: Request) -> Response:
-    session = pages.current_session(request)
-    if session is None:
-        return pages.to_sign_in()
-    task_id = pages.path_id(request)
-    try:
-        if task_id is None:
-            raise push_schemas.not_found("Push campaign")
-        with browser.context(request).db.transaction(write=False) as conn:
-            found = service.task_page(conn, session.account_id, task_id)
-    except ApiError:
-        return pages.not_found(request, session, "push campaign")
+    read = pages.read_record(request, "push campaign", service.task_page)
+    if isinstance(read, Response):
+        return read
+    session, found = read
     return pages.signed_in_page(request, session, "webpush_task.html", active="push", **found)
