@@ -150,9 +150,9 @@ async def message_raw(request: Request) -> Response:
 async def message_attachment(request: Request) -> Response:
     """An attachment of a captured message, always as a download of opaque bytes: its declared type is the
     sender's word (an HTML "attachment" shown on this origin would run as the UI), so it is never rendered."""
-    index = request.path_params["index"]
+    index = pages.number(request.path_params["index"], 1000)
     found = _own_message(request, lambda conn, settings, account_id, message_id: service.attachment(
-        conn, settings, account_id, message_id, int(index))) if index.isdigit() and len(index) < 4 else None
+        conn, settings, account_id, message_id, index)) if index is not None else None
     if found is None:
         return Response(status_code=404)
     filename, data = found
@@ -205,7 +205,7 @@ async def one_list(request: Request, error: str = "", status: int = 200) -> Resp
             book = service.one_list(conn, session.account_id, book_id)
             segments = service.list_segments(conn, session.account_id, book_id)
             rows = service.contacts(conn, session.account_id, book_id,
-                                    after=int(after) if after.isdigit() and len(after) < 19 else 0,
+                                    after=pages.number(after) or 0,
                                     email=query.get("email", "")[:320], variable=query.get("variable", "")[:255],
                                     value=query.get("value", "")[:1000])
     except ApiError as missing:
@@ -268,10 +268,8 @@ async def segment_count(request: Request) -> Response:
         if pages.path_id(request) is None:
             raise ApiError(213)
         with browser.context(request).db.transaction(write=False) as conn:
-            after = query.get("after", "0")
             counted = service.segment_count(conn, session.account_id, pages.path_id(request), query.get("join", "and"),
-                                            _conditions(query), int(after) if after.isdigit() and len(after) < 19
-                                            else 0)
+                                            _conditions(query), pages.number(query.get("after")) or 0)
     except ApiError as error:
         return json_response(error.body(), error.status)
     return json_response(counted)

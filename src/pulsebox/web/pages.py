@@ -100,12 +100,24 @@ def listing(request: Request, template: str, active: str, read: Callable[[Any, i
     return signed_in_page(request, session, template, status, active=active, rows=rows, error=error)
 
 
+def number(raw: str | None, below: int = 2**63) -> int | None:
+    """``raw`` as a whole number in [0, ``below``), else None. ASCII digits only: ``str.isdigit`` also takes
+    '²' (which ``int`` refuses: a 500) and other scripts' digits; and never a value no column holds."""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value < below else None
+
+
+def record_id(raw: str | None, *, wide: bool = False) -> int | None:
+    """A record id in a path, query or form: above 0 and within its column's range (``wide``: a 64-bit id,
+    as deliveries, campaigns and webhooks have; else 32-bit); else None, a 404 (never a database error)."""
+    return number(raw, 2**63 if wide else 2**31) or None
+
+
 def path_id(request: Request, *, wide: bool = False) -> int | None:
-    """The record id in the path (``{id}``): digits within the column's range (``wide``: a 64-bit id, as
-    deliveries, campaigns and webhooks have; else 32-bit); else None, a 404 (never a database error)."""
-    raw = request.path_params["id"]
-    number = int(raw) if raw.isdigit() and len(raw) < 20 else None
-    return number if number is not None and 0 < number < (2**63 if wide else 2**31) else None
+    """The record id in the path (``{id}``), as ``record_id`` reads it."""
+    return record_id(request.path_params["id"], wide=wide)
 
 
 def forbidden() -> HTMLResponse:

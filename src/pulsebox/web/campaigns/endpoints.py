@@ -86,8 +86,8 @@ def _test_params(form: dict[str, str]) -> dict:
 
 
 def _before(request: Request) -> int:
-    raw = request.query_params.get("before", "")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 2**63 - 1
+    before = pages.number(request.query_params.get("before"))
+    return 2**63 - 1 if before is None else before
 
 
 async def campaigns(request: Request, error: str = "", field: str = "", status: int = 200,
@@ -211,8 +211,7 @@ async def recipients(request: Request) -> Response:
         return pages.to_sign_in()
     query = request.query_params
     wanted = service.figure(query.get("figure", "")[:2000])
-    after = query.get("after", "")
-    after = int(after) if after.isascii() and after.isdigit() and len(after) < 19 else 0
+    after = pages.number(query.get("after")) or 0
     rows, more = [], None
     try:
         with browser.context(request).db.transaction(write=False) as conn:

@@ -43,9 +43,10 @@ async def contact(request: Request, error: str = "", status: int = 200, email: s
 
 def _list_id(raw: str) -> int:
     """A list id from a form: digits within the column's range, else error 213 (as a missing list)."""
-    if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) < 2**31:
+    book_id = pages.record_id(raw)
+    if book_id is None:
         raise ApiError(213)
-    return int(raw)
+    return book_id
 
 
 async def remove_from_list(request: Request) -> Response:
@@ -88,7 +89,7 @@ async def export(request: Request) -> Response:
         return pages.to_sign_in()
     ctx, book_id = browser.context(request), pages.path_id(request)
     raw_segment = request.query_params.get("segment_id")
-    segment_id = _segment_id(raw_segment) if raw_segment is not None else None
+    segment_id = pages.record_id(raw_segment) if raw_segment is not None else None
     try:
         if book_id is None:
             raise ApiError(213)
@@ -102,10 +103,6 @@ async def export(request: Request) -> Response:
     return StreamingResponse(_stream(ctx, session.account_id, plan), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
-
-
-def _segment_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) <= 10 and 0 < int(raw) < 2**31 else None
 
 
 async def _stream(ctx: Context, account_id: int, plan: service.Export) -> AsyncIterator[bytes]:

@@ -23,9 +23,10 @@ def _before(request: Request) -> int | None:
     raw = request.query_params.get("before", "")
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 11 and 0 < int(raw) < 2**31):
+    real_id = pages.record_id(raw)
+    if real_id is None:
         raise ApiError(8, "before must be a template's real_id")
-    return int(raw)
+    return real_id
 
 
 def _as_request(form: Mapping[str, str]) -> dict:

@@ -28,9 +28,10 @@ NUL = "Text must not contain NUL characters"  # the API's message (wire): no fie
 
 def _message_id(raw: str) -> int:
     """A message id of the log's keyset (``?before=``): digits of a 64-bit id, or ApiError 8 (a 400)."""
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 20 and 0 < int(raw) < 2**63):
+    message_id = pages.record_id(raw, wide=True)
+    if message_id is None:
         raise ApiError(8, "before must be a message id, as the page's link gives")
-    return int(raw)
+    return message_id
 
 
 def _address(value: str) -> str | None:

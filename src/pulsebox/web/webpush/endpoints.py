@@ -35,8 +35,7 @@ def field_of(message: str, fields: tuple[str, ...]) -> str:
 
 def _before(request: Request) -> int:
     """The keyset of a page after the first (``?before=<id>``); anything else is the first page."""
-    raw = request.query_params.get("before", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 and int(raw) > 0 else service.NO_PAGE
+    return pages.number(request.query_params.get("before")) or service.NO_PAGE
 
 
 async def overview(request: Request, error: str = "", field: str = "", status: int = 200,
