@@ -75,7 +75,7 @@ def error_response(error: ApiError) -> Response:
 
 
 async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:  # isdigit takes '²'
         raise ApiError(PAYLOAD_TOO_LARGE, f"Request body larger than {limit} bytes")
     chunks, size, more = [], 0, True
     while more:

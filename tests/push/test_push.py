@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from conftest import Api, make_account
 from push_service import PushService, Subscriber
+from pulsebox import outbound
 from pulsebox.app import build
 from pulsebox.context import Context
 from pulsebox.models import PushSend, PushSubscription, PushTask, utcnow
@@ -338,3 +339,12 @@ def test_uploaded_icon_and_image_are_served_at_signed_links(web, push_ctx, servi
         answer = web.post("/push/tasks", json={"title": "t", "website_id": site["id"], "body": "b", "ttl": 60,
                                                "icon": bad})
         assert answer.status == 400 and answer.error_code == 8, answer.json
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("120", 120), ("99999", 3600), ("\u00b2", 60), ("\u0661", 60),
+                                                 ("soon", 60), ("", 60)])
+def test_retry_after_is_seconds_an_http_date_or_a_minute(header, seconds):
+    """A push service's Retry-After (RFC 9110 §10.2.3) is its word: '²' is a digit to str.isdigit and an
+    error to int(), which stopped the round (now: not a number, so a minute)."""
+    answer = outbound.Answer(status=429, latency_ms=1, error=None, body=b"", headers={"retry-after": header})
+    assert tasks._retry_after(answer, utcnow()) == seconds

@@ -154,7 +154,7 @@ def signing_in(conn: Connection, who: str, secret: str) -> dict | None:
 
 def find(conn: Connection, account_ref: str) -> dict:
     account = None
-    if str(account_ref).isdigit():
+    if str(account_ref).isascii() and str(account_ref).isdigit():
         account = repository.get(conn, int(account_ref))
     account = account or repository.by_name(conn, str(account_ref)) or repository.by_client_id(conn, str(account_ref))
     if account is None:

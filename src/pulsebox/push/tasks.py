@@ -174,7 +174,7 @@ def _judge(send: dict, task: dict, answer: outbound.Answer | None, now: datetime
 def _retry_after(answer: outbound.Answer, now: datetime) -> int:
     """RFC 9110 §10.2.3: seconds or an HTTP date; 60 s when absent, at most an hour."""
     raw = (answer.headers or {}).get("retry-after", "").strip()
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():  # ASCII: str.isdigit takes '²', which int() refuses
         return min(int(raw), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(raw).replace(tzinfo=None)

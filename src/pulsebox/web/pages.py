@@ -138,7 +138,7 @@ def signed_in_page(request: Request, session: service.Session, name: str, status
 async def upload(request: Request, limit: int) -> tuple[dict[str, str], str, bytes] | None:
     """The fields and the one file of a multipart/form-data body (None: not one, or too large)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if (number(declared) or 0) > limit:
         return None
     body = b""
     async for chunk in request.stream():
