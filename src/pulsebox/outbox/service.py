@@ -194,13 +194,10 @@ def to_address(conn: Connection, account_id: int, email: str, *, kind: str | Non
     its message's subject, kind and campaign (``task_id``), its ``events`` (opens, clicks,
     unsubscribes) and its ``bounces`` (bounces and complaints): one address's history."""
     rows = [dict(r) for r in repository.copies_to_address(conn, account_id, email, kind, limit)]
-    ids = [r["delivery_id"] for r in rows]
-    events: dict[int, list[dict]] = {i: [] for i in ids}
-    bounced: dict[int, list[dict]] = {i: [] for i in ids}
-    if ids:
-        for event in repository.events_of_copies(conn, account_id, ids):
-            events[event["delivery_id"]].append(dict(event))
-        for bounce in repository.bounces_of_copies(conn, account_id, ids):
+    events = _events_by_delivery(conn, rows)  # the copies are the account's: their events are too
+    bounced: dict[int, list[dict]] = {r["delivery_id"]: [] for r in rows}
+    if bounced:
+        for bounce in repository.bounces_of_copies(conn, account_id, list(bounced)):
             bounced[bounce["delivery_id"]].append(dict(bounce))
     return [{**r, "events": events[r["delivery_id"]], "bounces": bounced[r["delivery_id"]]} for r in rows]
 
