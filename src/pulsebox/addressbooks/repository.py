@@ -8,21 +8,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (Connection, Float, Integer, LargeBinary, Numeric, String, Text, and_, bindparam, case, cast,
-                        delete, exists, false, func, insert, literal, not_, or_, select, true, type_coerce, update)
+import orjson
+from sqlalchemy import (JSON, BigInteger, Connection, Float, Integer, LargeBinary, Numeric, String, Text, and_, bindparam,
+                        case, cast, delete, exists, false, func, insert, literal, literal_column, not_, or_, select, true,
+                        type_coerce, update)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 from sqlalchemy.types import NullType
 
 from pulsebox import filters
+from pulsebox.db.bulk import Bulk
 from pulsebox.db.insert import InsertNew
-from pulsebox.models import Book, Contact, ContactImport, Segment, Variable
+from pulsebox.models import Book, Contact, ContactImport, ContactValue, Segment, Variable
+from pulsebox.models.books import value_block, value_key, value_keys
 
 B = Book.__table__
 V = Variable.__table__
 C = Contact.__table__
+CV = ContactValue.__table__
 I = ContactImport.__table__
 SG = Segment.__table__
 _IN_CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
@@ -39,7 +47,7 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 # ---- books ----
 
 _INSERT_BOOK = InsertNew(B, ["account_id", "name"], returning=B.c.id)
-_INSERT_CONTACTS = InsertNew(C, ["book_id", "email"], returning=C.c.email)
+_INSERT_CONTACTS = InsertNew(C, ["book_id", "email"], returning=(C.c.id, C.c.email))
 
 
 def insert_book(conn: Connection, account_id: int, name: str) -> int | None:
@@ -78,6 +86,7 @@ def rename_book(conn: Connection, book_id: int, name: str) -> bool:
 
 def delete_book(conn: Connection, book_id: int) -> None:
     # Children first: SQLite only cascades when foreign keys are on, and this way both agree.
+    conn.execute(delete(CV).where(CV.c.book_id == book_id))
     conn.execute(delete(C).where(C.c.book_id == book_id))
     conn.execute(delete(V).where(V.c.book_id == book_id))
     conn.execute(delete(B).where(B.c.id == book_id))
@@ -127,19 +136,64 @@ def contacts_by_email(conn: Connection, book_id: int, emails: Sequence[str]) -> 
 
 
 def insert_new_contacts(conn: Connection, rows: list[dict]) -> set[str]:
-    """Insert the rows whose address is not in the book yet; returns the addresses inserted.
+    """Insert the rows (of one book) whose address is not in the book yet, with their value keys;
+    returns the addresses inserted.
     One statement, no lookup first: a lookup by ``email IN (...)`` degrades badly on PostgreSQL
     while a fast-growing table has no statistics yet (bench/README.md)."""
     if not rows:
         return set()
-    return set(conn.execute(_INSERT_CONTACTS(conn), rows).scalars())
+    inserted = {cid: email for cid, email in conn.execute(_INSERT_CONTACTS(conn), rows)}
+    variables = {row["email"]: row["variables"] for row in rows}
+    _change_value_keys(conn, rows[0]["book_id"], ((cid, None, variables[email]) for cid, email in inserted.items()))
+    return set(inserted.values())
 
 
-def update_contacts(conn: Connection, rows: list[dict]) -> None:
-    """rows: {"cid": id, "variables": ..., "phone": ...}"""
+def update_contacts(conn: Connection, book_id: int, rows: list[dict]) -> None:
+    """rows: {"cid": id, "before": its variables now, "variables": ..., "phone": ...}"""
     if rows:
         conn.execute(update(C).where(C.c.id == bindparam("cid"))
-                     .values(variables=bindparam("variables"), phone=bindparam("phone")), rows)
+                     .values(variables=bindparam("variables"), phone=bindparam("phone")),
+                     [{"cid": r["cid"], "variables": r["variables"], "phone": r["phone"]} for r in rows])
+        _change_value_keys(conn, book_id, ((r["cid"], r["before"], r["variables"]) for r in rows))
+
+
+def _keys_from_json(pg: bool) -> Insert:
+    """INSERT of the value keys in the JSON array ``rows`` ([block, key, contact id] each) for book ``book_id``:
+    thousands of rows a batch of contacts in one statement. Row by row (executemany) cost PostgreSQL a round of
+    its protocol each, SQLite and Python ~2 us each (bench/run.py)."""
+    rows = bindparam("rows", type_=String)
+    if pg:
+        each = func.json_array_elements(cast(rows, JSON)).table_valued("value").alias("e")
+        cells = [cast(each.c.value.op("->>")(literal_column(str(i))), kind) for i, kind in
+                 enumerate((Integer, BigInteger, Integer))]
+        statement = pg_insert(CV)
+    else:
+        each = func.json_each(rows).table_valued("value").alias("e")
+        cells = [each.c.value.op("->>")(literal_column(str(i))) for i in range(3)]
+        statement = sqlite_insert(CV)
+    chosen = select(bindparam("book_id", type_=Integer), *cells).where(true())  # SQLite: WHERE before ON CONFLICT
+    return statement.from_select(["book_id", "block", "key", "contact_id"], chosen).on_conflict_do_nothing()
+
+
+_ADD_VALUE_KEYS = {"postgresql": _keys_from_json(True), "sqlite": _keys_from_json(False)}
+_DELETE_VALUE_KEYS = Bulk(delete(CV).where(CV.c.book_id == bindparam("book_id"), CV.c.block == bindparam("block"),
+                                           CV.c.key == bindparam("key"), CV.c.contact_id == bindparam("contact_id")))
+
+
+def _change_value_keys(conn: Connection, book_id: int, changes: Iterable[tuple[int, dict | None, dict | None]]) -> None:
+    """Keep contact_values in step with contacts' variables: ``changes`` are (contact id, variables
+    before (None: a new contact), variables after (None: a removed one))."""
+    added: list[tuple[int, int, int]] = []
+    removed: list[dict] = []
+    for contact_id, before, after in changes:
+        old, new = value_keys(before), value_keys(after)
+        if old != new:
+            block = value_block(contact_id)
+            added += ((block, k, contact_id) for k in new - old)
+            removed += ({"block": block, "key": k, "contact_id": contact_id} for k in old - new)
+    _DELETE_VALUE_KEYS(conn, removed, book_id=book_id)
+    if added:
+        conn.execute(_ADD_VALUE_KEYS[conn.dialect.name], {"book_id": book_id, "rows": orjson.dumps(added).decode()})
 
 
 def contact(conn: Connection, book_id: int, email: str) -> RowMapping | None:
@@ -166,28 +220,13 @@ def contacts_page(conn: Connection, book_id: int, limit: int, offset: int,
     return list(conn.execute(query.order_by(C.c.id).limit(limit).offset(offset)).mappings())
 
 
-def contacts_after(conn: Connection, book_id: int, after: int, limit: int) -> list[RowMapping]:
+def contacts_after(conn: Connection, book_id: int, after: int, limit: int) -> list[dict]:
     """The book's contacts in id order after contact ``after``: a page of a million-contact list costs
     one index range whatever page it is (OFFSET would walk every row before it)."""
-    return list(conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, C.c.id > after)
-                             .order_by(C.c.id).limit(limit)).mappings())
-
-
-# Built once: a list's export runs it a batch after another.
-_BY_ADDRESS = (select(*CONTACT_COLUMNS).join(B, B.c.id == C.c.book_id)
-               .where(C.c.book_id == bindparam("book_id"), B.c.account_id == bindparam("account_id"),
-                      C.c.email > bindparam("after"))
-               .order_by(C.c.email).limit(bindparam("limit")))
-
-
-def contacts_by_address(conn: Connection, account_id: int, book_id: int, after: str,
-                        limit: int) -> list[RowMapping]:
-    """The account's book's contacts in address order after address ``after``: one range of the
-    (book_id, email) unique index wherever it starts, on both backends (in id order SQLite sorts the
-    whole book for every batch). The account is matched on the book's row, so the planner is not led
-    to the (account_id, email) index, which holds every list's contacts."""
-    return list(conn.execute(_BY_ADDRESS, {"book_id": book_id, "account_id": account_id, "after": after,
-                                           "limit": limit}).mappings())
+    result = conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, C.c.id > after)
+                          .order_by(C.c.id).limit(limit))
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result]  # a third of RowMapping's dict() (an export)
 
 
 def contacts_with_variable(conn: Connection, book_id: int, name: str, wanted: str | int | float, limit: int,
@@ -204,8 +243,7 @@ def contacts_with_variable(conn: Connection, book_id: int, name: str, wanted: st
         else:
             condition = and_(func.json_typeof(element) == "string", element.as_string() == wanted)
     elif '"' not in name and "\\" not in name:
-        # the value by its path first, its type only when it is equal: one JSON parse a contact (json_each
-        # below costs 1.7x as much on a million contacts, bench/README.md "Admin UI pages")
+        # the value by its path first, its type only when it is equal: one JSON parse a candidate
         path = f'$."{name}"'
         types = ("integer", "real") if number else ("text",)
         condition = and_(func.json_extract(C.c.variables, path) == wanted,
@@ -216,15 +254,38 @@ def contacts_with_variable(conn: Connection, book_id: int, name: str, wanted: st
         types = ("integer", "real") if number else ("text",)
         condition = exists(select(each.c.key).where(each.c.key == name, each.c.type.in_(types),
                                                     each.c.value == wanted))
-    return list(conn.execute(select(*CONTACT_COLUMNS).where(C.c.book_id == book_id, condition)
-                             .order_by(C.c.id).limit(limit).offset(offset)).mappings())
+    # Candidates by value key, block after block of the list's ids (one index seek each), each checked by the
+    # value itself. The contact by its id alone: a key's row is written and removed with its contact, in the
+    # book's transaction; with "contacts.book_id = ?" as well, PostgreSQL (no statistics yet) walked the
+    # list's (book_id, id) index for each candidate (tests/test_value_keys.py).
+    key, wanted_rows = value_key(name, wanted), offset + limit
+    first = select(func.min(C.c.id)).where(C.c.book_id == book_id).scalar_subquery()
+    last = select(func.max(C.c.id)).where(C.c.book_id == book_id).scalar_subquery()
+    low, high = conn.execute(select(first, last)).one()
+    if low is None:
+        return []
+    found: list[RowMapping] = []
+    block, span = value_block(low), _FIRST_BLOCKS
+    while block <= value_block(high) and len(found) < wanted_rows:
+        blocks = list(range(block, min(value_block(high), block + span - 1) + 1))
+        found += conn.execute(select(*CONTACT_COLUMNS).select_from(CV).join(C, C.c.id == CV.c.contact_id)
+                              .where(CV.c.book_id == book_id, CV.c.block.in_(blocks), CV.c.key == key, condition)
+                              .order_by(CV.c.contact_id).limit(wanted_rows - len(found))).mappings().all()
+        block, span = blocks[-1] + 1, min(span * 4, _MOST_BLOCKS)
+    return found[offset:]
+
+
+# A search's blocks a statement: few at first (a common value fills a page from the first blocks, and each statement
+# sorts what it found), then more (a rare one asks a million contacts' 245 blocks of 4,096 in four statements).
+_FIRST_BLOCKS, _MOST_BLOCKS = 4, 256
 
 
 def delete_contacts(conn: Connection, book_id: int, emails: Sequence[str]) -> list[RowMapping]:
     removed: list[RowMapping] = []
     for chunk in _chunks(emails):
         removed += conn.execute(delete(C).where(C.c.book_id == book_id, C.c.email.in_(chunk))
-                                .returning(C.c.email, C.c.status, C.c.phone)).mappings().all()
+                                .returning(C.c.id, C.c.email, C.c.status, C.c.phone, C.c.variables)).mappings().all()
+    _change_value_keys(conn, book_id, ((r["id"], r["variables"], None) for r in removed))
     return removed
 
 
@@ -268,8 +329,9 @@ def set_phone(conn: Connection, contact_id: int, phone: str) -> None:
     conn.execute(update(C).where(C.c.id == contact_id).values(phone=phone))
 
 
-def set_variables(conn: Connection, contact_id: int, variables: dict) -> None:
+def set_variables(conn: Connection, book_id: int, contact_id: int, before: dict | None, variables: dict) -> None:
     conn.execute(update(C).where(C.c.id == contact_id).values(variables=variables))
+    _change_value_keys(conn, book_id, [(contact_id, before, variables)])
 
 
 # ---- one address across an account's books ----
@@ -287,8 +349,11 @@ def memberships(conn: Connection, account_id: int, emails: Sequence[str]) -> lis
 
 
 def delete_memberships(conn: Connection, account_id: int, email: str) -> list[RowMapping]:
-    return conn.execute(delete(C).where(C.c.account_id == account_id, C.c.email == email)
-                        .returning(C.c.book_id, C.c.status, C.c.phone)).mappings().all()
+    removed = conn.execute(delete(C).where(C.c.account_id == account_id, C.c.email == email)
+                           .returning(C.c.id, C.c.book_id, C.c.status, C.c.phone, C.c.variables)).mappings().all()
+    for row in removed:
+        _change_value_keys(conn, row["book_id"], [(row["id"], row["variables"], None)])
+    return removed
 
 
 def lock_memberships(conn: Connection, account_id: int, email: str, not_status: int) -> list[RowMapping]:
@@ -531,6 +596,15 @@ def segment_tally(conn: Connection, account_id: int, book_id: int, join: str, ru
     row = conn.execute(select(func.count().filter(surely), func.count().filter(and_(surely, sub.c.status.in_(active))),
                               func.count().filter(sub.c.verdict == UNDECIDED))).one()
     return row[0], row[1], row[2]
+
+
+def segment_contacts(conn: Connection, account_id: int, book_id: int, join: str, rules: Sequence[filters.Filter],
+                     types: dict[str, str], first: int, last: int | None) -> list[RowMapping]:
+    """The book's contacts with ids in (first, last] that ``segment_tally`` does not rule out, in id order,
+    each with its ``verdict``: SURELY matched, or UNDECIDED (for ``filters`` to decide)."""
+    sub = _verdicts(conn, account_id, book_id, join, rules, types, first=first, last=last,
+                    keep=[c for c in CONTACT_COLUMNS if c.name != "status"])
+    return list(conn.execute(select(sub).where(sub.c.verdict != NOT).order_by(sub.c.id)).mappings())
 
 
 def nth_contact_after(conn: Connection, account_id: int, book_id: int, after: int, n: int) -> int | None:

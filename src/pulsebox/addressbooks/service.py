@@ -154,10 +154,11 @@ def add_contacts(conn: Connection, account_id: int, book_id: int,
         variables, phone = typed[email]
         if variables or (phone and phone != old["phone"]):
             new_phone = phone or old["phone"]
-            updates.append({"cid": old["id"], "variables": {**(old["variables"] or {}), **variables}, "phone": new_phone})
+            updates.append({"cid": old["id"], "before": old["variables"],
+                            "variables": {**(old["variables"] or {}), **variables}, "phone": new_phone})
             delta.update(tally([(old["status"], new_phone)]))
             delta.subtract(tally([(old["status"], old["phone"])]))
-    repository.update_contacts(conn, updates)
+    repository.update_contacts(conn, book_id, updates)
     repository.add_to_counters(conn, book_id, delta)
     if double_opt_in is not None:
         new_rows = repository.contacts_by_email(conn, book_id, sorted(inserted))
@@ -197,14 +198,7 @@ def contacts_page(conn: Connection, account_id: int, book_id: int, limit: int, o
 def contacts_after(conn: Connection, account_id: int, book_id: int, after: int, limit: int) -> list[dict]:
     """A page of the book's contacts after contact id ``after`` (keyset paging, for the admin UI)."""
     book(conn, account_id, book_id)
-    return [dict(r) for r in repository.contacts_after(conn, book_id, after, limit)]
-
-
-def contacts_by_address(conn: Connection, account_id: int, book_id: int, after: str, limit: int) -> list[dict]:
-    """A batch of the account's book's contacts in address order after address ``after`` (keyset:
-    each batch of a list's export costs the same, however far in); none when the book is not the
-    account's."""
-    return [dict(r) for r in repository.contacts_by_address(conn, account_id, book_id, after, limit)]
+    return repository.contacts_after(conn, book_id, after, limit)
 
 
 def total(conn: Connection, account_id: int, book_id: int) -> int:
@@ -229,7 +223,8 @@ def change_variables(conn: Connection, account_id: int, book_id: int, email: str
     row = _contact(conn, book_id, email)
     phone = next((variables.pop(k) for k in list(variables) if k.lower() == "phone"), None)
     types = _declare_variables(conn, book_id, [variables])
-    repository.set_variables(conn, row["id"], {**(row["variables"] or {}), **_typed(variables, types)})
+    repository.set_variables(conn, book_id, row["id"], row["variables"],
+                             {**(row["variables"] or {}), **_typed(variables, types)})
     if phone not in (None, ""):
         change_phone(conn, account_id, book_id, email, clean_phone(phone))
 
@@ -455,6 +450,16 @@ def segment_rule(conn: Connection, account_id: int, segment_id: int) -> SegmentR
     row = segment(conn, account_id, segment_id)
     return SegmentRule(row["book_id"], row["join"], tuple(filters.parse_filter(f) for f in row["filters"]),
                        repository.variable_types(conn, row["book_id"]))
+
+
+def matching_after(conn: Connection, account_id: int, rule: SegmentRule, after: int,
+                   contacts: int) -> tuple[list[dict], int | None]:
+    """The contacts the rule selects among the list's next ``contacts`` after contact id ``after``, in id
+    order, and the id to go on after (None: the list is done). Decided in SQL as ``count_matching`` is."""
+    last = repository.nth_contact_after(conn, account_id, rule.book_id, after, contacts)
+    rows = repository.segment_contacts(conn, account_id, rule.book_id, rule.join, rule.filters, rule.types, after,
+                                       last)
+    return [dict(r) for r in rows if r["verdict"] == repository.SURELY or rule(r["variables"] or {})], last
 
 
 def count_matching(conn: Connection, account_id: int, rule: SegmentRule) -> tuple[int, int]:

@@ -16,11 +16,12 @@ from sqlalchemy.sql.dml import Insert
 class InsertNew:
     """``InsertNew(table, keys)(conn)``: the statement for ``conn``'s backend, made once."""
 
-    def __init__(self, table: Table, keys: list[str], returning: Column | None = None) -> None:
+    def __init__(self, table: Table, keys: list[str], returning: Column | tuple[Column, ...] = ()) -> None:
         self._statements: dict[str, Insert] = {}
+        columns = returning if isinstance(returning, tuple) else (returning,)
         for dialect, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
             statement = insert_(table).on_conflict_do_nothing(index_elements=keys)
-            self._statements[dialect] = statement.returning(returning) if returning is not None else statement
+            self._statements[dialect] = statement.returning(*columns) if columns else statement
 
     def __call__(self, conn: Connection) -> Insert:
         return self._statements[conn.dialect.name]

@@ -107,15 +107,15 @@ async def export(request: Request) -> Response:
 
 async def _stream(ctx: Context, account_id: int, plan: service.Export) -> AsyncIterator[bytes]:
     """The header, then each batch as it is read (in a thread: the event loop never waits on the
-    database), in address order. A list deleted meanwhile ends the file where it was."""
+    database), in the order the contacts were added. A list deleted meanwhile ends the file where it was."""
     yield service.header(plan).encode()
-    after: str | None = ""
+    after: int | None = 0
     while after is not None:
         text, after = await to_thread.run_sync(_batch, ctx, account_id, plan, after, limiter=READERS)
         if text:
             yield text.encode()
 
 
-def _batch(ctx: Context, account_id: int, plan: service.Export, after: str) -> tuple[str, str | None]:
+def _batch(ctx: Context, account_id: int, plan: service.Export, after: int) -> tuple[str, int | None]:
     with ctx.db.transaction(write=False) as conn:  # one short read a batch
         return service.batch(conn, account_id, plan, after)

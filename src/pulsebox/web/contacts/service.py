@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -116,7 +115,7 @@ class Export:
 
     book_id: int
     variables: tuple[str, ...]
-    rule: Callable[[dict], bool] | None
+    rule: books.SegmentRule | None
 
 
 def export_of(conn: Connection, account_id: int, book_id: int, segment_id: int | None) -> Export:
@@ -135,22 +134,31 @@ def header(export: Export) -> str:
     return "\ufeff" + _csv([[imports.escaped(c) for c in (*imports.EXPORTED, *export.variables)]])
 
 
-def batch(conn: Connection, account_id: int, export: Export, after: str) -> tuple[str, str | None]:
-    """The rows of up to ``BATCH`` contacts after address ``after``, in address order (keyset: one index
-    range, as cheap at the end of a million as at the start), and the address to continue after, or
-    None at the end (also when the list is gone meanwhile)."""
-    rows = books.contacts_by_address(conn, account_id, export.book_id, after, BATCH)
-    chosen = rows if export.rule is None else [r for r in rows if export.rule(r["variables"] or {})]
-    text = _csv([_row(r, export.variables) for r in chosen])
-    return text, rows[-1]["email"] if len(rows) == BATCH else None
+def batch(conn: Connection, account_id: int, export: Export, after: int) -> tuple[str, int | None]:
+    """The rows of the next ``BATCH`` contacts after contact id ``after`` (those the segment selects, when
+    a segment's), in the order they were added (keyset on the (book_id, id) index: the table read in its
+    own order, as cheap at the end of a million as at the start), and the id to continue after, or None
+    at the end (also when the list is gone meanwhile)."""
+    try:
+        if export.rule is None:
+            rows = books.contacts_after(conn, account_id, export.book_id, after, BATCH)
+            last = rows[-1]["id"] if len(rows) == BATCH else None
+        else:
+            rows, last = books.matching_after(conn, account_id, export.rule, after, BATCH)
+    except ApiError:  # the list was deleted
+        return "", None
+    return _csv([_row(r, export.variables) for r in rows]), last
 
 
 def _row(contact: dict, names: tuple[str, ...]) -> list[str]:
     values = contact["variables"] or {}
     added = contact["added_at"].isoformat(" ", "seconds") if contact["added_at"] else ""
     cells = [contact["email"], contact["phone"] or "", CONTACT_STATUS.get(contact["status"], str(contact["status"])),
-             added, *(_cell(values.get(n)) for n in names)]
-    return [imports.escaped(c) for c in cells]
+             added, *[_cell(values.get(n)) for n in names]]
+    return [imports.escaped(c) if c[:1] in _MAY_NEED_QUOTE else c for c in cells]  # a call only where it may
+
+
+_MAY_NEED_QUOTE = imports.FORMULA | {"'"}  # the first characters imports.escaped looks at
 
 
 def _cell(value: object) -> str:
