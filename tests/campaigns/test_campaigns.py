@@ -305,3 +305,42 @@ def test_the_real_clients_bodies_create_campaigns(api, ctx):
     with ctx.db.transaction(write=False) as conn:
         kinds = conn.execute(select(OutboxMessage.kind).where(OutboxMessage.account_id == api.id)).scalars().all()
     assert set(kinds) == {"campaign"}
+
+
+def test_a_report_counts_only_its_own_copies_when_other_mail_lies_between(relaxed, ctx, monkeypatch):
+    """A campaign's copies are made a batch a transaction, and mail sent meanwhile takes the ids between
+    them. The report reads events by the span of the campaign's copy ids: when the span is not the
+    campaign's alone, each event's copy is checked; when it is, none needs to be (and the figures agree)."""
+    from pulsebox.models import TrackingEvent
+    from pulsebox.outbox import service as outbox
+
+    api = relaxed
+    book = book_with(api, ["a@example.com", "b@example.com", "c@example.com"])
+    mixed, alone = (campaign(api, book, name=name).json["id"] for name in ("Mixed", "Alone"))
+    monkeypatch.setattr(service, "BATCH", 1)
+    for n in range(3):  # Mixed's copies one a batch, a notice's copy after each
+        with ctx.db.transaction() as conn:
+            assert service.copy_batch(conn, ctx.settings) == 1
+            outbox.queue_notice(conn, api.id, to=f"other{n}@example.com", subject="Code", text="1234",
+                                sender="robot@shop.example")
+    run(ctx)
+    with ctx.db.transaction() as conn:
+        copies = {cid: (mid, email) for cid, mid, email in conn.execute(
+            select(Delivery.id, Delivery.message_id, Delivery.email).where(Delivery.account_id == api.id))}
+        rows = {c: service.get(conn, api.id, c) for c in (mixed, alone)}
+        opened_in = {"a@example.com": "Ukraine", "b@example.com": "Poland", "c@example.com": "Ukraine"}
+        conn.execute(TrackingEvent.__table__.insert(), [
+            {"account_id": api.id, "delivery_id": cid, "kind": "open", "url": None, "ip": "192.0.2.1",
+             "country": opened_in.get(email, "Atlantis"), "browser": "", "os": "", "created_at": utcnow(), "link": 0}
+            for cid, (_, email) in copies.items()])
+    with ctx.db.transaction(write=False) as conn:
+        for campaign_id, by_itself in ((mixed, False), (alone, True)):
+            row = rows[campaign_id]
+            assert service._span(conn, api.id, row).alone is by_itself
+            figures = service.report_figures(conn, api.id, row)
+            assert figures["countries"] == [("Ukraine", 2), ("Poland", 1)], campaign_id
+            assert sum(bar["opened"] for bar in figures["hours"] + figures["days"]) == 3
+            found, _ = service.recipients(conn, api.id, campaign_id, service.Figure(country="Atlantis"), 0)
+            assert found == []
+            found, _ = service.recipients(conn, api.id, campaign_id, service.Figure(code=3), 0)
+            assert sorted(c["email"] for c in found) == ["a@example.com", "b@example.com", "c@example.com"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, case, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -177,50 +178,69 @@ def copies_waiting(conn: Connection, account_id: int, campaign_id: int, statuses
                                                                   D.c.status.in_(list(statuses)))).scalar_one()
 
 
-def copy_span(conn: Connection, account_id: int, message_id: int, statuses: Sequence[str]) -> tuple[int, int] | None:
-    """The lowest and highest id of the message's copies, or None when it has none: a seek at each end of
-    each status on the (message, status, id) index."""
+class Span(NamedTuple):
+    """The lowest and highest id of a message's copies; ``alone``: no other message's copy lies between."""
+
+    low: int
+    high: int
+    alone: bool
+
+
+def copy_span(conn: Connection, account_id: int, message_id: int, statuses: Sequence[str],
+              copies: int) -> Span | None:
+    """The span of the message's copies (of ``statuses``: every status there is), or None when it has none: a
+    seek at each end of each status on the (message, status, id) index. ``copies``: how many the message has
+    (the campaign's count): as many ids as copies in the span, and it holds no other message's."""
     ends = [select(agg(D.c.id).label("id")).where(D.c.message_id == message_id, D.c.status == status,
                                                   D.c.account_id == account_id)
             for status in statuses for agg in (func.min, func.max)]
     found = [i for i in conn.execute(union_all(*ends)).scalars() if i is not None]
-    return (min(found), max(found)) if found else None
+    if not found:
+        return None
+    low, high = min(found), max(found)
+    return Span(low, high, high - low + 1 == copies)
 
 
-def copies_after(conn: Connection, account_id: int, message_id: int, status: str, span: tuple[int, int],
+def copies_after(conn: Connection, account_id: int, message_id: int, status: str, span: Span,
                  after: int, limit: int) -> list[RowMapping]:
     """The message's copies in ``status`` after copy ``after``, by id: SQLite's index hands them in order;
     the span of the message's copy ids keeps PostgreSQL, which may walk its primary key instead, from
     starting at the account's first copy ever."""
     return list(conn.execute(select(*COPY_COLUMNS).where(
-        D.c.message_id == message_id, D.c.status == status, D.c.id > max(after, span[0] - 1), D.c.id <= span[1],
+        D.c.message_id == message_id, D.c.status == status, D.c.id > max(after, span.low - 1), D.c.id <= span.high,
         D.c.account_id == account_id).order_by(D.c.id).limit(limit)).mappings())
 
 
 def copies_by_id(conn: Connection, account_id: int, message_id: int, ids: Sequence[int]) -> list[RowMapping]:
+    """The message's copies of these ids, by primary key; whose message they are is checked here: with
+    ``message_id = ?`` in the statement, PostgreSQL's generic plan read the message's 100,000 copies for
+    50 of them (80 ms a page of recipients)."""
     if not ids:
         return []
-    return list(conn.execute(select(*COPY_COLUMNS).where(
-        D.c.id.in_(list(ids)), D.c.message_id == message_id, D.c.account_id == account_id)
-        .order_by(D.c.id)).mappings())
+    rows = conn.execute(select(*COPY_COLUMNS, D.c.message_id).where(D.c.id.in_(list(ids)), D.c.account_id == account_id)
+                        .order_by(D.c.id)).mappings()
+    return [row for row in rows if row["message_id"] == message_id]
 
 
-def _events_in(conn: Connection, account_id: int, message_id: int, low: int, high: int,  # noqa: ANN202
+def _events_in(conn: Connection, account_id: int, message_id: int, span: Span, low: int,  # noqa: ANN202
                kinds: Sequence[str]):
-    """The message's events of ``kinds``: a range of the (delivery, kind, link) index, each event's copy
-    checked by its primary key (other messages' copies may lie between the message's own). SQLite is
+    """The message's events of ``kinds`` on copies from ``low`` to the span's end: a range of the (delivery,
+    kind, link) index; when other messages' copies may lie in the span, each event's copy is checked by its
+    primary key (PostgreSQL then read all the message's copies: 40 ms of a 100,000-copy report). SQLite is
     told not to start from the copies (``message_id + 0``): that would probe the events of every copy."""
+    where = [E.c.delivery_id >= low, E.c.delivery_id <= span.high, E.c.kind.in_(list(kinds)),
+             E.c.account_id == account_id]
+    if span.alone:
+        return E, where
     message = D.c.message_id + 0 if conn.dialect.name == "sqlite" else D.c.message_id
-    return (E.join(D, D.c.id == E.c.delivery_id),
-            [E.c.delivery_id >= low, E.c.delivery_id <= high, E.c.kind.in_(list(kinds)), E.c.account_id == account_id,
-             message == message_id])
+    return E.join(D, D.c.id == E.c.delivery_id), [*where, message == message_id]
 
 
-def event_copies_after(conn: Connection, account_id: int, message_id: int, span: tuple[int, int], kind: str,
+def event_copies_after(conn: Connection, account_id: int, message_id: int, span: Span, kind: str,
                        after: int, limit: int, *, url: str | None = None, country: str | None = None) -> list[int]:
     """Ids of the message's copies with an event of ``kind`` (of that ``url`` or ``country``) after
     copy ``after``, in id order: the index's own order, so a page stops as soon as it is full."""
-    joined, where = _events_in(conn, account_id, message_id, max(span[0], after + 1), span[1], [kind])
+    joined, where = _events_in(conn, account_id, message_id, span, max(span.low, after + 1), [kind])
     if url is not None:
         where.append(E.c.url == url)
     if country is not None:
@@ -230,21 +250,22 @@ def event_copies_after(conn: Connection, account_id: int, message_id: int, span:
     return list(conn.execute(query).scalars())
 
 
-def _hour(conn: Connection, column):  # noqa: ANN001, ANN202 - a timestamp's hour (UTC), as 'YYYY-MM-DD HH'
+def _hour(conn: Connection, column):  # noqa: ANN001, ANN202 - a timestamp's hour (UTC)
     if conn.dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d %H", column)
-    return func.to_char(column, "YYYY-MM-DD HH24")
+        return func.strftime("%Y-%m-%d %H", column)  # text: SQLite keeps times as text
+    return func.date_trunc("hour", column)  # a third of to_char's time (30 ms of a 100,000-copy report)
 
 
-def event_figures(conn: Connection, account_id: int, message_id: int, span: tuple[int, int],
+def event_figures(conn: Connection, account_id: int, message_id: int, span: Span,
                   kinds: Sequence[str]) -> list[tuple[str, str, str | None, str, int]]:
     """(kind, hour 'YYYY-MM-DD HH', url, country, events) of the message's events of ``kinds``: opens
     and clicks over time, clicks per link and opens by country in one pass over the events."""
-    joined, where = _events_in(conn, account_id, message_id, span[0], span[1], kinds)
+    joined, where = _events_in(conn, account_id, message_id, span, span.low, kinds)
     hour = _hour(conn, E.c.created_at)
     rows = conn.execute(select(E.c.kind, hour, E.c.url, E.c.country, func.count()).select_from(joined).where(*where)
                         .group_by(E.c.kind, hour, E.c.url, E.c.country))
-    return [(kind, str(h), url, country, n) for kind, h, url, country, n in rows]
+    return [(kind, h if isinstance(h, str) else h.strftime("%Y-%m-%d %H"), url, country, n)
+            for kind, h, url, country, n in rows]
 
 
 def first_events(conn: Connection, account_id: int, delivery_ids: Sequence[int]) -> list[tuple[int, str, datetime]]:

@@ -384,12 +384,19 @@ def newest(conn: Connection, account_id: int, before: int, limit: int) -> list[d
     return out
 
 
+def _span(conn: Connection, account_id: int, row: dict) -> repository.Span | None:
+    """The span of the campaign's copy ids (None: it has none)."""
+    if row["message_id"] is None:
+        return None
+    return repository.copy_span(conn, account_id, row["message_id"], COPY_STATUSES, row["copied"])
+
+
 def report_figures(conn: Connection, account_id: int, row: dict) -> dict:
     """Opens and clicks over time (an hour at a time for the ``HOURS`` after sending started, then a day
     at a time up to today), clicks per link and opens by country: one pass over the campaign's events,
     grouped by the database (a row per hour, link and country comes back, not a row per event)."""
     figures: dict = {"hours": [], "days": [], "clicks": [], "countries": [], "hour_peak": 1, "day_peak": 1}
-    span = repository.copy_span(conn, account_id, row["message_id"], COPY_STATUSES) if row["message_id"] else None
+    span = _span(conn, account_id, row)
     if span is None:
         return figures
     start = (row["send_date"] or row["created_at"]).replace(minute=0, second=0, microsecond=0)
@@ -450,7 +457,7 @@ def recipients(conn: Connection, account_id: int, campaign_id: int, figure: Figu
     million copies costs what the first does), each with its outcome and when it was sent, first opened,
     clicked and unsubscribed; and the id the next page starts after (None: this is the last)."""
     row = get(conn, account_id, campaign_id)
-    span = repository.copy_span(conn, account_id, row["message_id"], COPY_STATUSES) if row["message_id"] else None
+    span = _span(conn, account_id, row)
     if span is None:
         return [], None
     if figure.code in CODE_STATUSES:
@@ -464,7 +471,7 @@ def recipients(conn: Connection, account_id: int, campaign_id: int, figure: Figu
     return _with_times(conn, account_id, copies), more
 
 
-def _copies_of_code(conn: Connection, account_id: int, message_id: int, span: tuple[int, int], code: int,
+def _copies_of_code(conn: Connection, account_id: int, message_id: int, span: repository.Span, code: int,
                     after: int, limit: int) -> tuple[list[dict], int | None]:
     """The copies whose outcome counts under ``code``, read status by status in id order and merged.
     A code only some copies of its statuses have (a bounce's kind) is checked here with ``copy_code``,
