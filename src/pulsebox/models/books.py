@@ -97,7 +97,6 @@ def value_block(contact_id: int) -> int:
     return contact_id >> BLOCK_BITS
 
 
-
 def value_key(name: str, value: object) -> int | None:
     """The key of variable ``name`` holding ``value``; None for a value no search can ask for
     (true/false, null, a list or an object, a number that is not finite)."""

@@ -150,15 +150,15 @@ def batch(conn: Connection, account_id: int, export: Export, after: int) -> tupl
     return _csv([_row(r, export.variables) for r in rows]), last
 
 
+_MAY_NEED_QUOTE = imports.FORMULA | {"'"}  # the first characters imports.escaped looks at
+
+
 def _row(contact: dict, names: tuple[str, ...]) -> list[str]:
     values = contact["variables"] or {}
     added = contact["added_at"].isoformat(" ", "seconds") if contact["added_at"] else ""
     cells = [contact["email"], contact["phone"] or "", CONTACT_STATUS.get(contact["status"], str(contact["status"])),
              added, *[_cell(values.get(n)) for n in names]]
     return [imports.escaped(c) if c[:1] in _MAY_NEED_QUOTE else c for c in cells]  # a call only where it may
-
-
-_MAY_NEED_QUOTE = imports.FORMULA | {"'"}  # the first characters imports.escaped looks at
 
 
 def _cell(value: object) -> str:
