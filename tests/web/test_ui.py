@@ -18,6 +18,7 @@ from pulsebox.addressbooks import service as books
 from pulsebox.app import build
 from pulsebox.campaigns import service as campaigns
 from pulsebox.context import Context
+from pulsebox.web import pages
 from pulsebox.web import service as web_service
 
 HTML = "<p>Hello <a href='https://shop.example.com/order'>your order</a> <img src='https://cdn.example.com/x.png'></p>"
@@ -323,7 +324,8 @@ def test_a_form_too_large_or_with_too_many_fields_changes_nothing(browser, ctx):
     sign_in(browser, account["client_id"], account["client_secret"])
     csrf = csrf_of(browser.get("/ui/lists").text)
     big = browser.post("/ui/lists", data={"csrf": csrf, "name": "Big", "pad": "x" * (3 * 1024 * 1024)})
-    many = browser.post("/ui/lists", data={"csrf": csrf, "name": "Many", **{f"f{i}": "1" for i in range(300)}})
+    many = browser.post("/ui/lists", data={"csrf": csrf, "name": "Many",
+                                           **{f"f{i}": "1" for i in range(pages.MAX_FIELDS)}})
     assert big.status_code == many.status_code == 403
     assert "Big" not in browser.get("/ui/lists").text and "Many" not in browser.get("/ui/lists").text
     long_html = "<p>" + "word " * 10_000 + "</p>"  # 50 KB: a real newsletter is read whole

@@ -277,3 +277,27 @@ def test_a_segment_exports_the_contacts_it_selects_in_the_order_they_were_added(
     for wrong in (f"/ui/lists/{other_list}/export.csv?segment_id={segment_id}",
                   f"/ui/lists/{book}/export.csv?segment_id=999999"):
         assert browser.get(wrong).status_code == 404, wrong
+
+
+def test_a_list_of_many_variables_exports_and_imports_back(browser, ctx):
+    """An export has a column a variable after its first four; the import takes up to MAX_COLUMNS."""
+    _, api = signed_in(browser, ctx)
+    source = api.new_book("Wide")
+    names = [f"v{i:03}" for i in range(80)]
+    people = [{"email": f"w{n}@example.com", "variables": {name: f"{name}-{n}" for name in names}} for n in range(3)]
+    assert api.add_contacts(source, people).status == 200
+    header, rows, data = exported(browser, source)
+    assert header == ["email", "phone", "status", "added", *names] and len(rows) == 3
+    copy = api.new_book("Wide copy")
+    job, form = upload(browser, copy, data)
+    mapped = browser.post(job, data=form, follow_redirects=False)
+    assert mapped.status_code == 303, re.findall(r"role=\"alert\"[^>]*>([^<]*)", mapped.text)
+    drain(ctx)
+    assert browser.get(job + "/progress").json()["added"] == 3
+    again_header, again, _ = exported(browser, copy)
+    assert again_header == header and sorted(r[4:] for r in again) == sorted(r[4:] for r in rows)
+    too_wide = ",".join(["email", *(f"c{i}" for i in range(contacts.imports.MAX_COLUMNS))]).encode() + b"\nx@example.com\n"
+    page = browser.get(f"/ui/lists/{copy}").text
+    refused = browser.post(f"/ui/lists/{copy}/import", data={"csrf": csrf_of(page)},
+                           files={"file": ("wide.csv", too_wide, "text/csv")}, follow_redirects=False)
+    assert refused.status_code == 400 and f"1 to {contacts.imports.MAX_COLUMNS} columns" in refused.text

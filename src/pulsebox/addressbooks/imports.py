@@ -26,7 +26,7 @@ from pulsebox.pump import wake_after_commit
 
 BATCH = 1000  # rows a transaction
 LEASE = timedelta(minutes=5)
-MAX_COLUMNS = 50
+MAX_COLUMNS = 250  # a list's export (4 columns, then one a variable) of up to 246 variables imports back
 EMAIL, PHONE, SKIP = "email", "phone", ""
 
 EXPORTED = ("email", "phone", "status", "added")  # the first columns of a list's CSV export, then its variables

@@ -343,7 +343,7 @@ async def map_import(request: Request) -> Response:
     if refused is not None:
         return refused
     mapping, i = [], 0
-    while f"kind_{i}" in form and i < 60:
+    while f"kind_{i}" in form and i < service.IMPORT_COLUMNS:
         kind = form[f"kind_{i}"]
         mapping.append(kind if kind in ("email", "phone", "") else form.get(f"name_{i}", "").strip())
         i += 1

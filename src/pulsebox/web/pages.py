@@ -35,7 +35,7 @@ HERE = Path(__file__).parent
 SESSION, SIGN_IN = "pulsebox_ui", "pulsebox_ui_signin"
 SIGN_IN_LIMITS = "10/minute;60/hour"  # sign-in attempts per client address
 MAX_FORM = 2 * 1024 * 1024  # bytes of a form (a campaign's HTML is in one)
-MAX_FIELDS = 200  # an import's mapping has two a column
+MAX_FIELDS = 2 * service.IMPORT_COLUMNS + 10  # an import's mapping has two a column, and its CSRF token
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
                 "X-Content-Type-Options": "nosniff",
                 "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "

@@ -165,6 +165,9 @@ def import_status(conn: Connection, account_id: int, import_id: int) -> dict:
     return imports.get(conn, account_id, import_id)
 
 
+IMPORT_COLUMNS = imports.MAX_COLUMNS  # columns a CSV import takes (a list's export of up to 246 variables)
+
+
 def map_import(conn: Connection, account_id: int, import_id: int, mapping: list[str]) -> None:
     imports.map_columns(conn, account_id, import_id, mapping)
 
