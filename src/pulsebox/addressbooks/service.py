@@ -210,12 +210,12 @@ def find_by_variable(conn: Connection, account_id: int, book_id: int, name: str,
     """Contacts whose variable ``name`` equals ``value`` read as the variable's type: a number
     variable compares numbers exactly (``30`` finds 30 and 30.0), a string or date one compares
     text. A variable the book lacks, or a value its type cannot hold, finds nothing."""
-    book(conn, account_id, book_id)
+    contacts = book(conn, account_id, book_id)["all_email_qty"]
     var_type = repository.variable_type(conn, book_id, name)
     wanted = search_value(var_type, value) if var_type is not None else None
     if wanted is None:
         return []
-    return [dict(r) for r in repository.contacts_with_variable(conn, book_id, name, wanted, limit, offset)]
+    return [dict(r) for r in repository.contacts_with_variable(conn, book_id, contacts, name, wanted, limit, offset)]
 
 
 def change_variables(conn: Connection, account_id: int, book_id: int, email: str, variables: dict) -> None:
