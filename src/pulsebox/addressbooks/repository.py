@@ -9,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 
 import orjson
-from sqlalchemy import (JSON, BigInteger, Connection, Float, Integer, LargeBinary, Numeric, String, Text, and_, bindparam,
-                        case, cast, delete, exists, false, func, insert, literal, literal_column, not_, or_, select, true,
-                        type_coerce, update)
+from sqlalchemy import (JSON, BigInteger, Connection, Float, Integer, LargeBinary, Numeric, String, Text, and_,
+                        bindparam, case, cast, delete, exists, false, func, insert, literal, literal_column, not_, or_,
+                        select, true, type_coerce, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
