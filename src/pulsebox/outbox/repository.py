@@ -179,16 +179,21 @@ def _listing(account_id: int):  # noqa: ANN202
             .where(D.c.account_id == account_id))
 
 
-def list_deliveries(conn: Connection, account_id: int, *, kind: str, limit: int, offset: int,
-                    since: datetime | None, until: datetime | None, sender: str | None,
-                    recipient: str | None) -> list[RowMapping]:
-    query = _listing(account_id).where(M.c.kind == kind)
+def _sent(query, since: datetime | None, until: datetime | None, sender: str | None):  # noqa: ANN001, ANN202
+    """``query`` narrowed to messages made from ``since`` to ``until`` (each optional) from ``sender``."""
     if since is not None:
         query = query.where(M.c.created_at >= since)
     if until is not None:
         query = query.where(M.c.created_at <= until)
     if sender:
         query = query.where(M.c.sender_email == sender)
+    return query
+
+
+def list_deliveries(conn: Connection, account_id: int, *, kind: str, limit: int, offset: int,
+                    since: datetime | None, until: datetime | None, sender: str | None,
+                    recipient: str | None) -> list[RowMapping]:
+    query = _sent(_listing(account_id).where(M.c.kind == kind), since, until, sender)
     if recipient:
         query = query.where(D.c.email == recipient)
     return list(conn.execute(query.order_by(D.c.id.desc()).limit(limit).offset(offset)).mappings())
@@ -433,13 +438,7 @@ def _outcome(status: str, recipient: str | None):  # noqa: ANN202
 
 def _log_filtered(account_id: int, kind: str, since: datetime | None, until: datetime | None,  # noqa: ANN202
                   sender: str | None, recipient: str | None, status: str | None, words: Sequence[str]):
-    query = select(*_LOG_COLUMNS).where(M.c.account_id == account_id, M.c.kind == kind)
-    if since is not None:
-        query = query.where(M.c.created_at >= since)
-    if until is not None:
-        query = query.where(M.c.created_at <= until)
-    if sender:
-        query = query.where(M.c.sender_email == sender)
+    query = _sent(select(*_LOG_COLUMNS).where(M.c.account_id == account_id, M.c.kind == kind), since, until, sender)
     for word in words:
         query = query.where(func.lower(M.c.subject).contains(word.lower(), autoescape=True))
     if status:

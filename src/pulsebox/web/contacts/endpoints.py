@@ -18,6 +18,7 @@ from pulsebox.api import READERS
 from pulsebox.context import Context
 from pulsebox.errors import ApiError
 from pulsebox.web import pages
+from pulsebox.web.service import Session
 from pulsebox.web.contacts import service
 
 
@@ -49,15 +50,25 @@ def _list_id(raw: str) -> int:
     return book_id
 
 
-async def remove_from_list(request: Request) -> Response:
-    """Take the address off one list (``list_id``): back to its page, or to the list's if the
-    account no longer knows the address at all."""
+async def _contact_form(request: Request) -> tuple[Session, dict[str, str], str] | Response:
+    """The session, the form and its address (``email``), or the answer: the sign-in page, a refused
+    CSRF token, the 404 page for an address that cannot be one."""
     session, form, refused = await pages.signed_in_form(request)
     if refused is not None:
         return refused
     email = addresses.normalize(form.get("email", "")[:320])
     if email is None:
         return pages.not_found(request, session, "contact")
+    return session, form, email
+
+
+async def remove_from_list(request: Request) -> Response:
+    """Take the address off one list (``list_id``): back to its page, or to the list's if the
+    account no longer knows the address at all."""
+    read = await _contact_form(request)
+    if isinstance(read, Response):
+        return read
+    session, form, email = read
     try:
         book_id = _list_id(form.get("list_id", ""))
         known = await browser.write(browser.context(request), service.remove_from_list, session.account_id, email,
@@ -69,12 +80,10 @@ async def remove_from_list(request: Request) -> Response:
 
 async def change_blacklist(request: Request) -> Response:
     """``blacklist=add`` puts the address on the blacklist, ``blacklist=remove`` takes it off."""
-    session, form, refused = await pages.signed_in_form(request)
-    if refused is not None:
-        return refused
-    email = addresses.normalize(form.get("email", "")[:320])
-    if email is None:
-        return pages.not_found(request, session, "contact")
+    read = await _contact_form(request)
+    if isinstance(read, Response):
+        return read
+    session, form, email = read
     action = form.get("blacklist", "")
     if action not in ("add", "remove"):
         return await contact(request, "Choose to add the address to the blacklist or to remove it.", 400, email)
